@@ -1,0 +1,140 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+const approvalColumns = `id, state, agent_id, owner, provider, repo, sha, environment, reason, approvers, event,
+	decision_seq, created_at_us, expires_at_us, resolved_at_us, resolved_by, resolved_note`
+
+func scanApproval(sc rowScanner) (store.Approval, error) {
+	var a store.Approval
+	var state, approvers, ev string
+	var created, expires int64
+	var resolved sql.NullInt64
+	if err := sc.Scan(&a.ID, &state, &a.AgentID, &a.Owner, &a.Provider, &a.Repo, &a.SHA, &a.Environment, &a.Reason,
+		&approvers, &ev, &a.DecisionSeq, &created, &expires, &resolved, &a.ResolvedBy, &a.ResolvedNote); err != nil {
+		return store.Approval{}, err
+	}
+	a.State = store.ApprovalState(state)
+	a.CreatedAt, a.ExpiresAt, a.ResolvedAt = fromMicros(created), fromMicros(expires), timePtr(resolved)
+	if err := decodeJSON("approvers", approvers, &a.Approvers); err != nil {
+		return store.Approval{}, err
+	}
+	if err := decodeJSON("approval event", ev, &a.Event); err != nil {
+		return store.Approval{}, err
+	}
+	return a, nil
+}
+
+// CreateApproval stores a (State defaults to pending). ErrConflict if the id exists.
+func (x *queries) CreateApproval(ctx context.Context, a store.Approval) error {
+	if a.State == "" {
+		a.State = store.ApprovalPending
+	}
+	approvers, err := encodeJSON("approvers", a.Approvers)
+	if err != nil {
+		return err
+	}
+	ev, err := encodeJSON("approval event", a.Event)
+	if err != nil {
+		return err
+	}
+	return x.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `INSERT INTO approvals (`+approvalColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`,
+			a.ID, string(a.State), a.AgentID, a.Owner, a.Provider, a.Repo, a.SHA, a.Environment, a.Reason, approvers, ev,
+			a.DecisionSeq, micros(a.CreatedAt), micros(a.ExpiresAt), nullMicros(a.ResolvedAt), a.ResolvedBy, a.ResolvedNote)
+		if err != nil {
+			return fmt.Errorf("sqlstore: create approval %q: %w", a.ID, err)
+		}
+		if n, err := affected(res); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("approval %q exists: %w", a.ID, store.ErrConflict)
+		}
+		return nil
+	})
+}
+
+// GetApproval returns the approval or ErrNotFound.
+func (x *queries) GetApproval(ctx context.Context, id string) (store.Approval, error) {
+	a, err := scanApproval(x.conn().QueryRowContext(ctx, `SELECT `+approvalColumns+` FROM approvals WHERE id = $1`, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Approval{}, fmt.Errorf("approval %q: %w", id, store.ErrNotFound)
+	case err != nil:
+		return store.Approval{}, fmt.Errorf("sqlstore: get approval %q: %w", id, err)
+	}
+	return a, nil
+}
+
+// ListApprovals returns the approvals matching f, newest first.
+func (x *queries) ListApprovals(ctx context.Context, f store.ApprovalFilter) ([]store.Approval, error) {
+	var w where
+	if f.State != "" {
+		w.add("state = ?", string(f.State))
+	}
+	if f.AgentID != "" {
+		w.add("agent_id = ?", f.AgentID)
+	}
+	if f.Owner != "" {
+		w.add("owner = ?", f.Owner)
+	}
+	rows, err := x.conn().QueryContext(ctx, `SELECT `+approvalColumns+` FROM approvals`+w.clause()+
+		` ORDER BY created_at_us DESC, id DESC`, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list approvals: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Approval
+	for rows.Next() {
+		a, err := scanApproval(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list approvals: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: list approvals: %w", err)
+	}
+	return out, nil
+}
+
+// ResolveApproval moves a pending approval to state (compare-and-set). If
+// it is no longer pending it returns the stored approval and ErrConflict.
+func (x *queries) ResolveApproval(ctx context.Context, id string, state store.ApprovalState, by, note string, at time.Time) (store.Approval, error) {
+	switch state {
+	case store.ApprovalApproved, store.ApprovalRejected, store.ApprovalExpired, store.ApprovalCancelled:
+	default:
+		return store.Approval{}, apperr.Invalid("approval cannot be resolved to %q", state)
+	}
+	var n int64
+	err := x.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE approvals SET state = $2, resolved_by = $3, resolved_note = $4, resolved_at_us = $5
+			WHERE id = $1 AND state = 'pending'`, id, string(state), by, note, micros(at))
+		if err != nil {
+			return fmt.Errorf("sqlstore: resolve approval %q: %w", id, err)
+		}
+		n, err = affected(res)
+		return err
+	})
+	if err != nil {
+		return store.Approval{}, err
+	}
+	a, err := x.GetApproval(ctx, id)
+	if err != nil {
+		return store.Approval{}, err
+	}
+	if n == 0 {
+		return a, fmt.Errorf("approval %q is already %s: %w", id, a.State, store.ErrConflict)
+	}
+	return a, nil
+}

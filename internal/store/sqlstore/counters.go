@@ -1,0 +1,48 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+)
+
+// IncrCounter adds one to key's counter for the fixed window containing now
+// (windows are aligned to the unix epoch) and returns the new count.
+func (x *queries) IncrCounter(ctx context.Context, key string, window time.Duration, now time.Time) (int64, error) {
+	winUs := window.Microseconds()
+	if winUs <= 0 {
+		return 0, apperr.Invalid("counter window must be at least a microsecond")
+	}
+	nowUs := micros(now)
+	start := nowUs - nowUs%winUs
+	if nowUs%winUs < 0 {
+		start -= winUs
+	}
+	var n int64
+	err := x.write(ctx, func(q querier) error {
+		err := q.QueryRowContext(ctx, `INSERT INTO counters (key, window_start_us, window_end_us, n) VALUES ($1, $2, $3, 1)
+			ON CONFLICT (key, window_start_us) DO UPDATE SET n = counters.n + 1
+			RETURNING n`, key, start, start+winUs).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("sqlstore: increment counter %q: %w", key, err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// PurgeCounters deletes counters whose window ended before now.
+func (x *queries) PurgeCounters(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := x.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM counters WHERE window_end_us < $1`, micros(now))
+		if err != nil {
+			return fmt.Errorf("sqlstore: purge counters: %w", err)
+		}
+		n, err = affected(res)
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,238 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/quota"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// ChargeQuotas charges every quota or none, serialised against every other
+// charge of the agent. When the charge is refused, each result's Allowed
+// says whether that quota alone had room and Used is the usage that stands
+// (nothing was charged).
+func (x *queries) ChargeQuotas(ctx context.Context, agentID string, charges []store.QuotaCharge, now time.Time) ([]store.QuotaResult, bool, error) {
+	for _, c := range charges {
+		switch {
+		case c.Name == "":
+			return nil, false, apperr.Invalid("quota charge has no name")
+		case c.Concurrency && c.TTL <= 0:
+			return nil, false, apperr.Invalid("concurrency quota %q needs a positive lease TTL", c.Name)
+		case !c.Concurrency && c.Window <= 0:
+			return nil, false, apperr.Invalid("rate quota %q needs a positive window", c.Name)
+		}
+	}
+	if len(charges) == 0 {
+		return []store.QuotaResult{}, true, nil
+	}
+	var results []store.QuotaResult
+	var ok bool
+	err := x.atomic(ctx, false, func(q *queries) error {
+		st, err := q.loadQuotaState(ctx, agentID, charges, now)
+		if err != nil {
+			return err
+		}
+		var w quotaWrites
+		results, ok, w = evaluateCharges(charges, st, now)
+		if !ok {
+			return nil
+		}
+		return q.writeQuotas(ctx, agentID, w, st.expired, now)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return results, ok, nil
+}
+
+// loadQuotaState locks the agent's quotas and reads their state.
+func (x *queries) loadQuotaState(ctx context.Context, agentID string, charges []store.QuotaCharge, now time.Time) (quotaState, error) {
+	if err := x.lockAgentQuotas(ctx, agentID); err != nil {
+		return quotaState{}, err
+	}
+	st := quotaState{tats: map[string]time.Time{}, leases: map[string]map[string]time.Time{}}
+	rows, err := x.conn().QueryContext(ctx, `SELECT name, tat_ns FROM quotas WHERE agent_id = $1 AND concurrency = 0`, agentID)
+	if err != nil {
+		return quotaState{}, fmt.Errorf("sqlstore: read quotas of %q: %w", agentID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var tat int64
+		if err := rows.Scan(&name, &tat); err != nil {
+			return quotaState{}, fmt.Errorf("sqlstore: read quotas of %q: %w", agentID, err)
+		}
+		st.tats[name] = time.Unix(0, tat).UTC()
+	}
+	if err := rows.Err(); err != nil {
+		return quotaState{}, fmt.Errorf("sqlstore: read quotas of %q: %w", agentID, err)
+	}
+	for _, c := range charges {
+		if c.Concurrency {
+			return st, x.loadLeases(ctx, agentID, now, &st)
+		}
+	}
+	return st, nil
+}
+
+// lockAgentQuotas takes the agent's quota lock row FOR UPDATE, creating it
+// on first use; a no-op where write transactions exclude each other anyway.
+func (x *queries) lockAgentQuotas(ctx context.Context, agentID string) error {
+	if x.s.dialect.ForUpdate == "" {
+		return nil
+	}
+	lock := `SELECT agent_id FROM quota_locks WHERE agent_id = $1` + x.s.dialect.ForUpdate
+	var got string
+	for range 2 {
+		err := x.conn().QueryRowContext(ctx, lock, agentID).Scan(&got)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlstore: lock quotas of %q: %w", agentID, err)
+		}
+		if _, err := x.conn().ExecContext(ctx, `INSERT INTO quota_locks (agent_id) VALUES ($1) ON CONFLICT DO NOTHING`, agentID); err != nil {
+			return fmt.Errorf("sqlstore: create quota lock of %q: %w", agentID, err)
+		}
+	}
+	return fmt.Errorf("sqlstore: quota lock row of %q vanished", agentID)
+}
+
+// loadLeases reads the agent's leases into st: unexpired ones by name and
+// key, and whether any expired ones are left to clean up.
+func (x *queries) loadLeases(ctx context.Context, agentID string, now time.Time, st *quotaState) error {
+	rows, err := x.conn().QueryContext(ctx, `SELECT name, key, expires_at_us FROM quota_leases WHERE agent_id = $1`, agentID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: read leases of %q: %w", agentID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, key string
+		var exp int64
+		if err := rows.Scan(&name, &key, &exp); err != nil {
+			return fmt.Errorf("sqlstore: read leases of %q: %w", agentID, err)
+		}
+		expires := fromMicros(exp)
+		if !expires.After(now) {
+			st.expired = true
+			continue
+		}
+		if st.leases[name] == nil {
+			st.leases[name] = map[string]time.Time{}
+		}
+		st.leases[name][key] = expires
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlstore: read leases of %q: %w", agentID, err)
+	}
+	return nil
+}
+
+// writeQuotas stores an accepted charge.
+func (x *queries) writeQuotas(ctx context.Context, agentID string, w quotaWrites, expired bool, now time.Time) error {
+	if expired {
+		if _, err := x.conn().ExecContext(ctx, `DELETE FROM quota_leases WHERE agent_id = $1 AND expires_at_us <= $2`,
+			agentID, micros(now)); err != nil {
+			return fmt.Errorf("sqlstore: purge leases of %q: %w", agentID, err)
+		}
+	}
+	if len(w.quotas) > 0 {
+		query := `INSERT INTO quotas (agent_id, name, concurrency, lim, window_us, tat_ns) VALUES `
+		args := make([]any, 0, 6*len(w.quotas))
+		for i, q := range w.quotas {
+			if i > 0 {
+				query += ", "
+			}
+			query += placeholders(len(args)+1, 6)
+			args = append(args, agentID, q.name, boolInt(q.concurrency), q.limit, q.window.Microseconds(), q.tatNanos)
+		}
+		query += ` ON CONFLICT (agent_id, name) DO UPDATE SET concurrency = excluded.concurrency, lim = excluded.lim,
+			window_us = excluded.window_us, tat_ns = excluded.tat_ns`
+		if _, err := x.conn().ExecContext(ctx, query, args...); err != nil {
+			return fmt.Errorf("sqlstore: store quotas of %q: %w", agentID, err)
+		}
+	}
+	if len(w.leases) > 0 {
+		query := `INSERT INTO quota_leases (agent_id, name, key, expires_at_us) VALUES `
+		args := make([]any, 0, 4*len(w.leases))
+		for i, l := range w.leases {
+			if i > 0 {
+				query += ", "
+			}
+			query += placeholders(len(args)+1, 4)
+			args = append(args, agentID, l.name, l.key, micros(l.expires))
+		}
+		query += ` ON CONFLICT (agent_id, name, key) DO UPDATE SET expires_at_us = excluded.expires_at_us`
+		if _, err := x.conn().ExecContext(ctx, query, args...); err != nil {
+			return fmt.Errorf("sqlstore: store leases of %q: %w", agentID, err)
+		}
+	}
+	return nil
+}
+
+// ReleaseLease releases the agent's lease on (name, key).
+func (x *queries) ReleaseLease(ctx context.Context, agentID, name, key string) (bool, error) {
+	var n int64
+	err := x.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM quota_leases WHERE agent_id = $1 AND name = $2 AND key = $3`, agentID, name, key)
+		if err != nil {
+			return fmt.Errorf("sqlstore: release lease %q/%q of %q: %w", name, key, agentID, err)
+		}
+		n, err = affected(res)
+		return err
+	})
+	return n > 0, err
+}
+
+// QuotaUsage returns the agent's use of every quota it was charged, by name.
+func (x *queries) QuotaUsage(ctx context.Context, agentID string, now time.Time) ([]store.QuotaUsage, error) {
+	counts := map[string]int64{}
+	rows, err := x.conn().QueryContext(ctx, `SELECT name, COUNT(*) FROM quota_leases
+		WHERE agent_id = $1 AND expires_at_us > $2 GROUP BY name`, agentID, micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: quota usage of %q: %w", agentID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, fmt.Errorf("sqlstore: quota usage of %q: %w", agentID, err)
+		}
+		counts[name] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: quota usage of %q: %w", agentID, err)
+	}
+	rows, err = x.conn().QueryContext(ctx, `SELECT name, concurrency, lim, window_us, tat_ns FROM quotas
+		WHERE agent_id = $1 ORDER BY name`, agentID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: quota usage of %q: %w", agentID, err)
+	}
+	defer rows.Close()
+	out := []store.QuotaUsage{}
+	for rows.Next() {
+		var u store.QuotaUsage
+		var concurrency, windowUs, tat int64
+		if err := rows.Scan(&u.Name, &concurrency, &u.Limit, &windowUs, &tat); err != nil {
+			return nil, fmt.Errorf("sqlstore: quota usage of %q: %w", agentID, err)
+		}
+		u.Concurrency = concurrency != 0
+		if u.Concurrency {
+			u.Used = counts[u.Name]
+		} else {
+			u.Window = time.Duration(windowUs) * time.Microsecond
+			u.Used = quota.Used(quota.Rate{Limit: u.Limit, Window: u.Window}, time.Unix(0, tat), now)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: quota usage of %q: %w", agentID, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,106 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// Dialect is what differs between SQL backends.
+type Dialect struct {
+	// Name is the backend's name, returned by Store.Backend.
+	Name string
+	// Migrations holds the schema migrations at its root, named
+	// NNNN_description.sql and applied in version order.
+	Migrations fs.FS
+	// ForUpdate is appended to SELECTs that read rows a transaction is about
+	// to change: " FOR UPDATE" on PostgreSQL, empty on backends whose write
+	// transactions already exclude each other (SQLite, BEGIN IMMEDIATE).
+	ForUpdate string
+	// AuditLock, if not empty, is executed at the start of an audit append
+	// to serialise appends across replicas until the transaction ends
+	// (PostgreSQL: SELECT pg_advisory_xact_lock(...)).
+	AuditLock string
+	// MigrationLock and MigrationUnlock, if not empty, are executed on one
+	// connection around the migrations so that replicas starting together
+	// migrate one at a time (PostgreSQL session advisory lock).
+	MigrationLock, MigrationUnlock string
+	// Isolation is the isolation level of the store's transactions. The
+	// locking scheme needs each statement to see what committed before it
+	// took its lock: PostgreSQL must run READ COMMITTED whatever the
+	// server's default; SQLite's write transactions are serial anyway.
+	Isolation sql.IsolationLevel
+	// SingleWriter admits one writing transaction at a time in Go: for
+	// backends with a single database-wide writer (SQLite), where queueing
+	// in Go is fair and fast and polling in the busy handler is neither.
+	SingleWriter bool
+	// IsUniqueViolation reports whether err is a unique or primary key
+	// constraint violation.
+	IsUniqueViolation func(error) bool
+}
+
+// Store implements store.Store over database/sql.
+type Store struct {
+	queries
+	db      *sql.DB
+	dialect Dialect
+	log     *slog.Logger
+	// writer is a one-slot semaphore held by the writing transaction on
+	// single-writer backends; nil otherwise.
+	writer chan struct{}
+}
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Queries = (*queries)(nil)
+)
+
+// New wraps db, which the backend opened and configured, applies pending
+// migrations and returns the store. The store owns db: Close closes it, and
+// so does New when it fails.
+func New(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger) (*Store, error) {
+	if d.Name == "" || d.Migrations == nil || d.IsUniqueViolation == nil {
+		_ = db.Close()
+		return nil, errors.New("sqlstore: dialect needs a name, migrations and a unique-violation test")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{db: db, dialect: d, log: log}
+	s.queries = queries{s: s}
+	if d.SingleWriter {
+		s.writer = make(chan struct{}, 1)
+	}
+	if err := s.Ping(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: %s: ping: %w", s.dialect.Name, err)
+	}
+	return nil
+}
+
+// Backend names the backend ("sqlite" or "postgres").
+func (s *Store) Backend() string { return s.dialect.Name }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB returns the underlying database, for administration and tests. Writing
+// through it bypasses the store's serialisation.
+func (s *Store) DB() *sql.DB { return s.db }

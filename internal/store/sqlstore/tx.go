@@ -1,0 +1,155 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// writerWait bounds how long a write waits for the single writer; it matches
+// the SQLite busy timeout. Reaching it almost always means a write on the
+// Store inside InTx instead of on the transaction's Queries.
+const writerWait = 10 * time.Second
+
+// savepoint names the savepoint that makes a multi-statement method atomic
+// inside a caller's transaction.
+const savepoint = "agentgate_sqlstore"
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements store.Queries on the database (tx nil: autocommit) or
+// on one transaction.
+type queries struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+// conn returns what statements run on: the transaction or the database.
+func (x *queries) conn() querier {
+	if x.tx != nil {
+		return x.tx
+	}
+	return x.s.db
+}
+
+// InTx runs fn in one transaction, committing if it returns nil and rolling
+// back otherwise (or if it panics).
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, q store.Queries) error) error {
+	return s.inTx(ctx, func(q *queries) error { return fn(ctx, q) })
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error) {
+	release, err := s.acquireWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: s.dialect.Isolation})
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			s.log.WarnContext(ctx, "sqlstore: rollback failed", "err", rbErr)
+		}
+	}()
+	if err := fn(&queries{s: s, tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+// atomic runs fn so that its statements take effect together: in a new
+// transaction when x is not bound to one, otherwise in x's transaction,
+// under a savepoint if withSavepoint is set, so that a failing fn undoes
+// its own writes without aborting the caller's transaction (a PostgreSQL
+// transaction is unusable after any error until rolled back to a savepoint).
+// Methods that write only after every check passed need no savepoint.
+func (x *queries) atomic(ctx context.Context, withSavepoint bool, fn func(q *queries) error) error {
+	if x.tx == nil {
+		return x.s.inTx(ctx, fn)
+	}
+	if !withSavepoint {
+		return fn(x)
+	}
+	if _, err := x.tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+		return fmt.Errorf("sqlstore: savepoint: %w", err)
+	}
+	if err := fn(x); err != nil {
+		if _, rbErr := x.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); rbErr != nil {
+			return errors.Join(err, fmt.Errorf("sqlstore: rollback to savepoint: %w", rbErr))
+		}
+		if _, relErr := x.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint); relErr != nil {
+			return errors.Join(err, fmt.Errorf("sqlstore: release savepoint: %w", relErr))
+		}
+		return err
+	}
+	if _, err := x.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
+		return fmt.Errorf("sqlstore: release savepoint: %w", err)
+	}
+	return nil
+}
+
+// write runs fn, a write of a single statement: on the transaction, or on
+// the database as the single writer where the backend has one.
+func (x *queries) write(ctx context.Context, fn func(q querier) error) error {
+	if x.tx != nil {
+		return fn(x.tx)
+	}
+	release, err := x.s.acquireWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn(x.s.db)
+}
+
+// acquireWriter takes the single-writer slot, if the backend has one, and
+// returns its release.
+func (s *Store) acquireWriter(ctx context.Context) (release func(), err error) {
+	if s.writer == nil {
+		return func() {}, nil
+	}
+	release = func() { <-s.writer }
+	select {
+	case s.writer <- struct{}{}:
+		return release, nil
+	default:
+	}
+	timer := time.NewTimer(writerWait)
+	defer timer.Stop()
+	select {
+	case s.writer <- struct{}{}:
+		return release, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("sqlstore: waiting for the writer: %w", context.Cause(ctx))
+	case <-timer.C:
+		return nil, fmt.Errorf("sqlstore: waited %s for the writer (a write on the Store inside InTx?): %w", writerWait, context.DeadlineExceeded)
+	}
+}
+
+// affected returns the rows a statement changed.
+func affected(res sql.Result) (int64, error) {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: rows affected: %w", err)
+	}
+	return n, nil
+}

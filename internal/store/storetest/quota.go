@@ -1,0 +1,289 @@
+package storetest
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+func rateCharge(name string, limit int64, window time.Duration) store.QuotaCharge {
+	return store.QuotaCharge{Name: name, Limit: limit, Window: window, Cost: 1}
+}
+
+func leaseCharge(name string, limit int64, key string, ttl time.Duration) store.QuotaCharge {
+	return store.QuotaCharge{Name: name, Concurrency: true, Limit: limit, Key: key, TTL: ttl}
+}
+
+func testQuotas(t *testing.T, s suite) {
+	t.Run("rate quota admits the limit then refuses", func(t *testing.T) {
+		st := s.open(t)
+		ctx := t.Context()
+		now := baseTime()
+		for i := int64(1); i <= 3; i++ {
+			res, ok, err := st.ChargeQuotas(ctx, "a1", []store.QuotaCharge{rateCharge("deploys", 3, time.Hour)}, now)
+			must(t, err)
+			if !ok {
+				t.Fatalf("charge %d refused: %+v", i, res)
+			}
+			equal(t, "result", res, []store.QuotaResult{{Name: "deploys", Allowed: true, Used: i, Limit: 3}})
+		}
+		res, ok, err := st.ChargeQuotas(ctx, "a1", []store.QuotaCharge{rateCharge("deploys", 3, time.Hour)}, now)
+		must(t, err)
+		if ok {
+			t.Fatal("fourth charge allowed")
+		}
+		equal(t, "refused result", res, []store.QuotaResult{{Name: "deploys", Used: 3, Limit: 3, RetryAfter: 20 * time.Minute}})
+		// One unit refills every window/limit.
+		res, ok, err = st.ChargeQuotas(ctx, "a1", []store.QuotaCharge{rateCharge("deploys", 3, time.Hour)}, now.Add(20*time.Minute))
+		must(t, err)
+		if !ok || res[0].Used != 3 {
+			t.Fatalf("after refill: ok=%v %+v", ok, res)
+		}
+		// Another agent has its own quota.
+		_, ok, err = st.ChargeQuotas(ctx, "a2", []store.QuotaCharge{rateCharge("deploys", 3, time.Hour)}, now)
+		must(t, err)
+		if !ok {
+			t.Fatal("another agent's charge refused")
+		}
+	})
+
+	t.Run("concurrency quota leases keys", func(t *testing.T) {
+		st := s.open(t)
+		ctx := t.Context()
+		now := baseTime()
+		charge := func(key string, at time.Time) (store.QuotaResult, bool) {
+			t.Helper()
+			res, ok, err := st.ChargeQuotas(ctx, "a1", []store.QuotaCharge{leaseCharge("envs", 2, key, time.Hour)}, at)
+			must(t, err)
+			return res[0], ok
+		}
+		steps := []struct {
+			name     string
+			key      string
+			at       time.Duration
+			release  bool
+			wantOK   bool
+			wantUsed int64
+		}{
+			{name: "first key", key: "pr-1", wantOK: true, wantUsed: 1},
+			{name: "second key", key: "pr-2", wantOK: true, wantUsed: 2},
+			{name: "third key refused", key: "pr-3", wantOK: false, wantUsed: 2},
+			{name: "held key renews without counting twice", key: "pr-1", at: time.Minute, wantOK: true, wantUsed: 2},
+			{name: "release frees a slot", key: "pr-2", release: true},
+			{name: "third key fits", key: "pr-3", at: 2 * time.Minute, wantOK: true, wantUsed: 2},
+			{name: "expired leases do not count", key: "pr-4", at: time.Hour + 90*time.Second, wantOK: true, wantUsed: 2},
+		}
+		for _, step := range steps {
+			if step.release {
+				released, err := st.ReleaseLease(ctx, "a1", "envs", step.key)
+				must(t, err)
+				if !released {
+					t.Fatalf("%s: lease not released", step.name)
+				}
+				released, err = st.ReleaseLease(ctx, "a1", "envs", step.key)
+				must(t, err)
+				if released {
+					t.Fatalf("%s: released a lease twice", step.name)
+				}
+				continue
+			}
+			res, ok := charge(step.key, now.Add(step.at))
+			if ok != step.wantOK || res.Allowed != step.wantOK || res.Used != step.wantUsed || res.Limit != 2 {
+				t.Fatalf("%s: ok=%v result=%+v, want ok=%v used=%d", step.name, ok, res, step.wantOK, step.wantUsed)
+			}
+			if !ok && res.RetryAfter <= 0 {
+				t.Fatalf("%s: refused without a retry-after", step.name)
+			}
+		}
+	})
+
+	t.Run("all or nothing", func(t *testing.T) {
+		st := s.open(t)
+		ctx := t.Context()
+		now := baseTime()
+		_, ok, err := st.ChargeQuotas(ctx, "a1", []store.QuotaCharge{leaseCharge("envs", 1, "held", time.Hour)}, now)
+		must(t, err)
+		if !ok {
+			t.Fatal("first lease refused")
+		}
+		charges := []store.QuotaCharge{rateCharge("deploys", 5, time.Hour), leaseCharge("envs", 1, "new", time.Hour)}
+		res, ok, err := st.ChargeQuotas(ctx, "a1", charges, now)
+		must(t, err)
+		if ok {
+			t.Fatal("charge with a full concurrency quota allowed")
+		}
+		equal(t, "results", res, []store.QuotaResult{
+			{Name: "deploys", Allowed: true, Used: 0, Limit: 5},
+			{Name: "envs", Used: 1, Limit: 1, RetryAfter: time.Hour},
+		})
+		usage, err := st.QuotaUsage(ctx, "a1", now)
+		must(t, err)
+		equal(t, "usage after a refused charge", usage, []store.QuotaUsage{{Name: "envs", Concurrency: true, Used: 1, Limit: 1}})
+		// The refused lease was not written: releasing "held" frees the quota for "new".
+		released, err := st.ReleaseLease(ctx, "a1", "envs", "new")
+		must(t, err)
+		if released {
+			t.Fatal("refused lease was stored")
+		}
+	})
+
+	t.Run("charges of one quota in one call see each other", func(t *testing.T) {
+		st := s.open(t)
+		ctx := t.Context()
+		res, ok, err := st.ChargeQuotas(ctx, "a1", []store.QuotaCharge{rateCharge("deploys", 1, time.Hour), rateCharge("deploys", 1, time.Hour)}, baseTime())
+		must(t, err)
+		if ok || !res[0].Allowed || res[1].Allowed {
+			t.Fatalf("ok=%v results=%+v, want the second refused", ok, res)
+		}
+		usage, err := st.QuotaUsage(ctx, "a1", baseTime())
+		must(t, err)
+		if len(usage) != 0 {
+			t.Fatalf("refused charge wrote usage %+v", usage)
+		}
+	})
+
+	t.Run("usage reports the latest limit and window", func(t *testing.T) {
+		st := s.open(t)
+		ctx := t.Context()
+		now := baseTime()
+		for _, c := range [][]store.QuotaCharge{
+			{rateCharge("deploys", 10, time.Hour), leaseCharge("envs", 3, "k1", time.Minute)},
+			{rateCharge("deploys", 20, 2*time.Hour), leaseCharge("envs", 4, "k2", time.Hour)},
+		} {
+			_, ok, err := st.ChargeQuotas(ctx, "a1", c, now)
+			must(t, err)
+			if !ok {
+				t.Fatal("charge refused")
+			}
+		}
+		tests := []struct {
+			name string
+			at   time.Duration
+			want []store.QuotaUsage
+		}{
+			{name: "now", want: []store.QuotaUsage{
+				{Name: "deploys", Used: 2, Limit: 20, Window: 2 * time.Hour},
+				{Name: "envs", Concurrency: true, Used: 2, Limit: 4},
+			}},
+			{name: "after the short lease expired", at: 2 * time.Minute, want: []store.QuotaUsage{
+				{Name: "deploys", Used: 2, Limit: 20, Window: 2 * time.Hour},
+				{Name: "envs", Concurrency: true, Used: 1, Limit: 4},
+			}},
+			{name: "after everything refilled", at: 3 * time.Hour, want: []store.QuotaUsage{
+				{Name: "deploys", Used: 0, Limit: 20, Window: 2 * time.Hour},
+				{Name: "envs", Concurrency: true, Used: 0, Limit: 4},
+			}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				usage, err := st.QuotaUsage(ctx, "a1", now.Add(tc.at))
+				must(t, err)
+				equal(t, "usage", usage, tc.want)
+			})
+		}
+		usage, err := st.QuotaUsage(ctx, "never-charged", now)
+		must(t, err)
+		if len(usage) != 0 {
+			t.Fatalf("usage of an agent never charged: %+v", usage)
+		}
+	})
+
+	t.Run("invalid charges", func(t *testing.T) {
+		st := s.open(t)
+		for name, c := range map[string]store.QuotaCharge{
+			"no name":         rateCharge("", 1, time.Hour),
+			"no window":       rateCharge("deploys", 1, 0),
+			"no lease ttl":    leaseCharge("envs", 1, "k", 0),
+			"negative window": rateCharge("deploys", 1, -time.Hour),
+		} {
+			_, _, err := st.ChargeQuotas(t.Context(), "a1", []store.QuotaCharge{c}, baseTime())
+			if apperr.KindOf(err) != apperr.KindInvalid {
+				t.Fatalf("%s: error %v, want invalid", name, err)
+			}
+		}
+	})
+}
+
+func testQuotasConcurrent(t *testing.T, s suite) {
+	const goroutines = 40
+	tests := []struct {
+		name   string
+		limit  int64
+		charge func(i int) []store.QuotaCharge
+	}{
+		{name: "rate quota admits exactly its limit", limit: 7, charge: func(int) []store.QuotaCharge {
+			return []store.QuotaCharge{rateCharge("deploys", 7, time.Hour)}
+		}},
+		{name: "concurrency quota admits exactly its limit", limit: 3, charge: func(i int) []store.QuotaCharge {
+			return []store.QuotaCharge{leaseCharge("envs", 3, fmt.Sprintf("key-%d", i), time.Hour)}
+		}},
+		{name: "combined charge admits the smaller limit", limit: 4, charge: func(i int) []store.QuotaCharge {
+			return []store.QuotaCharge{rateCharge("deploys", 9, time.Hour), leaseCharge("envs", 4, fmt.Sprintf("key-%d", i), time.Hour)}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := s.open(t)
+			now := baseTime()
+			var allowed, refused atomic.Int64
+			errs := make(chan error, goroutines)
+			concurrently(goroutines, func(i int) {
+				_, ok, err := st.ChargeQuotas(t.Context(), "a1", tc.charge(i), now)
+				switch {
+				case err != nil:
+					errs <- err
+				case ok:
+					allowed.Add(1)
+				default:
+					refused.Add(1)
+				}
+			})
+			close(errs)
+			for err := range errs {
+				t.Errorf("concurrent charge: %v", err)
+			}
+			if allowed.Load() != tc.limit || refused.Load() != goroutines-tc.limit {
+				t.Fatalf("allowed %d, refused %d; want %d allowed", allowed.Load(), refused.Load(), tc.limit)
+			}
+			usage, err := st.QuotaUsage(t.Context(), "a1", now)
+			must(t, err)
+			for _, u := range usage {
+				if u.Used > u.Limit {
+					t.Fatalf("usage over limit: %+v", u)
+				}
+			}
+		})
+	}
+
+	t.Run("fifty writers never fail busy", func(t *testing.T) {
+		st := s.open(t)
+		const writers = 50
+		errs := make(chan error, writers)
+		concurrently(writers, func(i int) {
+			agent := fmt.Sprintf("agent-%d", i%5)
+			for j := range 4 {
+				charges := []store.QuotaCharge{rateCharge("deploys", 1000, time.Hour), leaseCharge("envs", 1000, fmt.Sprintf("k-%d-%d", i, j), time.Hour)}
+				if _, ok, err := st.ChargeQuotas(t.Context(), agent, charges, baseTime()); err != nil || !ok {
+					errs <- fmt.Errorf("writer %d charge %d: ok=%v err=%v", i, j, ok, err)
+					return
+				}
+			}
+		})
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		for a := range 5 {
+			usage, err := st.QuotaUsage(t.Context(), fmt.Sprintf("agent-%d", a), baseTime())
+			must(t, err)
+			equal(t, "usage", usage, []store.QuotaUsage{
+				{Name: "deploys", Used: 40, Limit: 1000, Window: time.Hour},
+				{Name: "envs", Concurrency: true, Used: 40, Limit: 1000},
+			})
+		}
+	})
+}
