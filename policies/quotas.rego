@@ -1,0 +1,73 @@
+# Quotas charged per event. Limits come from
+# data.agentgate.tiers.limits[type][tier][name] (falling back to the
+# "default" type row), shapes from data.agentgate.settings.quotas[name].
+#
+#   builds_per_hour          rate; build and workflow events
+#   concurrent_environments  concurrency; events whose environment matches
+#                            settings.environments.ephemeral, keyed
+#                            "<repo>/<environment>"
+#   api_calls_per_minute     rate; events labelled api_call: "true" (a
+#                            provider or the generic webhook marks events
+#                            that stand for agent API calls)
+#
+# Quotas are emitted for every agent event whatever the verdict; the gate
+# charges them only for events it lets through. End events carry the same
+# specs so the concurrency key matches the lease the start event took; the
+# gate releases leases on end events and does not charge rate quotas.
+# Humans and unregistered agents are charged nothing.
+package agentgate.admission
+
+quotas := [q | some q in quota_set]
+
+quota_set contains q if {
+	event.kind in {"build", "workflow"}
+	q := rate_quota("builds_per_hour")
+}
+
+quota_set contains q if {
+	is_ephemeral
+	q := concurrency_quota("concurrent_environments", sprintf("%s/%s", [event.repo, event.environment]))
+}
+
+quota_set contains q if {
+	object.get(input_event, ["labels", "api_call"], "") == "true"
+	q := rate_quota("api_calls_per_minute")
+}
+
+is_ephemeral if {
+	event.environment != ""
+	glob_any(object.get(settings, ["environments", "ephemeral"], []), event.environment)
+}
+
+# rate_quota is the rate quota spec of name for the agent's type and tier.
+rate_quota(name) := {
+	"name": name,
+	"kind": "rate",
+	"limit": limits[name],
+	"window": shape.window,
+	"cost": object.get(shape, "cost", 1),
+} if {
+	shape := quota_shapes[name]
+	shape.kind == "rate"
+}
+
+# concurrency_quota is the concurrency quota spec of name holding key.
+concurrency_quota(name, key) := {
+	"name": name,
+	"kind": "concurrency",
+	"limit": limits[name],
+	"key": key,
+	"ttl": object.get(shape, "ttl", "24h"),
+} if {
+	shape := quota_shapes[name]
+	shape.kind == "concurrency"
+}
+
+quota_shapes := object.get(settings, "quotas", {})
+
+# limits are the agent's quota limits: its type row's, each falling back to
+# the default row's for the same tier. Undefined for humans.
+limits := object.union(
+	object.get(tiers, ["limits", "default", agent.tier], {}),
+	object.get(tiers, ["limits", agent.type, agent.tier], {}),
+)

@@ -1,0 +1,162 @@
+# Admission rules. Each rule adds a violation
+#
+#   {"rule": "<id>", "message": "<sentence>", "enforcement": "<mode>"}
+#
+# to the violations set, with the mode configured for the rule in
+# data.agentgate.settings.enforcement.rules (enforce when absent).
+#
+# Rule ids: unregistered_agent, agent_inactive, agent_expired,
+# scope.environment, scope.production, scope.namespace, capability.
+#
+# End events (event.phase "end") only release what their start event held:
+# no rule applies to them except unregistered_agent.
+package agentgate.admission
+
+# unregistered_agent: the actor looks machine-driven but matches no
+# registered agent.
+violations contains violation("unregistered_agent", msg) if {
+	is_unregistered
+	msg := sprintf(
+		"principal %q looks like an AI agent but is not registered with agentgate, so its %s (%s) is refused; register it with \"admission agents create\", naming its owner, environments and namespaces",
+		[event.principal, event_kind, target_desc],
+	)
+}
+
+# agent_inactive: only active agents may act.
+violations contains violation("agent_inactive", msg) if {
+	governed
+	agent.state != "active"
+	msg := sprintf(
+		"%s is %s, so its %s (%s) is refused; %s",
+		[agent_desc, state_name, event_kind, target_desc, inactive_advice],
+	)
+}
+
+state_name := agent.state if agent.state != ""
+
+else := "in no lifecycle state"
+
+inactive_advice := sprintf("an operator can resume it with \"admission agents resume %s\"", [agent.id]) if {
+	agent.state == "suspended"
+} else := "it was stopped by a kill switch; an operator must review it and resume it before it acts again" if {
+	agent.state == "killed"
+} else := "a decommissioned agent never acts again; register a new agent if the work must go on" if {
+	agent.state == "decommissioned"
+} else := "an operator must set it active before it acts again"
+
+# agent_expired: the agent's optional expiry has passed. An unreadable
+# expiry counts as passed.
+violations contains violation("agent_expired", msg) if {
+	governed
+	is_string(agent.expires_at)
+	expiry_ns(agent.expires_at) <= now_ns
+	msg := sprintf(
+		"%s expired at %s, so its %s (%s) is refused; an operator can extend its expiry or register a replacement agent",
+		[agent_desc, agent.expires_at, event_kind, target_desc],
+	)
+}
+
+# expiry_ns is the expiry in nanoseconds since the epoch. A timestamp after
+# the year 2261 does not fit and counts as never; anything else unreadable
+# counts as already passed.
+expiry_ns(s) := ns if {
+	ns := time.parse_rfc3339_ns(s)
+} else := max_ns if {
+	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T`, s)
+	to_number(substring(s, 0, 4)) >= 2262
+} else := 0
+
+max_ns := 9223372036854775807
+
+# scope.environment: deploys and syncs, and any event naming an environment,
+# must target an environment matching one of the agent's environment globs.
+# An agent without environments may act in none.
+violations contains violation("scope.environment", msg) if {
+	governed
+	targets_environment
+	not glob_any(agent.environments, event.environment)
+	msg := sprintf(
+		"%s may not act in environment %s, which matches none of its environments (%s); add the environment to the agent's environments or leave the %s to an agent scoped for it",
+		[agent_desc, environment_name, quoted_list(as_list(agent.environments)), event_kind],
+	)
+}
+
+targets_environment if event.kind in {"deploy", "sync"}
+
+targets_environment if event.environment != ""
+
+environment_name := sprintf("%q", [event.environment]) if event.environment != ""
+
+else := "(unnamed)"
+
+# scope.production: a production change that the agent may make by scope but
+# whose type and tier are not allowed there without a human. In enforce mode
+# it is not a violation but an approval request (require_approval); in warn
+# or dryrun mode it is reported as a violation of that mode instead.
+violations contains violation("scope.production", production_approval_reason) if {
+	production_approval_needed
+	rule_mode("scope.production") != "enforce"
+}
+
+production_approval_needed if {
+	governed
+	is_production
+	glob_any(agent.environments, event.environment)
+	not production_allowed
+}
+
+is_production if {
+	event.environment != ""
+	glob_any(object.get(settings, ["environments", "production"], []), event.environment)
+}
+
+production_allowed if agent.tier in production_tiers
+
+production_tiers := as_list(object.get(settings, ["production", "without_approval", agent.type], []))
+
+production_approval_reason := sprintf(
+	"%s wants to act in production environment %q, and %s agents of tier %s need a human approval there; ask an approver (%s) to approve it, or promote the agent to a tier allowed in production without approval (%s)",
+	[
+		agent_desc, event.environment, agent.type, agent.tier,
+		concat(", ", approvers_for(event.environment)), quoted_list(production_tiers),
+	],
+)
+
+# scope.namespace: an event naming a namespace must target one matching the
+# agent's namespace globs. An agent without namespaces may act in none.
+violations contains violation("scope.namespace", msg) if {
+	governed
+	event.namespace != ""
+	not glob_any(agent.namespaces, event.namespace)
+	msg := sprintf(
+		"%s may not act in namespace %q, which matches none of its namespaces (%s); add the namespace to the agent's namespaces or leave the %s to an agent scoped for it",
+		[agent_desc, event.namespace, quoted_list(as_list(agent.namespaces)), event_kind],
+	)
+}
+
+# capability: the event kind needs a capability the agent does not list
+# (settings.capabilities maps kind -> capability). Warn mode by default.
+violations contains violation("capability", msg) if {
+	governed
+	needed := settings.capabilities[event.kind]
+	not needed in agent.capabilities
+	msg := sprintf(
+		"%s lacks the capability %q needed for %s events (it has %s); add %q to the agent's capabilities or leave the %s to an agent that has it",
+		[agent_desc, needed, event.kind, quoted_list(as_list(agent.capabilities)), needed, event_kind],
+	)
+}
+
+# event_kind names the event in messages.
+event_kind := event.kind if event.kind != ""
+
+else := "event"
+
+# target_desc names what the event touches: repo, environment, namespace.
+target_desc := "no named target" if count(target_parts) == 0
+
+else := concat(", ", target_parts)
+
+target_parts := [sprintf("%s %q", [field, event[field]]) |
+	some field in ["repo", "environment", "namespace"]
+	event[field] != ""
+]

@@ -1,0 +1,242 @@
+# Tests of the admission rules and their messages.
+package agentgate.admission_test
+
+# rule_cases: name -> {input, deny (rule ids), warnings (rule ids), approval}.
+# allow is expected exactly when deny is empty.
+rule_cases := {
+	"agent builds its repo": {"input": agent_input(agent({}), event({}))},
+	"human push is allowed": {"input": human_input(event({"principal": "github:octocat", "machine": false}))},
+	"human deploy to production is allowed": {"input": human_input(event({"kind": "deploy", "environment": "production"}))},
+	"unregistered bot is denied": {
+		"input": unregistered_input(event({"principal": "github:rogue[bot]"})),
+		"deny": {"unregistered_agent"},
+	},
+	"unregistered bot end event is denied": {
+		"input": unregistered_input(event({"principal": "github:rogue[bot]", "phase": "end"})),
+		"deny": {"unregistered_agent"},
+	},
+	"suspended agent is denied": {
+		"input": agent_input(agent({"state": "suspended"}), event({})),
+		"deny": {"agent_inactive"},
+	},
+	"killed agent is denied": {
+		"input": agent_input(agent({"state": "killed"}), event({})),
+		"deny": {"agent_inactive"},
+	},
+	"decommissioned agent is denied": {
+		"input": agent_input(agent({"state": "decommissioned"}), event({})),
+		"deny": {"agent_inactive"},
+	},
+	"agent without a state is denied": {
+		"input": agent_input(object.remove(agent({}), ["state"]), event({})),
+		"deny": {"agent_inactive"},
+	},
+	"expired agent is denied": {
+		"input": agent_input(agent({"expires_at": "2025-05-31T12:00:00Z"}), event({})),
+		"deny": {"agent_expired"},
+	},
+	"agent expiring this instant is denied": {
+		"input": agent_input(agent({"expires_at": now}), event({})),
+		"deny": {"agent_expired"},
+	},
+	"agent expiring later is allowed": {"input": agent_input(agent({"expires_at": "2025-06-01T12:00:01Z"}), event({}))},
+	"expiry with offset is compared as an instant": {
+		"input": agent_input(agent({"expires_at": "2025-06-01T13:30:00+02:00"}), event({})),
+		"deny": {"agent_expired"},
+	},
+	"null expiry is no expiry": {"input": agent_input(agent({"expires_at": null}), event({}))},
+	"unreadable expiry counts as passed": {
+		"input": agent_input(agent({"expires_at": "next tuesday"}), event({})),
+		"deny": {"agent_expired"},
+	},
+	"missing now uses the clock (past expiry)": {
+		"input": object.remove(agent_input(agent({"expires_at": "2001-01-01T00:00:00Z"}), event({})), ["now"]),
+		"deny": {"agent_expired"},
+	},
+	"missing now uses the clock (future expiry)": {"input": object.remove(
+		agent_input(agent({"expires_at": "2200-01-01T00:00:00Z"}), event({})),
+		["now"],
+	)},
+	"unreadable now uses the clock": {
+		"input": object.union(agent_input(agent({"expires_at": "2001-01-01T00:00:00Z"}), event({})), {"now": "soon"}),
+		"deny": {"agent_expired"},
+	},
+	"expiry beyond the nanosecond range never passes": {"input": agent_input(agent({"expires_at": "9999-12-31T23:59:59Z"}), event({}))},
+	"expiry before the nanosecond range has passed": {
+		"input": agent_input(agent({"expires_at": "1600-01-01T00:00:00Z"}), event({})),
+		"deny": {"agent_expired"},
+	},
+	"deploy to a listed environment is allowed": {"input": agent_input(agent({}), event({"kind": "deploy", "environment": "staging"}))},
+	"deploy to an unlisted environment is denied": {
+		"input": agent_input(agent({}), event({"kind": "deploy", "environment": "qa"})),
+		"deny": {"scope.environment"},
+	},
+	"staging-only agent deploying to production is denied, not sent for approval": {
+		"input": agent_input(agent({"environments": ["staging"]}), event({"kind": "deploy", "environment": "production"})),
+		"deny": {"scope.environment"},
+	},
+	"sync without an environment is denied for a scoped agent": {
+		"input": agent_input(agent({}), event({"kind": "sync", "provider": "argocd"})),
+		"deny": {"scope.environment"},
+	},
+	"deploy without an environment is allowed for an agent scoped to *": {"input": agent_input(agent({"environments": ["*"]}), event({"kind": "deploy"}))},
+	"build naming an unlisted environment is denied": {
+		"input": agent_input(agent({}), event({"environment": "qa"})),
+		"deny": {"scope.environment"},
+	},
+	"build without an environment ignores environment scope": {"input": agent_input(agent({"environments": []}), event({}))},
+	"agent with no environments may deploy nowhere": {
+		"input": agent_input(agent({"environments": []}), event({"kind": "deploy", "environment": "staging"})),
+		"deny": {"scope.environment"},
+	},
+	"agent with null environments may deploy nowhere": {
+		"input": agent_input(agent({"environments": null}), event({"kind": "deploy", "environment": "staging"})),
+		"deny": {"scope.environment"},
+	},
+	"review/* matches review/feature-1": {"input": agent_input(agent({}), event({"kind": "deploy", "environment": "review/feature-1"}))},
+	"review/* matches a nested review/a/b": {"input": agent_input(agent({}), event({"kind": "deploy", "environment": "review/a/b"}))},
+	"review/* does not match review": {
+		"input": agent_input(agent({}), event({"kind": "deploy", "environment": "review"})),
+		"deny": {"scope.environment"},
+	},
+	"review/* does not match reviewer/x": {
+		"input": agent_input(agent({}), event({"kind": "deploy", "environment": "reviewer/x"})),
+		"deny": {"scope.environment"},
+	},
+	"preview-* does not match preview": {
+		"input": agent_input(agent({}), event({"kind": "deploy", "environment": "preview"})),
+		"deny": {"scope.environment"},
+	},
+	"* matches names with slashes and dots": {"input": agent_input(
+		agent({"environments": ["*"]}),
+		event({"kind": "deploy", "environment": "review/v1.2"}),
+	)},
+	"prod-* matches a dotted name": {"input": agent_input(deployer("trusted"), event({"kind": "deploy", "environment": "prod-eu.west-1"}))},
+	"environment globs are case-sensitive": {
+		"input": agent_input(agent({}), event({"kind": "deploy", "environment": "Staging"})),
+		"deny": {"scope.environment"},
+	},
+	"established deployment agent needs approval for production": {
+		"input": agent_input(deployer("established"), event({"kind": "deploy", "environment": "production"})),
+		"approval": true,
+	},
+	"new deployment agent needs approval for prod-eu": {
+		"input": agent_input(deployer("new"), event({"kind": "deploy", "environment": "prod-eu"})),
+		"approval": true,
+	},
+	"trusted deployment agent deploys to production without approval": {"input": agent_input(deployer("trusted"), event({"kind": "deploy", "environment": "production"}))},
+	"trusted coding agent needs approval for production": {
+		"input": agent_input(
+			agent({"tier": "trusted", "environments": ["production"]}),
+			event({"kind": "deploy", "environment": "production"}),
+		),
+		"approval": true,
+	},
+	"production approval covers a namespaced deploy": {
+		"input": agent_input(deployer("established"), event({"kind": "deploy", "environment": "production", "namespace": "web"})),
+		"approval": true,
+	},
+	"approval is withheld when another rule denies": {
+		"input": agent_input(
+			object.union(deployer("established"), {"state": "suspended"}),
+			event({"kind": "deploy", "environment": "production"}),
+		),
+		"deny": {"agent_inactive"},
+	},
+	"namespace in scope is allowed": {"input": agent_input(agent({}), event({"kind": "workflow", "namespace": "web-frontend"}))},
+	"namespace out of scope is denied": {
+		"input": agent_input(agent({}), event({"kind": "workflow", "namespace": "payments"})),
+		"deny": {"scope.namespace"},
+	},
+	"agent with no namespaces may act in none": {
+		"input": agent_input(agent({"namespaces": []}), event({"kind": "workflow", "namespace": "web-frontend"})),
+		"deny": {"scope.namespace"},
+	},
+	"event without a namespace ignores namespace scope": {"input": agent_input(agent({"namespaces": []}), event({}))},
+	"missing capability only warns": {
+		"input": agent_input(agent({"capabilities": ["build"]}), event({"kind": "deploy", "environment": "staging"})),
+		"warnings": {"capability"},
+	},
+	"sync needs the deploy capability": {
+		"input": agent_input(agent({"capabilities": []}), event({"kind": "sync", "environment": "staging"})),
+		"warnings": {"capability"},
+	},
+	"null capabilities warn": {
+		"input": agent_input(agent({"capabilities": null}), event({})),
+		"warnings": {"capability"},
+	},
+	"end event skips every agent rule": {"input": agent_input(
+		agent({"state": "suspended", "expires_at": "2001-01-01T00:00:00Z", "environments": [], "namespaces": [], "capabilities": []}),
+		event({"kind": "deploy", "environment": "production", "namespace": "payments", "phase": "end"}),
+	)},
+	"end event never asks for approval": {"input": agent_input(deployer("new"), event({"kind": "deploy", "environment": "production", "phase": "end"}))},
+	"every violation is reported": {
+		"input": agent_input(
+			agent({"state": "suspended", "expires_at": "2001-01-01T00:00:00Z", "capabilities": []}),
+			event({"kind": "deploy", "environment": "qa", "namespace": "payments"}),
+		),
+		"deny": {"agent_inactive", "agent_expired", "scope.environment", "scope.namespace"},
+		"warnings": {"capability"},
+	},
+}
+
+test_rules if {
+	all_pass({name | some name, tc in rule_cases; not rule_case_passes(tc)})
+}
+
+rule_case_passes(tc) if {
+	d := decide(tc.input)
+	rule_ids(d.deny) == object.get(tc, "deny", set())
+	rule_ids(d.warnings) == object.get(tc, "warnings", set())
+	want_allow := count(object.get(tc, "deny", set())) == 0
+	d.allow == want_allow
+	has_approval := d.require_approval != null
+	has_approval == object.get(tc, "approval", false)
+}
+
+test_message_unregistered_names_principal if {
+	d := decide(unregistered_input(event({"principal": "github:rogue[bot]", "environment": "staging"})))
+	some r in d.deny
+	r.rule == "unregistered_agent"
+	contains(r.message, `"github:rogue[bot]"`)
+	contains(r.message, `environment "staging"`)
+	contains(r.message, "admission agents create")
+}
+
+test_message_inactive_names_state if {
+	d := decide(agent_input(agent({"state": "suspended"}), event({})))
+	some r in d.deny
+	contains(r.message, `agent "fixer"`)
+	contains(r.message, "is suspended")
+	contains(r.message, "admission agents resume ag_fixer")
+}
+
+test_message_expired_names_expiry if {
+	d := decide(agent_input(agent({"expires_at": "2025-05-31T12:00:00Z"}), event({})))
+	some r in d.deny
+	contains(r.message, "expired at 2025-05-31T12:00:00Z")
+}
+
+test_message_environment_names_environment_and_scope if {
+	d := decide(agent_input(agent({"environments": ["staging"]}), event({"kind": "deploy", "environment": "production"})))
+	some r in d.deny
+	r.message == concat("", [
+		`coding agent "fixer" (id ag_fixer, tier new, owner team-web) may not act in environment "production", `,
+		`which matches none of its environments ("staging"); add the environment to the agent's environments `,
+		"or leave the deploy to an agent scoped for it",
+	])
+}
+
+test_message_unnamed_environment if {
+	d := decide(agent_input(agent({"environments": []}), event({"kind": "sync"})))
+	some r in d.deny
+	contains(r.message, "environment (unnamed)")
+	contains(r.message, "environments (none)")
+}
+
+test_message_namespace_names_namespace if {
+	d := decide(agent_input(agent({}), event({"namespace": "payments"})))
+	some r in d.deny
+	contains(r.message, `namespace "payments"`)
+	contains(r.message, `("web-*")`)
+}
