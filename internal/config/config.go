@@ -1,0 +1,175 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is agentgate's whole configuration. Load returns it validated;
+// treat it as read-only afterwards.
+type Config struct {
+	Server   Server   `yaml:"server"`
+	DataDir  string   `yaml:"data_dir"`
+	Store    Store    `yaml:"store"`
+	Policy   Policy   `yaml:"policy"`
+	Auth     Auth     `yaml:"auth"`
+	Webhooks Webhooks `yaml:"webhooks"`
+	Failure  Failure  `yaml:"failure"`
+	Log      Log      `yaml:"log"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	Listen          string        `yaml:"listen"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	ReadTimeout     time.Duration `yaml:"read_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	RequestTimeout  time.Duration `yaml:"request_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// InstanceID names this replica for leader election; default hostname-pid.
+	InstanceID string `yaml:"instance_id"`
+}
+
+// Store selects and configures the backend.
+type Store struct {
+	// Driver is sqlite (default) or postgres.
+	Driver   string   `yaml:"driver"`
+	SQLite   SQLite   `yaml:"sqlite"`
+	Postgres Postgres `yaml:"postgres"`
+}
+
+// SQLite configures the embedded store.
+type SQLite struct {
+	// Path defaults to DATA_DIR/agentgate.db.
+	Path string `yaml:"path"`
+	// Synchronous is full (default: every commit, and so every audit
+	// record, is fsynced before the answer) or normal (synced at WAL
+	// checkpoints: survives a crash of agentgate, but a power loss may
+	// lose the last commits).
+	Synchronous string `yaml:"synchronous"`
+}
+
+// Postgres configures the PostgreSQL store.
+type Postgres struct {
+	// DSN may hold a password, so it is a secret.
+	DSN      Secret `yaml:"dsn"`
+	MaxConns int    `yaml:"max_conns"`
+}
+
+// Policy configures where policies come from.
+type Policy struct {
+	// Dir replaces the built-in policies with a directory, hot-reloaded.
+	Dir            string        `yaml:"dir"`
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+}
+
+// Role is an API role.
+type Role string
+
+// API roles, weakest first. Agents authenticate with their own tokens and
+// get RoleAgent, which only reads its own state.
+const (
+	RoleAgent    Role = "agent"
+	RoleViewer   Role = "viewer"
+	RoleOperator Role = "operator"
+	RoleAdmin    Role = "admin"
+)
+
+// Rank orders roles; -1 for unknown.
+func (r Role) Rank() int {
+	switch r {
+	case RoleViewer:
+		return 1
+	case RoleOperator:
+		return 2
+	case RoleAdmin:
+		return 3
+	case RoleAgent:
+		return 0
+	}
+	return -1
+}
+
+// Auth configures API authentication.
+type Auth struct {
+	// BootstrapToken is an admin token. When unset on SQLite, one is
+	// generated at first start, printed once, and its hash kept in DataDir.
+	BootstrapToken Secret `yaml:"bootstrap_token"`
+	// Tokens are static API tokens for people and automation.
+	Tokens []Token `yaml:"tokens"`
+	// AgentTokenGrace is how long a rotated-out agent token keeps working.
+	AgentTokenGrace time.Duration `yaml:"agent_token_grace"`
+}
+
+// Token is a static API token.
+type Token struct {
+	// Name identifies the caller in audit records (a person or team).
+	Name  string `yaml:"name"`
+	Role  Role   `yaml:"role"`
+	Token Secret `yaml:"token"`
+}
+
+// Webhooks configures the webhook receivers.
+type Webhooks struct {
+	// DeliveryTTL is how long delivery ids are remembered for de-duplication.
+	DeliveryTTL time.Duration `yaml:"delivery_ttl"`
+	Generic     Generic       `yaml:"generic"`
+}
+
+// Generic configures POST /webhooks/generic.
+type Generic struct {
+	// Secret is the HMAC-SHA256 key. Without it every request is refused.
+	Secret Secret `yaml:"secret"`
+}
+
+// FailMode is what happens to a change when agentgate cannot decide.
+type FailMode string
+
+// Fail modes.
+const (
+	FailClosed FailMode = "closed"
+	FailOpen   FailMode = "open"
+)
+
+// Failure sets the fail mode per action class when the policy cannot be
+// evaluated. Production changes by agents fail closed unless set otherwise.
+type Failure struct {
+	Production             FailMode `yaml:"production"`
+	Deploy                 FailMode `yaml:"deploy"`
+	Build                  FailMode `yaml:"build"`
+	ProductionEnvironments []string `yaml:"production_environments"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// Default returns the configuration used with no file: SQLite in ./data,
+// the built-in policies, listening on 127.0.0.1:8080.
+func Default() Config {
+	return Config{
+		Server: Server{
+			Listen:          "127.0.0.1:8080",
+			MaxBodyBytes:    1 << 20,
+			ReadTimeout:     10 * time.Second,
+			WriteTimeout:    30 * time.Second,
+			RequestTimeout:  20 * time.Second,
+			ShutdownTimeout: 20 * time.Second,
+		},
+		DataDir:  "data",
+		Store:    Store{Driver: "sqlite", SQLite: SQLite{Synchronous: "full"}, Postgres: Postgres{MaxConns: 20}},
+		Policy:   Policy{ReloadInterval: 5 * time.Second},
+		Auth:     Auth{AgentTokenGrace: time.Hour},
+		Webhooks: Webhooks{DeliveryTTL: 72 * time.Hour},
+		Failure: Failure{
+			Production:             FailClosed,
+			Deploy:                 FailClosed,
+			Build:                  FailOpen,
+			ProductionEnvironments: []string{"production", "prod", "prod-*"},
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}

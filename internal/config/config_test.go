@@ -1,0 +1,166 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envMap(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.Driver != "sqlite" || cfg.Store.SQLite.Path != filepath.Join("data", "agentgate.db") {
+		t.Fatalf("store = %+v", cfg.Store)
+	}
+	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Policy.Dir != "" || cfg.Failure.Production != FailClosed {
+		t.Fatalf("defaults = %+v", cfg)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	secretFile := writeFile(t, "generic.secret", "from-a-file-0123456789\n")
+	tests := []struct {
+		name    string
+		yaml    string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{
+			name: "file values",
+			yaml: "server:\n  listen: 0.0.0.0:9000\n  max_body_bytes: 2048\nstore:\n  driver: postgres\n  postgres:\n    dsn: postgres://u:pw@db/agentgate\nauth:\n  bootstrap_token: aaaaaaaaaaaaaaaaaaaa\n",
+			check: func(t *testing.T, c Config) {
+				if c.Server.Listen != "0.0.0.0:9000" || c.Server.MaxBodyBytes != 2048 || c.Store.Driver != "postgres" {
+					t.Fatalf("%+v", c)
+				}
+				if c.Store.Postgres.DSN.Reveal() != "postgres://u:pw@db/agentgate" {
+					t.Fatal("dsn not read")
+				}
+			},
+		},
+		{
+			name: "env overrides file",
+			yaml: "server:\n  listen: 0.0.0.0:9000\n",
+			env:  map[string]string{"ADMISSION_SERVER_LISTEN": "127.0.0.1:7000", "ADMISSION_SERVER_READ_TIMEOUT": "3s", "ADMISSION_FAILURE_PRODUCTION_ENVIRONMENTS": "prod, live-*"},
+			check: func(t *testing.T, c Config) {
+				if c.Server.Listen != "127.0.0.1:7000" || c.Server.ReadTimeout != 3*time.Second {
+					t.Fatalf("%+v", c.Server)
+				}
+				if fmt.Sprint(c.Failure.ProductionEnvironments) != "[prod live-*]" {
+					t.Fatalf("%v", c.Failure.ProductionEnvironments)
+				}
+			},
+		},
+		{
+			name: "secret from file reference",
+			yaml: fmt.Sprintf("webhooks:\n  generic:\n    secret: {file: %s}\n", secretFile),
+			check: func(t *testing.T, c Config) {
+				if c.Webhooks.Generic.Secret.Reveal() != "from-a-file-0123456789" {
+					t.Fatalf("secret = %q", c.Webhooks.Generic.Secret.Reveal())
+				}
+			},
+		},
+		{
+			name: "secret from env reference",
+			yaml: "webhooks:\n  generic:\n    secret: {env: MY_SECRET}\n",
+			env:  map[string]string{"MY_SECRET": "from-env"},
+			check: func(t *testing.T, c Config) {
+				if c.Webhooks.Generic.Secret.Reveal() != "from-env" {
+					t.Fatal("env secret not read")
+				}
+			},
+		},
+		{
+			name: "secret override from env file",
+			env:  map[string]string{"ADMISSION_WEBHOOKS_GENERIC_SECRET_FILE": secretFile},
+			check: func(t *testing.T, c Config) {
+				if c.Webhooks.Generic.Secret.Reveal() != "from-a-file-0123456789" {
+					t.Fatal("_FILE override not read")
+				}
+			},
+		},
+		{
+			name: "token secret from env reference",
+			yaml: "auth:\n  tokens:\n  - name: sre\n    role: operator\n    token: {env: SRE_TOKEN}\n",
+			env:  map[string]string{"SRE_TOKEN": "sre-token-0123456789"},
+			check: func(t *testing.T, c Config) {
+				if c.Auth.Tokens[0].Token.Reveal() != "sre-token-0123456789" {
+					t.Fatal("token env reference not resolved")
+				}
+			},
+		},
+		{name: "unknown key", yaml: "server:\n  listn: x\n", wantErr: "listn"},
+		{name: "bad sqlite durability", env: map[string]string{"ADMISSION_STORE_SQLITE_SYNCHRONOUS": "off"}, wantErr: "store.sqlite.synchronous"},
+		{name: "bad driver", yaml: "store:\n  driver: mysql\n", wantErr: "store.driver"},
+		{name: "postgres without dsn", yaml: "store:\n  driver: postgres\nauth:\n  bootstrap_token: aaaaaaaaaaaaaaaaaaaa\n", wantErr: "store.postgres.dsn"},
+		{name: "postgres without bootstrap token", yaml: "store:\n  driver: postgres\n  postgres:\n    dsn: x\n", wantErr: "auth.bootstrap_token"},
+		{name: "negative body cap", yaml: "server:\n  max_body_bytes: -1\n", wantErr: "server.max_body_bytes"},
+		{name: "zero timeout", env: map[string]string{"ADMISSION_SERVER_READ_TIMEOUT": "0s"}, wantErr: "server.read_timeout"},
+		{name: "unparsable env duration", env: map[string]string{"ADMISSION_POLICY_RELOAD_INTERVAL": "soon"}, wantErr: "ADMISSION_POLICY_RELOAD_INTERVAL"},
+		{name: "bad token role", yaml: "auth:\n  tokens:\n  - name: sre\n    role: root\n    token: aaaaaaaaaaaaaaaaaaaa\n", wantErr: "auth.tokens[0].role"},
+		{name: "short token", yaml: "auth:\n  tokens:\n  - name: sre\n    role: operator\n    token: short\n", wantErr: "auth.tokens[0].token"},
+		{name: "bad fail mode", yaml: "failure:\n  production: maybe\n", wantErr: "failure.production"},
+		{name: "missing secret file", yaml: "webhooks:\n  generic:\n    secret: {file: /nonexistent/x}\n", wantErr: "read secret file"},
+		{name: "bad log level", env: map[string]string{"ADMISSION_LOG_LEVEL": "loud"}, wantErr: "log.level"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := ""
+			if tc.yaml != "" {
+				path = writeFile(t, "agentgate.yaml", tc.yaml)
+			}
+			cfg, err := Load(path, envMap(tc.env))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to name %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, cfg)
+		})
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := NewSecret("hunter2-hunter2", "inline")
+	cfg := Default()
+	cfg.Webhooks.Generic.Secret = s
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("cfg", "secret", s, "config", cfg)
+	js, _ := json.Marshal(cfg)
+	outputs := map[string]string{
+		"fmt %v": fmt.Sprintf("%v", s), "fmt %+v config": fmt.Sprintf("%+v", cfg), "fmt %#v": fmt.Sprintf("%#v", s),
+		"json": string(js), "slog": logged.String(),
+	}
+	for name, out := range outputs {
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("%s reveals the secret: %s", name, out)
+		}
+	}
+	if s.Reveal() != "hunter2-hunter2" {
+		t.Fatal("Reveal lost the value")
+	}
+}

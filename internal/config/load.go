@@ -1,0 +1,239 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// EnvPrefix prefixes every environment override: server.listen is
+// ADMISSION_SERVER_LISTEN, webhooks.generic.secret is
+// ADMISSION_WEBHOOKS_GENERIC_SECRET. A secret's override may also name a
+// file: ADMISSION_WEBHOOKS_GENERIC_SECRET_FILE.
+const EnvPrefix = "ADMISSION_"
+
+// Load reads the YAML file at path (none if empty), applies environment
+// overrides from env (os.LookupEnv in production), and validates.
+func Load(path string, env func(string) (string, bool)) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if env == nil {
+		env = func(string) (string, bool) { return "", false }
+	}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), "", env); err != nil {
+		return Config{}, err
+	}
+	if cfg.Store.SQLite.Path == "" {
+		cfg.Store.SQLite.Path = filepath.Join(cfg.DataDir, "agentgate.db")
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	secretType   = reflect.TypeOf(Secret{})
+)
+
+// applyEnv walks the struct by yaml tags and overrides scalar fields from
+// ADMISSION_<PATH>. Lists of strings take comma-separated values; lists of
+// structs (auth.tokens) are file-only.
+func applyEnv(v reflect.Value, key string, env func(string) (string, bool)) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		k := tag
+		if key != "" {
+			k = key + "." + tag
+		}
+		fv := v.Field(i)
+		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
+		switch {
+		case f.Type == secretType:
+			if ref := fv.Interface().(Secret).envRef; ref != "" {
+				val, ok := env(ref)
+				if !ok {
+					return fmt.Errorf("config: %s: environment variable %s is not set", k, ref)
+				}
+				fv.Set(reflect.ValueOf(NewSecret(val, "env "+ref)))
+			}
+			if val, ok := env(name); ok {
+				fv.Set(reflect.ValueOf(NewSecret(val, "env "+name)))
+			}
+			if file, ok := env(name + "_FILE"); ok {
+				var s Secret
+				if err := s.readFile(file); err != nil {
+					return fmt.Errorf("config: %s_FILE: %w", name, err)
+				}
+				fv.Set(reflect.ValueOf(s))
+			}
+		case f.Type.Kind() == reflect.Struct:
+			if err := applyEnv(fv, k, env); err != nil {
+				return err
+			}
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			// Lists of structs are file-only, but their secrets may
+			// still reference the environment ({env: NAME}).
+			for j := 0; j < fv.Len(); j++ {
+				if err := applyEnv(fv.Index(j), fmt.Sprintf("%s[%d]", k, j), env); err != nil {
+					return err
+				}
+			}
+		default:
+			val, ok := env(name)
+			if !ok {
+				continue
+			}
+			if err := setScalar(fv, val); err != nil {
+				return fmt.Errorf("config: %s (%s): %w", name, k, err)
+			}
+		}
+	}
+	return nil
+}
+
+func setScalar(fv reflect.Value, val string) error {
+	switch {
+	case fv.Type() == durationType:
+		d, err := time.ParseDuration(val)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(int64(d))
+	case fv.Kind() == reflect.String:
+		fv.SetString(val)
+	case fv.Kind() == reflect.Int || fv.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(n)
+	case fv.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return err
+		}
+		fv.SetBool(b)
+	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+		var parts []string
+		for _, p := range strings.Split(val, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		fv.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("cannot be set from the environment; use the config file")
+	}
+	return nil
+}
+
+// Validate checks every field; the error names the bad key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.Server.Listen == "" {
+		bad("server.listen", "is required, e.g. 127.0.0.1:8080")
+	}
+	if c.Server.MaxBodyBytes <= 0 || c.Server.MaxBodyBytes > 64<<20 {
+		bad("server.max_body_bytes", "must be between 1 and 67108864, got %d", c.Server.MaxBodyBytes)
+	}
+	for key, d := range map[string]time.Duration{
+		"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
+		"server.request_timeout": c.Server.RequestTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout,
+		"policy.reload_interval": c.Policy.ReloadInterval, "webhooks.delivery_ttl": c.Webhooks.DeliveryTTL,
+		"auth.agent_token_grace": c.Auth.AgentTokenGrace,
+	} {
+		if d <= 0 {
+			bad(key, "must be a positive duration such as 10s, got %s", d)
+		}
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+		if c.Store.SQLite.Path == "" {
+			bad("store.sqlite.path", "is required")
+		}
+		if s := c.Store.SQLite.Synchronous; s != "full" && s != "normal" {
+			bad("store.sqlite.synchronous", "must be full or normal, got %q", s)
+		}
+	case "postgres":
+		if !c.Store.Postgres.DSN.IsSet() {
+			bad("store.postgres.dsn", "is required when store.driver is postgres")
+		}
+		if c.Store.Postgres.MaxConns <= 0 {
+			bad("store.postgres.max_conns", "must be positive")
+		}
+		if !c.Auth.BootstrapToken.IsSet() && len(c.Auth.Tokens) == 0 {
+			bad("auth.bootstrap_token", "is required with postgres (replicas cannot share a generated token); set ADMISSION_AUTH_BOOTSTRAP_TOKEN or auth.tokens")
+		}
+	default:
+		bad("store.driver", "must be sqlite or postgres, got %q", c.Store.Driver)
+	}
+	names := map[string]bool{}
+	for i, t := range c.Auth.Tokens {
+		key := fmt.Sprintf("auth.tokens[%d]", i)
+		if t.Name == "" {
+			bad(key+".name", "is required")
+		}
+		if names[t.Name] {
+			bad(key+".name", "%q is used twice", t.Name)
+		}
+		names[t.Name] = true
+		if t.Role.Rank() < 1 {
+			bad(key+".role", "must be viewer, operator or admin, got %q", t.Role)
+		}
+		if len(t.Token.Reveal()) < 16 {
+			bad(key+".token", "must be at least 16 characters")
+		}
+	}
+	if s := c.Auth.BootstrapToken; s.IsSet() && len(s.Reveal()) < 16 {
+		bad("auth.bootstrap_token", "must be at least 16 characters")
+	}
+	for key, m := range map[string]FailMode{"failure.production": c.Failure.Production, "failure.deploy": c.Failure.Deploy, "failure.build": c.Failure.Build} {
+		if m != FailClosed && m != FailOpen {
+			bad(key, "must be closed or open, got %q", m)
+		}
+	}
+	for i, p := range c.Failure.ProductionEnvironments {
+		if _, err := path.Match(p, ""); err != nil {
+			bad(fmt.Sprintf("failure.production_environments[%d]", i), "bad pattern %q: %v", p, err)
+		}
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}

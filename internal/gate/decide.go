@@ -1,0 +1,247 @@
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/agentgate/agentgate/internal/agents"
+	"github.com/agentgate/agentgate/internal/audit"
+	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// Request is one event to decide on.
+type Request struct {
+	Event event.Event
+	// DeliveryID de-duplicates retried deliveries of the same webhook; a
+	// replay is answered with the first answer and charges nothing.
+	DeliveryID string
+	// Actor is who submitted the event (recorded in the audit log).
+	Actor string
+}
+
+// Decide runs the full admission pipeline for one event and returns the
+// decision once it is durably in the audit log.
+func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
+	start := time.Now()
+	p, err := g.prepare(ctx, req.Event)
+	if err != nil {
+		return Result{}, err
+	}
+	res := p.result()
+	var (
+		replayed bool
+		approval *store.Approval
+		counts   anomalyCounts
+	)
+	err = g.o.Store.InTx(ctx, func(ctx context.Context, q store.Queries) error {
+		res = p.result() // reset on a retried transaction
+		approval, counts = nil, anomalyCounts{}
+		if req.DeliveryID != "" {
+			prior, err := q.ClaimDelivery(ctx, store.Delivery{Provider: p.ev.Provider, ID: req.DeliveryID, CreatedAt: p.now, ExpiresAt: p.now.Add(g.o.DeliveryTTL)})
+			if err != nil {
+				return fmt.Errorf("claim delivery: %w", err)
+			}
+			if prior != nil {
+				replayed = true
+				if err := json.Unmarshal(prior.Result, &res); err != nil {
+					return fmt.Errorf("decode stored answer of delivery %s: %w", req.DeliveryID, err)
+				}
+				res.Replayed = true
+				return nil
+			}
+		}
+		if err := g.charge(ctx, q, p, &res); err != nil {
+			return err
+		}
+		if a := p.ident.Agent; a != nil {
+			var err error
+			if counts, err = countForAnomalies(ctx, q, a.ID, res.Outcome, p.now); err != nil {
+				return err
+			}
+		}
+		if res.Effective == ApprovalRequired {
+			approval = p.newApproval()
+			res.Approval = &ApprovalRef{ID: approval.ID, Approvers: approval.Approvers, ExpiresAt: approval.ExpiresAt, Reason: approval.Reason}
+		}
+		rec := p.auditRecord(audit.KindDecision, req, res)
+		if err := q.AppendAudit(ctx, rec); err != nil {
+			return fmt.Errorf("append audit record: %w", err)
+		}
+		res.DecisionID, res.AuditSeq = rec.ID, rec.Seq
+		if approval != nil {
+			approval.DecisionSeq = rec.Seq
+			if err := q.CreateApproval(ctx, *approval); err != nil {
+				return fmt.Errorf("create approval: %w", err)
+			}
+		}
+		if req.DeliveryID != "" {
+			body, err := json.Marshal(res)
+			if err != nil {
+				return err
+			}
+			if err := q.FinishDelivery(ctx, p.ev.Provider, req.DeliveryID, body); err != nil {
+				return fmt.Errorf("finish delivery: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	g.observe(ctx, p, res, replayed, time.Since(start))
+	if !replayed {
+		g.checkAnomalies(ctx, p, counts)
+		if approval != nil && g.o.Notifier != nil {
+			g.o.Notifier.ApprovalCreated(ctx, *approval)
+		}
+	}
+	return res, nil
+}
+
+// charge releases leases for end events and charges quotas for allowed
+// start events, turning an exhausted quota into a denial.
+func (g *Gate) charge(ctx context.Context, q store.Queries, p *plan, res *Result) error {
+	a := p.ident.Agent
+	if a == nil || len(p.charges) == 0 {
+		return p.recordCost(ctx, q)
+	}
+	if p.ev.IsEnd() {
+		for _, c := range p.charges {
+			if !c.Concurrency {
+				continue
+			}
+			released, err := q.ReleaseLease(ctx, a.ID, c.Name, c.Key)
+			if err != nil {
+				return fmt.Errorf("release lease: %w", err)
+			}
+			if released {
+				res.Released = append(res.Released, c.Name+":"+c.Key)
+			}
+		}
+		return p.recordCost(ctx, q)
+	}
+	if res.Outcome != Allow {
+		return nil
+	}
+	results, ok, err := q.ChargeQuotas(ctx, a.ID, p.charges, p.now)
+	if err != nil {
+		return fmt.Errorf("charge quotas: %w", err)
+	}
+	res.Quotas = results
+	if !ok {
+		res.Outcome = Deny
+		for i, r := range results {
+			if !r.Allowed {
+				res.Reasons = append(res.Reasons, quotaReason(p.charges[i], r))
+			}
+		}
+		res.Effective = p.effectiveOf(Deny)
+	}
+	return nil
+}
+
+// recordCost adds an end event's reported cost to the ledger.
+func (p *plan) recordCost(ctx context.Context, q store.Queries) error {
+	c, a := p.ev.Cost, p.ident.Agent
+	if c == nil || a == nil || !p.ev.IsEnd() {
+		return nil
+	}
+	return q.AddCost(ctx, store.CostEntry{
+		ID: uuid.NewString(), AgentID: a.ID, AgentType: a.Type, Owner: a.Owner, Provider: p.ev.Provider,
+		Repo: p.ev.Repo, Minutes: c.Minutes, Amount: c.Amount, Currency: c.Currency, At: p.now,
+	})
+}
+
+// result is the answer before the transaction fills ids and quotas.
+func (p *plan) result() Result {
+	r := Result{
+		Outcome: p.outcome, Effective: p.effective(), Enforcement: p.policy.Enforcement,
+		Reasons: p.reasons, Warnings: p.warnings, Unregistered: p.ident.Unregistered,
+		PolicyRevision: p.revision,
+	}
+	if r.Reasons == nil {
+		r.Reasons = []policy.Reason{}
+	}
+	if a := p.ident.Agent; a != nil {
+		ref := a.Ref()
+		r.Agent = &ref
+	}
+	return r
+}
+
+func (p *plan) effectiveOf(o Outcome) Outcome {
+	if p.policy.Enforcement == policy.Enforce {
+		return o
+	}
+	return Allow
+}
+
+func (p *plan) newApproval() *store.Approval {
+	req := p.policy.RequireApproval
+	a := p.ident.Agent
+	ap := &store.Approval{
+		ID: uuid.NewString(), State: store.ApprovalPending, Provider: p.ev.Provider, Repo: p.ev.Repo,
+		SHA: p.ev.SHA, Environment: p.ev.Environment, Event: p.ev, CreatedAt: p.now,
+		ExpiresAt: p.now.Add(time.Duration(req.TTL)), Reason: req.Reason, Approvers: req.Approvers,
+	}
+	if ap.Approvers == nil {
+		ap.Approvers = []string{}
+	}
+	if a != nil {
+		ap.AgentID, ap.Owner = a.ID, a.Owner
+	}
+	return ap
+}
+
+// auditRecord builds the decision's audit record.
+func (p *plan) auditRecord(kind audit.Kind, req Request, res Result) *audit.Record {
+	ev := p.ev
+	rec := &audit.Record{
+		ID: uuid.NewString(), Time: p.now, Kind: kind, Actor: req.Actor,
+		Provider: ev.Provider, EventKind: string(ev.Kind), Action: ev.Action, Repo: ev.Repo, Ref: ev.Ref,
+		SHA: ev.SHA, Environment: ev.Environment, Namespace: ev.Namespace, Principal: ev.Principal,
+		DeliveryID: req.DeliveryID,
+		Decision: &audit.Decision{
+			Outcome: string(res.Outcome), Effective: string(res.Effective), Enforcement: string(res.Enforcement),
+			PolicyRevision: res.PolicyRevision, Unregistered: res.Unregistered,
+			Reasons: reasonStrings(res.Reasons), Warnings: reasonStrings(res.Warnings),
+		},
+	}
+	if t := ev.Trigger; t != (event.Trigger{}) {
+		rec.Trigger = &audit.Trigger{Prompt: t.Prompt, Reasoning: t.Reasoning, Source: t.Source, TriggeredBy: t.TriggeredBy, AgentID: t.AgentID}
+	}
+	if a := p.ident.Agent; a != nil {
+		setAgent(rec, a)
+	}
+	for _, q := range res.Quotas {
+		rec.Quotas = append(rec.Quotas, audit.Quota{Name: q.Name, Used: q.Used, Limit: q.Limit})
+	}
+	if c := ev.Cost; c != nil && ev.IsEnd() {
+		rec.Cost = &audit.Cost{Minutes: c.Minutes, Amount: c.Amount, Currency: c.Currency}
+	}
+	if res.Approval != nil {
+		rec.ApprovalID = res.Approval.ID
+	}
+	if len(res.Released) > 0 {
+		rec.Details = map[string]string{"released": fmt.Sprint(res.Released)}
+	}
+	return rec
+}
+
+func setAgent(rec *audit.Record, a *agents.Agent) {
+	rec.AgentID, rec.AgentName, rec.AgentType, rec.Owner, rec.Tier = a.ID, a.Name, a.Type, a.Owner, string(a.Tier)
+}
+
+func reasonStrings(rs []policy.Reason) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.String())
+	}
+	return out
+}

@@ -1,0 +1,91 @@
+package gate
+
+import (
+	"context"
+	"log/slog"
+	"path"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/telemetry"
+)
+
+// Identifier finds the agent behind an event.
+type Identifier interface {
+	Identify(ctx context.Context, ev *event.Event) (registry.Identity, error)
+}
+
+// Killer engages kill switches (the anomaly detector's lever).
+type Killer interface {
+	Engage(ctx context.Context, actor string, r registry.KillRequest) (store.KillSwitch, error)
+}
+
+// ApprovalNotifier is told about every approval a decision creates (Slack).
+type ApprovalNotifier interface {
+	ApprovalCreated(ctx context.Context, a store.Approval)
+}
+
+var (
+	_ Identifier = (*registry.Service)(nil)
+	_ Killer     = (*registry.Service)(nil)
+)
+
+// Options configures a Gate.
+type Options struct {
+	Store    store.Store
+	Identify Identifier
+	Policy   policy.Evaluator
+	// Revision reports the serving policy revision, recorded when the
+	// policy cannot be evaluated.
+	Revision func() string
+	Killer   Killer
+	Notifier ApprovalNotifier
+	Metrics  *telemetry.Metrics
+	Logger   *slog.Logger
+	Failure  config.Failure
+	// DeliveryTTL is how long delivery ids are remembered.
+	DeliveryTTL time.Duration
+	Now         func() time.Time
+}
+
+// Gate runs admission decisions.
+type Gate struct {
+	o Options
+}
+
+// New returns a gate.
+func New(o Options) *Gate {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.DeliveryTTL <= 0 {
+		o.DeliveryTTL = 72 * time.Hour
+	}
+	if o.Revision == nil {
+		o.Revision = func() string { return "" }
+	}
+	return &Gate{o: o}
+}
+
+// failMode returns the configured fail mode for the event's action class.
+func (g *Gate) failMode(ev *event.Event) config.FailMode {
+	if ev.Environment != "" {
+		for _, p := range g.o.Failure.ProductionEnvironments {
+			if ok, _ := path.Match(p, ev.Environment); ok {
+				return g.o.Failure.Production
+			}
+		}
+	}
+	switch ev.Kind {
+	case event.KindDeploy, event.KindSync:
+		return g.o.Failure.Deploy
+	}
+	return g.o.Failure.Build
+}

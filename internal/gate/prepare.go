@@ -1,0 +1,143 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// plan is everything decided before the transaction: who, the policy's
+// verdict and what to charge.
+type plan struct {
+	ev       event.Event
+	now      time.Time
+	ident    registry.Identity
+	policy   policy.Decision
+	revision string
+	outcome  Outcome
+	reasons  []policy.Reason
+	warnings []policy.Reason
+	charges  []store.QuotaCharge
+	usage    map[string]policy.Usage
+}
+
+// prepare identifies the agent, checks kill switches and evaluates the
+// policy. It reads from the store but writes nothing.
+func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
+	ev.Normalize()
+	if err := ev.Validate(); err != nil {
+		return nil, err
+	}
+	p := &plan{ev: ev, now: g.o.Now().UTC(), usage: map[string]policy.Usage{}}
+	ident, err := g.o.Identify.Identify(ctx, &p.ev)
+	if err != nil {
+		return nil, fmt.Errorf("identify agent: %w", err)
+	}
+	p.ident = ident
+
+	var kill *store.KillSwitch
+	if ident.Agent != nil || ident.Unregistered {
+		agentID, owner := "", ""
+		if a := ident.Agent; a != nil {
+			agentID, owner = a.ID, a.Owner
+		}
+		ks, err := g.o.Store.MatchKillSwitch(ctx, agentID, owner)
+		switch {
+		case err == nil:
+			kill = &ks
+		case apperr.KindOf(err) != apperr.KindNotFound:
+			return nil, fmt.Errorf("kill switch lookup: %w", err)
+		}
+	}
+	if a := ident.Agent; a != nil {
+		usage, err := g.o.Store.QuotaUsage(ctx, a.ID, p.now)
+		if err != nil {
+			return nil, fmt.Errorf("quota usage: %w", err)
+		}
+		for _, u := range usage {
+			p.usage[u.Name] = policy.Usage{Used: u.Used, Limit: u.Limit}
+		}
+	}
+
+	res, perr := g.o.Policy.Evaluate(ctx, policy.Input{
+		Event: p.ev, Agent: ident.Agent, UnregisteredAgent: ident.Unregistered,
+		Usage: p.usage, Now: p.now.Format(time.RFC3339Nano),
+	})
+	p.policy, p.revision = res.Decision, res.Revision
+	switch {
+	case kill != nil:
+		p.outcome = Deny
+		p.reasons = []policy.Reason{{Rule: RuleKillSwitch, Enforcement: policy.Enforce,
+			Message: fmt.Sprintf("%s kill switch engaged by %s: %s", kill.Scope, kill.EngagedBy, kill.Reason)}}
+		// A kill switch is never softened by warn or dryrun.
+		p.policy.Enforcement = policy.Enforce
+	case perr != nil:
+		g.o.Logger.ErrorContext(ctx, "policy evaluation failed", "err", perr, "provider", ev.Provider)
+		p.revision = g.o.Revision()
+		p.policy = policy.Decision{Enforcement: policy.Enforce}
+		r := policy.Reason{Rule: RulePolicyFailed, Enforcement: policy.Enforce, Message: "the policy could not be evaluated: " + perr.Error()}
+		if g.failMode(&p.ev) == config.FailClosed {
+			p.outcome, p.reasons = Deny, []policy.Reason{r}
+		} else {
+			r.Enforcement = policy.Warn
+			p.outcome, p.warnings = Allow, []policy.Reason{r}
+		}
+	default:
+		p.verdict()
+	}
+	return p, nil
+}
+
+// verdict turns the policy decision into an outcome and quota charges.
+func (p *plan) verdict() {
+	d := p.policy
+	p.warnings = append(p.warnings, d.Warnings...)
+	switch {
+	case len(d.Deny) > 0:
+		p.outcome, p.reasons = Deny, d.Deny
+	case !d.Allow:
+		p.outcome = Deny
+		p.reasons = []policy.Reason{{Rule: "policy", Message: "the policy did not allow this change", Enforcement: policy.Enforce}}
+	case d.RequireApproval != nil && !p.ev.IsEnd():
+		p.outcome = ApprovalRequired
+		p.reasons = []policy.Reason{{Rule: "approval", Message: d.RequireApproval.Reason, Enforcement: policy.Enforce}}
+	default:
+		p.outcome = Allow
+	}
+	if p.ident.Agent == nil {
+		return
+	}
+	for _, q := range d.Quotas {
+		p.charges = append(p.charges, store.QuotaCharge{
+			Name: q.Name, Concurrency: q.Kind == policy.QuotaConcurrency, Limit: q.Limit,
+			Window: time.Duration(q.Window), Cost: q.Cost, Key: q.Key, TTL: time.Duration(q.TTL),
+		})
+	}
+}
+
+// effective is what the sender must do under the enforcement mode.
+func (p *plan) effective() Outcome {
+	if p.policy.Enforcement == policy.Enforce {
+		return p.outcome
+	}
+	return Allow
+}
+
+// quotaReason explains a refused quota.
+func quotaReason(c store.QuotaCharge, r store.QuotaResult) policy.Reason {
+	msg := fmt.Sprintf("quota %s exhausted: %d of %d in use", r.Name, r.Used, r.Limit)
+	if !c.Concurrency {
+		msg = fmt.Sprintf("quota %s exhausted: %d of %d per %s used", r.Name, r.Used, r.Limit, c.Window)
+	}
+	if r.RetryAfter > 0 {
+		msg += fmt.Sprintf("; retry in %s", r.RetryAfter.Round(time.Second))
+	}
+	return policy.Reason{Rule: RuleQuota + "." + r.Name, Message: msg, Enforcement: policy.Enforce}
+}

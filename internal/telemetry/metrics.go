@@ -1,0 +1,107 @@
+package telemetry
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics holds every agentgate collector.
+type Metrics struct {
+	Decisions        *prometheus.CounterVec
+	DecisionLatency  *prometheus.HistogramVec
+	QuotaRejections  *prometheus.CounterVec
+	Webhooks         *prometheus.CounterVec
+	PolicyReloads    *prometheus.CounterVec
+	PolicyHealthy    prometheus.Gauge
+	AnomalyTrips     *prometheus.CounterVec
+	HTTPRequests     *prometheus.HistogramVec
+	DeliveryReplays  *prometheus.CounterVec
+	EnforcementFails *prometheus.CounterVec
+}
+
+// New creates the metrics and registers them on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "agentgate", Name: "decisions_total",
+			Help: "Admission decisions by provider, outcome (allow, deny, approval_required), effective outcome and agent type (human, unregistered for non-agents).",
+		}, []string{"provider", "outcome", "effective", "agent_type"}),
+		DecisionLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "agentgate", Name: "decision_duration_seconds",
+			Help:    "Time to decide, including the durable audit append.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}, []string{"provider"}),
+		QuotaRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "agentgate", Name: "quota_rejections_total",
+			Help: "Decisions denied because a quota was exhausted, by quota and agent type.",
+		}, []string{"quota", "agent_type"}),
+		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "agentgate", Name: "webhook_requests_total",
+			Help: "Webhook requests by provider and result (decided, ignored, unauthenticated, invalid, too_large, replayed, error).",
+		}, []string{"provider", "result"}),
+		PolicyReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "agentgate", Name: "policy_reloads_total",
+			Help: "Policy reload attempts by result (success, failure).",
+		}, []string{"result"}),
+		PolicyHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "agentgate", Name: "policy_last_reload_ok",
+			Help: "1 if the newest policy set on disk is the one serving, 0 if it was rejected and the last good set is still in use.",
+		}),
+		AnomalyTrips: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "agentgate", Name: "anomaly_trips_total",
+			Help: "Kill switches engaged by the anomaly detector, by reason.",
+		}, []string{"reason"}),
+		HTTPRequests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "agentgate", Name: "http_request_duration_seconds",
+			Help:    "HTTP requests by route, method and status code.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method", "code"}),
+		DeliveryReplays: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "agentgate", Name: "delivery_replays_total",
+			Help: "Webhook deliveries answered from the de-duplication record.",
+		}, []string{"provider"}),
+		EnforcementFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "agentgate", Name: "enforcement_failures_total",
+			Help: "Calls to a provider API to enforce a decision that failed after retries.",
+		}, []string{"provider", "action"}),
+	}
+	m.PolicyHealthy.Set(1)
+	reg.MustRegister(m.Decisions, m.DecisionLatency, m.QuotaRejections, m.Webhooks, m.PolicyReloads,
+		m.PolicyHealthy, m.AnomalyTrips, m.HTTPRequests, m.DeliveryReplays, m.EnforcementFails)
+	return m
+}
+
+// ActiveKillSwitches counts engaged kill switches; implemented by the
+// registry over the store, so the gauge is right on every replica.
+type ActiveKillSwitches func(ctx context.Context) (map[string]int, error)
+
+// killSwitchCollector reads the active kill switches from the store at
+// scrape time.
+type killSwitchCollector struct {
+	count ActiveKillSwitches
+	desc  *prometheus.Desc
+}
+
+// RegisterKillSwitchGauge registers agentgate_killswitches_active{scope}.
+func RegisterKillSwitchGauge(reg prometheus.Registerer, count ActiveKillSwitches) {
+	reg.MustRegister(&killSwitchCollector{count: count, desc: prometheus.NewDesc(
+		"agentgate_killswitches_active", "Kill switches currently engaged, by scope (agent, owner, global).",
+		[]string{"scope"}, nil)})
+}
+
+func (c *killSwitchCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *killSwitchCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.count(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for _, scope := range []string{"agent", "owner", "global"} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[scope]), scope)
+	}
+}
