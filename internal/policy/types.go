@@ -105,6 +105,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// String renders the Go duration string ("1h0m0s").
+func (d Duration) String() string { return time.Duration(d).String() }
+
 // MarshalJSON writes the Go duration string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 

@@ -1,0 +1,218 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/agentgate/agentgate/internal/audit"
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/gate"
+	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/server"
+	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/store/postgres"
+	"github.com/agentgate/agentgate/internal/store/sqlite"
+	"github.com/agentgate/agentgate/internal/telemetry"
+	"github.com/agentgate/agentgate/policies"
+)
+
+// Options are what the caller adds to the configuration.
+type Options struct {
+	Config config.Config
+	Logger *slog.Logger
+	// Providers builds the webhook providers from the configuration (the
+	// explicit provider registry lives in cmd/admission).
+	Providers func(cfg config.Config) ([]providers.Provider, error)
+	// Announce receives one-time messages for the operator (the generated
+	// bootstrap token); os.Stderr when nil.
+	Announce io.Writer
+	Now      func() time.Time
+}
+
+// App is an assembled agentgate.
+type App struct {
+	Config   config.Config
+	Store    store.Store
+	Policy   *policy.Engine
+	Registry *registry.Service
+	Gate     *gate.Gate
+	Server   *server.Server
+	Metrics  *telemetry.Metrics
+	log      *slog.Logger
+	holder   string
+}
+
+// New builds the service. Close releases what it opened.
+func New(ctx context.Context, o Options) (*App, error) {
+	cfg := o.Config
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Announce == nil {
+		o.Announce = os.Stderr
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a := &App{Config: cfg, log: log, holder: instanceID(cfg)}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a.Store = st
+	ok := false
+	defer func() {
+		if !ok {
+			_ = st.Close()
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Metrics = telemetry.New(reg)
+
+	if a.Policy, err = a.openPolicy(ctx); err != nil {
+		return nil, err
+	}
+	a.Registry = registry.New(registry.Options{Store: st, Logger: log.With("component", "registry"), Now: o.Now, TokenGrace: cfg.Auth.AgentTokenGrace})
+	telemetry.RegisterKillSwitchGauge(reg, a.countKillSwitches)
+	a.Gate = gate.New(gate.Options{
+		Store: st, Identify: a.Registry, Policy: a.Policy, Revision: func() string { return a.Policy.Status().Revision },
+		Killer: a.Registry, Metrics: a.Metrics, Logger: log.With("component", "gate"),
+		Failure: cfg.Failure, DeliveryTTL: cfg.Webhooks.DeliveryTTL, Now: o.Now,
+	})
+	var provs []providers.Provider
+	if o.Providers != nil {
+		if provs, err = o.Providers(cfg); err != nil {
+			return nil, err
+		}
+	}
+	preg, err := providers.NewRegistry(provs...)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := a.staticTokens(o.Announce)
+	if err != nil {
+		return nil, err
+	}
+	a.Server = server.New(server.Options{
+		Config: cfg.Server, Logger: log.With("component", "http"), Store: st, Gate: a.Gate, Registry: a.Registry,
+		Providers: preg, Tokens: tokens, PolicyStatus: a.Policy.Status, Metrics: a.Metrics, Gatherer: reg,
+	})
+	ok = true
+	return a, nil
+}
+
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "postgres":
+		st, err := postgres.Open(ctx, postgres.Options{DSN: cfg.Store.Postgres.DSN.Reveal(), MaxConns: cfg.Store.Postgres.MaxConns, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("open postgres store: %w", err)
+		}
+		return st, nil
+	default:
+		sync := sqlite.SyncFull
+		if cfg.Store.SQLite.Synchronous == "normal" {
+			sync = sqlite.SyncNormal
+		}
+		st, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.Store.SQLite.Path, Logger: log, Synchronous: sync})
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite store %s: %w", cfg.Store.SQLite.Path, err)
+		}
+		return st, nil
+	}
+}
+
+// openPolicy loads the built-in policies or the configured directory and
+// records reloads in metrics and in the audit log.
+func (a *App) openPolicy(ctx context.Context) (*policy.Engine, error) {
+	opts := policy.Options{Logger: a.log.With("component", "policy"), OnReload: a.onPolicyReload}
+	if dir := a.Config.Policy.Dir; dir != "" {
+		eng, err := policy.LoadDir(ctx, dir, opts)
+		if err != nil {
+			return nil, fmt.Errorf("load policies from %s: %w", dir, err)
+		}
+		return eng, nil
+	}
+	// The built-in set's Rego tests run with go test, not at every start.
+	opts.FS, opts.Source, opts.SkipTests = policies.FS(), "built-in", true
+	eng, err := policy.New(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("load built-in policies: %w", err)
+	}
+	return eng, nil
+}
+
+// onPolicyReload counts a reload attempt and records it in the audit log.
+func (a *App) onPolicyReload(ev policy.ReloadEvent) {
+	result, msg := "success", "policy set reloaded"
+	if ev.Err != nil {
+		result, msg = "failure", "policy reload rejected; last good set still serving: "+ev.Err.Error()
+		a.Metrics.PolicyHealthy.Set(0)
+	} else {
+		a.Metrics.PolicyHealthy.Set(1)
+	}
+	a.Metrics.PolicyReloads.WithLabelValues(result).Inc()
+	rec := &audit.Record{ID: uuid.NewString(), Time: time.Now(), Kind: audit.KindPolicyReload, Actor: "policy-watcher",
+		Message: msg, Details: map[string]string{"revision": ev.Revision, "previous": ev.Previous, "result": result, "source": ev.Source}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Store.AppendAudit(ctx, rec); err != nil {
+		a.log.Error("could not audit policy reload", "err", err)
+	}
+}
+
+func (a *App) countKillSwitches(ctx context.Context) (map[string]int, error) {
+	list, err := a.Store.ListKillSwitches(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, ks := range list {
+		out[string(ks.Scope)]++
+	}
+	return out, nil
+}
+
+// Run serves HTTP, watches the policy directory and runs leader work until
+// ctx ends.
+func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- a.Server.Run(ctx) }()
+	if dir := a.Config.Policy.Dir; dir != "" {
+		go func() { errc <- a.Policy.Watch(ctx, dir, a.Config.Policy.ReloadInterval) }()
+	}
+	go func() { errc <- a.runLeader(ctx) }()
+	err := <-errc
+	cancel()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+func instanceID(cfg config.Config) string {
+	if cfg.Server.InstanceID != "" {
+		return cfg.Server.InstanceID
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}

@@ -1,0 +1,56 @@
+package app
+
+import (
+	"context"
+	"time"
+)
+
+const (
+	leaderLease    = "agentgate-background"
+	leaderTTL      = 30 * time.Second
+	leaderInterval = 10 * time.Second
+)
+
+// runLeader competes for the background lease and, while holding it,
+// purges expired deliveries and anomaly counters. Exactly one replica does
+// this work at a time; if it dies, another takes over after the lease TTL.
+func (a *App) runLeader(ctx context.Context) error {
+	t := time.NewTicker(leaderInterval)
+	defer t.Stop()
+	leading := false
+	for {
+		now := time.Now()
+		ok, err := a.Store.AcquireLeader(ctx, leaderLease, a.holder, leaderTTL, now)
+		switch {
+		case err != nil:
+			a.log.Warn("leader lease check failed", "err", err)
+		case ok != leading:
+			leading = ok
+			a.log.Info("leadership changed", "leader", ok, "holder", a.holder)
+		}
+		if ok {
+			a.leaderWork(ctx, now)
+		}
+		select {
+		case <-ctx.Done():
+			if leading {
+				rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				_ = a.Store.ReleaseLeader(rctx, leaderLease, a.holder)
+				cancel()
+			}
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (a *App) leaderWork(ctx context.Context, now time.Time) {
+	if n, err := a.Store.PurgeDeliveries(ctx, now); err != nil {
+		a.log.Warn("purge deliveries", "err", err)
+	} else if n > 0 {
+		a.log.Debug("purged expired deliveries", "count", n)
+	}
+	if _, err := a.Store.PurgeCounters(ctx, now); err != nil {
+		a.log.Warn("purge counters", "err", err)
+	}
+}

@@ -1,0 +1,144 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/agentgate/agentgate/internal/audit"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// AuditPage is one page of an audit query.
+type AuditPage struct {
+	Items []audit.Record `json:"items"`
+	// NextCursor is the AfterSeq of the next page; empty at the end.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Next returns the AfterSeq that fetches the page after this one, and false
+// when this is the last page.
+func (p AuditPage) Next() (int64, bool, error) {
+	if p.NextCursor == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(p.NextCursor, 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("client: next_cursor %q is not a sequence number: %w", p.NextCursor, err)
+	}
+	return n, true, nil
+}
+
+// Verification is the result of checking the whole audit hash chain.
+type Verification struct {
+	OK      bool  `json:"ok"`
+	Checked int64 `json:"checked"`
+	// Head is the hash of the last intact record.
+	Head string `json:"head"`
+	// Break is where the chain stops being intact; nil when OK.
+	Break *audit.Break `json:"break,omitempty"`
+}
+
+// QueryAudit returns one page of audit records matching q in ascending
+// sequence order after q.AfterSeq (q.Limit per page: server default 100,
+// at most 1000). AgentID may also be an agent's name.
+func (c *Client) QueryAudit(ctx context.Context, q store.AuditQuery) (AuditPage, error) {
+	v := url.Values{}
+	setIf(v, "agent", q.AgentID)
+	setIf(v, "owner", q.Owner)
+	setIf(v, "outcome", q.Outcome)
+	setIf(v, "provider", q.Provider)
+	setIf(v, "kind", string(q.Kind))
+	setTime(v, "from", q.From)
+	setTime(v, "to", q.To)
+	if q.AfterSeq > 0 {
+		v.Set("after", strconv.FormatInt(q.AfterSeq, 10))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var page AuditPage
+	if err := c.do(ctx, http.MethodGet, "/audit", v, nil, &page); err != nil {
+		return AuditPage{}, err
+	}
+	if page.Items == nil {
+		page.Items = []audit.Record{}
+	}
+	return page, nil
+}
+
+// EachAudit calls fn for every record matching q from q.AfterSeq on,
+// following the cursor page by page until the end. It stops at the first
+// error from fn or from the server.
+func (c *Client) EachAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Record) error) error {
+	for {
+		page, err := c.QueryAudit(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, r := range page.Items {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		next, more, err := page.Next()
+		if err != nil || !more {
+			return err
+		}
+		if next <= q.AfterSeq {
+			return fmt.Errorf("client: audit cursor did not advance past %d", q.AfterSeq)
+		}
+		q.AfterSeq = next
+	}
+}
+
+// VerifyAudit walks the whole audit chain on the server and reports the
+// first break. A broken chain is not an error: check Verification.OK.
+func (c *Client) VerifyAudit(ctx context.Context) (Verification, error) {
+	var v Verification
+	err := c.do(ctx, http.MethodGet, "/audit/verify", nil, nil, &v)
+	return v, err
+}
+
+// ExportAudit streams the audit log after sequence after as JSON lines
+// (one record with its hash per line) to w, and returns how many records
+// it wrote. The http.Client's Timeout bounds the whole export.
+func (c *Client) ExportAudit(ctx context.Context, after int64, w io.Writer) (int64, error) {
+	q := url.Values{}
+	if after > 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	resp, err := c.send(ctx, http.MethodGet, "/audit/export", q, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	lc := &lineCounter{w: w}
+	if _, err := io.Copy(lc, resp.Body); err != nil {
+		return lc.lines, fmt.Errorf("GET /audit/export: after %d records: %w", lc.lines, err)
+	}
+	if lc.partial {
+		return lc.lines, fmt.Errorf("GET /audit/export: the stream ended inside a record after %d records", lc.lines)
+	}
+	return lc.lines, nil
+}
+
+// lineCounter counts the newline-terminated lines written through it.
+type lineCounter struct {
+	w       io.Writer
+	lines   int64
+	partial bool // the last byte written was not a newline
+}
+
+func (l *lineCounter) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	l.lines += int64(bytes.Count(p[:n], []byte{'\n'}))
+	if n > 0 {
+		l.partial = p[n-1] != '\n'
+	}
+	return n, err
+}

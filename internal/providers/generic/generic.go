@@ -1,0 +1,93 @@
+package generic
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/providers"
+)
+
+// Header names.
+const (
+	HeaderSignature = "X-Agentgate-Signature-256"
+	HeaderDelivery  = "X-Agentgate-Delivery"
+)
+
+// Provider implements providers.Provider for the generic webhook.
+type Provider struct {
+	secret []byte
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New returns the provider; with an empty secret it refuses every delivery.
+func New(secret string) *Provider { return &Provider{secret: []byte(secret)} }
+
+// Name implements providers.Provider.
+func (*Provider) Name() string { return "generic" }
+
+// Verify implements providers.Provider.
+func (p *Provider) Verify(h http.Header, body []byte) error {
+	return providers.VerifyHMACSHA256(p.secret, h.Get(HeaderSignature), body)
+}
+
+// Parse implements providers.Provider.
+func (p *Provider) Parse(h http.Header, body []byte) (providers.Delivery, error) {
+	id := strings.TrimSpace(h.Get(HeaderDelivery))
+	if id == "" {
+		return providers.Delivery{}, apperr.Invalid("header %s is required (a unique id per delivery, reused on retries)", HeaderDelivery)
+	}
+	if len(id) > 200 {
+		return providers.Delivery{}, apperr.Invalid("header %s is longer than 200 bytes", HeaderDelivery)
+	}
+	ev, err := DecodeEvent(body)
+	if err != nil {
+		return providers.Delivery{}, err
+	}
+	if ev.Provider == "" {
+		ev.Provider = "generic"
+	}
+	return providers.Delivery{ID: id, Events: []event.Event{ev}}, nil
+}
+
+// DecodeEvent strictly decodes and validates one normalized event.
+func DecodeEvent(body []byte) (event.Event, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var ev event.Event
+	if err := dec.Decode(&ev); err != nil {
+		return event.Event{}, apperr.Invalid("invalid event JSON: %s", describeJSONError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return event.Event{}, apperr.Invalid("invalid event JSON: unexpected data after the event object")
+	}
+	if ev.Provider == "" {
+		ev.Provider = "generic"
+	}
+	if err := ev.Validate(); err != nil {
+		return event.Event{}, err
+	}
+	return ev, nil
+}
+
+// describeJSONError turns encoding/json errors into messages that say where.
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q must be %s, not %s", typ.Field, typ.Type, typ.Value)
+	case errors.Is(err, io.EOF):
+		return "empty body"
+	}
+	return err.Error()
+}

@@ -1,0 +1,152 @@
+package generic
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/providers"
+)
+
+const secret = "s3cret-s3cret-s3cret"
+
+func headers(sig, delivery string) http.Header {
+	h := http.Header{}
+	if sig != "" {
+		h.Set(HeaderSignature, sig)
+	}
+	if delivery != "" {
+		h.Set(HeaderDelivery, delivery)
+	}
+	return h
+}
+
+func TestVerify(t *testing.T) {
+	body := []byte(`{"kind":"build","principal":"generic:bot"}`)
+	good := providers.SignHMACSHA256([]byte(secret), body)
+	tests := []struct {
+		name   string
+		secret string
+		sig    string
+		body   []byte
+		ok     bool
+	}{
+		{name: "valid signature", secret: secret, sig: good, body: body, ok: true},
+		{name: "no secret configured fails closed", secret: "", sig: good, body: body},
+		{name: "missing signature", secret: secret, body: body},
+		{name: "wrong prefix", secret: secret, sig: strings.Replace(good, "sha256=", "sha1=", 1), body: body},
+		{name: "not hex", secret: secret, sig: "sha256=zz", body: body},
+		{name: "body changed", secret: secret, sig: good, body: append([]byte(" "), body...)},
+		{name: "other key", secret: secret, sig: providers.SignHMACSHA256([]byte("other"), body), body: body},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := New(tc.secret).Verify(headers(tc.sig, "d1"), tc.body)
+			if tc.ok != (err == nil) {
+				t.Fatalf("Verify() err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && apperr.KindOf(err) != apperr.KindUnauthenticated {
+				t.Fatalf("kind = %s, want unauthenticated", apperr.KindOf(err))
+			}
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Fatal("error message reveals the secret")
+			}
+		})
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name     string
+		delivery string
+		body     string
+		wantErr  string
+		check    func(t *testing.T, d providers.Delivery)
+	}{
+		{
+			name: "full event", delivery: "d-1",
+			body: `{"provider":"jenkins","kind":"deploy","action":"requested","repo":"acme/api","ref":"refs/heads/main","sha":"abc","environment":"staging","principal":"generic:release-bot","trigger":{"prompt":"ship it","reasoning":"tests green","source":"api"},"handles":{"build_url":"https://ci/1"}}`,
+			check: func(t *testing.T, d providers.Delivery) {
+				if d.ID != "d-1" || len(d.Events) != 1 {
+					t.Fatalf("got %+v", d)
+				}
+				ev := d.Events[0]
+				if ev.Provider != "jenkins" || ev.Environment != "staging" || ev.Trigger.Prompt != "ship it" || ev.Handles["build_url"] != "https://ci/1" {
+					t.Fatalf("event = %+v", ev)
+				}
+			},
+		},
+		{
+			name: "provider defaults to generic", delivery: "d-2",
+			body: `{"kind":"build","principal":"generic:bot"}`,
+			check: func(t *testing.T, d providers.Delivery) {
+				if d.Events[0].Provider != "generic" {
+					t.Fatalf("provider = %q", d.Events[0].Provider)
+				}
+			},
+		},
+		{name: "missing delivery id", body: `{"kind":"build","principal":"generic:bot"}`, wantErr: HeaderDelivery},
+		{name: "unknown field", delivery: "d", body: `{"kind":"build","principal":"generic:bot","enviroment":"prod"}`, wantErr: `unknown field "enviroment"`},
+		{name: "bad kind", delivery: "d", body: `{"kind":"nuke","principal":"generic:bot"}`, wantErr: "event.kind"},
+		{name: "missing principal", delivery: "d", body: `{"kind":"build"}`, wantErr: "event.principal is required"},
+		{name: "unqualified principal", delivery: "d", body: `{"kind":"build","principal":"bot"}`, wantErr: "provider-qualified"},
+		{name: "wrong type", delivery: "d", body: `{"kind":"build","principal":"generic:bot","handles":[1]}`, wantErr: `field "handles"`},
+		{name: "syntax error", delivery: "d", body: `{"kind":`, wantErr: "invalid event JSON"},
+		{name: "trailing data", delivery: "d", body: `{"kind":"build","principal":"generic:bot"} {}`, wantErr: "after the event"},
+		{name: "empty body", delivery: "d", body: ``, wantErr: "empty body"},
+		{name: "negative cost", delivery: "d", body: `{"kind":"build","principal":"generic:bot","phase":"end","cost":{"minutes":-1}}`, wantErr: "cost"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := New(secret).Parse(headers("", tc.delivery), []byte(tc.body))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
+				}
+				if apperr.KindOf(err) != apperr.KindInvalid {
+					t.Fatalf("kind = %s, want invalid_argument", apperr.KindOf(err))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, d)
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"kind":"build","principal":"generic:bot"}`))
+	f.Add([]byte(`{"kind":"deploy","environment":"production","principal":"github:x[bot]","trigger":{"prompt":"p"}}`))
+	f.Add([]byte(`{"kind":"build","principal":"generic:bot","phase":"end","cost":{"minutes":3}}`))
+	f.Add([]byte(`[]`))
+	p := New(secret)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		d, err := p.Parse(headers("", "fuzz"), body)
+		if err != nil {
+			if apperr.KindOf(err) != apperr.KindInvalid {
+				t.Fatalf("error of kind %s: %v", apperr.KindOf(err), err)
+			}
+			return
+		}
+		if len(d.Events) != 1 || d.Events[0].Validate() != nil {
+			t.Fatalf("accepted an invalid event: %+v", d)
+		}
+	})
+}
+
+func FuzzVerify(f *testing.F) {
+	body := []byte(`{"kind":"build","principal":"generic:bot"}`)
+	f.Add(providers.SignHMACSHA256([]byte(secret), body), body)
+	f.Add("sha256=", []byte{})
+	p := New(secret)
+	f.Fuzz(func(t *testing.T, sig string, b []byte) {
+		err := p.Verify(headers(sig, "x"), b)
+		want := providers.SignHMACSHA256([]byte(secret), b)
+		if (err == nil) != (strings.HasPrefix(sig, "sha256=") && strings.EqualFold(sig, want)) {
+			t.Fatalf("Verify(%q) = %v; the valid signature is %q", sig, err, want)
+		}
+	})
+}

@@ -1,0 +1,115 @@
+package providers
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/event"
+)
+
+// Delivery is an authenticated, parsed webhook delivery.
+type Delivery struct {
+	// ID is the sender's delivery id, used for de-duplication.
+	ID string
+	// Events are the normalized events it carries; none means the
+	// delivery is acknowledged and ignored (an event type not governed).
+	Events []event.Event
+	// Ignored says why a delivery carries no events, for the answer and metrics.
+	Ignored string
+}
+
+// Provider verifies and parses one sender's webhooks.
+type Provider interface {
+	// Name is the path segment: POST /webhooks/{name}.
+	Name() string
+	// Verify authenticates a delivery from its headers and raw body. It
+	// fails closed: with no secret configured every delivery is refused.
+	// Errors are apperr.KindUnauthenticated.
+	Verify(h http.Header, body []byte) error
+	// Parse turns a verified delivery into events. Malformed input is
+	// apperr.KindInvalid with a message that says what is wrong.
+	Parse(h http.Header, body []byte) (Delivery, error)
+}
+
+// Decision is what an Enforcer needs of a decision.
+type Decision struct {
+	DecisionID string
+	Effective  string
+	Reasons    []string
+	ApprovalID string
+}
+
+// Enforcer carries a decision back to the provider (cancel a run, answer a
+// deployment callback). It runs after the webhook was answered.
+type Enforcer interface {
+	Enforce(ctx context.Context, ev event.Event, d Decision) error
+}
+
+// Registry is the set of mounted providers, keyed by name.
+type Registry struct {
+	byName map[string]Provider
+}
+
+// NewRegistry builds a registry; two providers with one name is an error.
+func NewRegistry(ps ...Provider) (*Registry, error) {
+	r := &Registry{byName: map[string]Provider{}}
+	for _, p := range ps {
+		if _, dup := r.byName[p.Name()]; dup {
+			return nil, fmt.Errorf("providers: %q registered twice", p.Name())
+		}
+		r.byName[p.Name()] = p
+	}
+	return r, nil
+}
+
+// Get returns the named provider.
+func (r *Registry) Get(name string) (Provider, bool) {
+	p, ok := r.byName[name]
+	return p, ok
+}
+
+// Names lists the registered providers, sorted.
+func (r *Registry) Names() []string {
+	out := make([]string, 0, len(r.byName))
+	for n := range r.byName {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// VerifyHMACSHA256 checks a "sha256=<hex>" signature of body under secret in
+// constant time. An empty secret refuses everything.
+func VerifyHMACSHA256(secret []byte, signature string, body []byte) error {
+	if len(secret) == 0 {
+		return apperr.New(apperr.KindUnauthenticated, "webhook secret is not configured; refusing every delivery")
+	}
+	hexSig, ok := strings.CutPrefix(signature, "sha256=")
+	if !ok {
+		return apperr.New(apperr.KindUnauthenticated, "missing or malformed signature (want sha256=<hex>)")
+	}
+	got, err := hex.DecodeString(hexSig)
+	if err != nil || len(got) != sha256.Size {
+		return apperr.New(apperr.KindUnauthenticated, "malformed signature (want sha256=<64 hex digits>)")
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	if !hmac.Equal(mac.Sum(nil), got) {
+		return apperr.New(apperr.KindUnauthenticated, "signature does not match")
+	}
+	return nil
+}
+
+// SignHMACSHA256 returns the "sha256=<hex>" signature of body (for senders and tests).
+func SignHMACSHA256(secret, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}

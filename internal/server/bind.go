@@ -1,0 +1,55 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+)
+
+// decodeJSON strictly decodes the request body into v: unknown fields,
+// trailing data and type mismatches are 400s that say what is wrong.
+func decodeJSON(c *gin.Context, v any) error {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return apperr.New(apperr.KindTooLarge, "request body exceeds %d bytes", mbe.Limit)
+		}
+		return apperr.Invalid("read body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return apperr.Invalid("request body is empty; expected a JSON object")
+		case errors.As(err, &typ):
+			return apperr.Invalid("field %q must be %s, not %s", typ.Field, typ.Type, typ.Value)
+		}
+		return apperr.Invalid("invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return apperr.Invalid("invalid JSON: unexpected data after the object")
+	}
+	return nil
+}
+
+// optionalJSON decodes a body that may be empty.
+func optionalJSON(c *gin.Context, v any) error {
+	if c.Request.ContentLength == 0 {
+		return nil
+	}
+	return decodeJSON(c, v)
+}
+
+func itoaErr(name, v string) error {
+	return apperr.Invalid("query parameter %s=%q is not valid", name, fmt.Sprint(v))
+}

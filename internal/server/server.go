@@ -1,0 +1,179 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/gate"
+	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/telemetry"
+)
+
+// Options wires the server's dependencies.
+type Options struct {
+	Config    config.Server
+	Logger    *slog.Logger
+	Store     store.Store
+	Gate      *gate.Gate
+	Registry  *registry.Service
+	Providers *providers.Registry
+	// Tokens are the static API tokens (configured and bootstrap).
+	Tokens []StaticToken
+	// PolicyStatus reports the policy set for /readyz.
+	PolicyStatus func() policy.Status
+	Metrics      *telemetry.Metrics
+	// Gatherer serves /metrics.
+	Gatherer prometheus.Gatherer
+}
+
+// Server is the HTTP server.
+type Server struct {
+	cfg            config.Server
+	log            *slog.Logger
+	store          store.Store
+	gate           *gate.Gate
+	registry       *registry.Service
+	providers      *providers.Registry
+	tokens         []StaticToken
+	policyStatus   func() policy.Status
+	metrics        *telemetry.Metrics
+	gatherer       prometheus.Gatherer
+	maxBody        int64
+	requestTimeout time.Duration
+	engine         *gin.Engine
+}
+
+// New builds the server and its routes.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Gatherer == nil {
+		o.Gatherer = prometheus.NewRegistry()
+	}
+	s := &Server{
+		cfg: o.Config, log: o.Logger, store: o.Store, gate: o.Gate, registry: o.Registry,
+		providers: o.Providers, tokens: o.Tokens, policyStatus: o.PolicyStatus, metrics: o.Metrics,
+		gatherer: o.Gatherer, maxBody: o.Config.MaxBodyBytes, requestTimeout: o.Config.RequestTimeout,
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	if s.requestTimeout <= 0 {
+		s.requestTimeout = 20 * time.Second
+	}
+	s.engine = s.routes()
+	return s
+}
+
+// Handler returns the HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.engine }
+
+func (s *Server) routes() *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(withRequestID(), s.withRecovery(), s.withAccessLog())
+	r.NoRoute(func(c *gin.Context) { s.fail(c, notFoundRoute(c)) })
+	r.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed", Message: c.Request.Method + " is not allowed here"}})
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+
+	r.POST("/webhooks/:provider", s.withBodyLimit(), s.withTimeout(), s.webhook)
+
+	// Streaming reads of the whole audit log are not bounded by the
+	// per-request timeout; they stop when the client goes away.
+	stream := r.Group("/api/v1", s.authenticate())
+	stream.GET("/audit/verify", s.require(config.RoleViewer), s.verifyAudit)
+	stream.GET("/audit/export", s.require(config.RoleViewer), s.exportAudit)
+
+	api := r.Group("/api/v1", s.withBodyLimit(), s.withTimeout(), s.authenticate())
+	viewer, operator, admin := s.require(config.RoleViewer), s.require(config.RoleOperator), s.require(config.RoleAdmin)
+	api.GET("/me", s.require(config.RoleAgent), s.me)
+
+	api.GET("/agents", viewer, s.listAgents)
+	api.POST("/agents", admin, s.createAgent)
+	api.GET("/agents/:id", viewer, s.getAgent)
+	api.PATCH("/agents/:id", admin, s.updateAgent)
+	api.POST("/agents/:id/promote", admin, s.tierChange(+1))
+	api.POST("/agents/:id/demote", admin, s.tierChange(-1))
+	api.POST("/agents/:id/suspend", operator, s.suspendAgent)
+	api.POST("/agents/:id/resume", operator, s.resumeAgent)
+	api.POST("/agents/:id/kill", operator, s.killAgent)
+	api.POST("/agents/:id/decommission", admin, s.decommissionAgent)
+	api.POST("/agents/:id/rotate", admin, s.rotateToken)
+
+	api.GET("/killswitches", viewer, s.listKillSwitches)
+	api.POST("/killswitches", operator, s.engageKillSwitch)
+	api.GET("/killswitches/:id", viewer, s.getKillSwitch)
+	api.DELETE("/killswitches/:id", operator, s.releaseKillSwitch)
+
+	api.GET("/approvals", viewer, s.listApprovals)
+	api.GET("/approvals/:id", viewer, s.getApproval)
+
+	api.GET("/audit", viewer, s.queryAudit)
+
+	api.GET("/costs", viewer, s.costs)
+	api.POST("/evaluate", viewer, s.evaluate)
+	return r
+}
+
+// Run serves on the configured address until ctx ends, then shuts down
+// gracefully within the shutdown timeout.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.engine,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	timeout := s.cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 20 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

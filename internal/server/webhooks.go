@@ -1,0 +1,83 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/gate"
+)
+
+// webhookAnswer is the body of a processed webhook: 200 with the decisions
+// even when they deny (senders retry on non-2xx; a deny is enforced, not
+// signalled by status).
+type webhookAnswer struct {
+	Delivery  string        `json:"delivery"`
+	Ignored   string        `json:"ignored,omitempty"`
+	Decisions []gate.Result `json:"decisions"`
+}
+
+// webhook verifies, parses and decides a provider's delivery.
+func (s *Server) webhook(c *gin.Context) {
+	name := c.Param("provider")
+	p, ok := s.providers.Get(name)
+	if !ok {
+		s.fail(c, apperr.NotFound("no webhook provider %q (have %v)", name, s.providers.Names()))
+		return
+	}
+	count := func(result string) {
+		if s.metrics != nil {
+			s.metrics.Webhooks.WithLabelValues(name, result).Inc()
+		}
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			count("too_large")
+		}
+		s.fail(c, err)
+		return
+	}
+	if err := p.Verify(c.Request.Header, body); err != nil {
+		count("unauthenticated")
+		s.log.WarnContext(c.Request.Context(), "webhook refused", "provider", name, "reason", err.Error(), "remote", c.ClientIP())
+		s.fail(c, err)
+		return
+	}
+	d, err := p.Parse(c.Request.Header, body)
+	if err != nil {
+		count("invalid")
+		s.fail(c, err)
+		return
+	}
+	ans := webhookAnswer{Delivery: d.ID, Ignored: d.Ignored, Decisions: []gate.Result{}}
+	if len(d.Events) == 0 {
+		count("ignored")
+		c.JSON(http.StatusOK, ans)
+		return
+	}
+	for i, ev := range d.Events {
+		id := d.ID
+		if i > 0 {
+			id = fmt.Sprintf("%s#%d", d.ID, i)
+		}
+		res, err := s.gate.Decide(c.Request.Context(), gate.Request{Event: ev, DeliveryID: id, Actor: "webhook:" + name})
+		if err != nil {
+			count("error")
+			s.fail(c, err)
+			return
+		}
+		ans.Decisions = append(ans.Decisions, res)
+	}
+	if ans.Decisions[0].Replayed {
+		count("replayed")
+	} else {
+		count("decided")
+	}
+	c.JSON(http.StatusOK, ans)
+}
