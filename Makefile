@@ -1,0 +1,61 @@
+# agentgate developer targets. `make test` is the one command that runs every
+# test (it is what CI runs); `make run` starts the service on its embedded
+# defaults (SQLite in ./data, the built-in policies).
+
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 10s
+BENCHTIME ?= 2s
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+
+.PHONY: all build run test test-short lint fmt vet staticcheck bench fuzz policy-test clean
+
+all: lint test
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/admission ./cmd/admission
+
+run:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/admission serve
+
+# Every test, race detector on, against SQLite and the PostgreSQL at
+# AGENTGATE_TEST_POSTGRES_DSN (default postgres://postgres@127.0.0.1:5432/test).
+# With CI=true a missing PostgreSQL fails the run instead of skipping.
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+test-short:
+	$(GO) test -count=1 $(PKGS)
+
+lint: fmt vet staticcheck
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	@test -x "$(STATICCHECK)" || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	$(STATICCHECK) $(PKGS)
+
+# In-process decision pipeline and store benchmarks (see docs/benchmarks.md).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./internal/gate/... ./internal/store/... ./internal/policy/...
+
+# Run every native fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+policy-test:
+	$(GO) run ./cmd/admission policy test policies
+
+clean:
+	rm -rf bin data
