@@ -77,10 +77,13 @@ type Trigger struct {
 
 // Decision is the admission outcome as recorded.
 type Decision struct {
-	Outcome        string   `json:"outcome"`
-	Effective      string   `json:"effective,omitempty"`
-	Reasons        []string `json:"reasons,omitempty"`
-	Warnings       []string `json:"warnings,omitempty"`
+	Outcome   string   `json:"outcome"`
+	Effective string   `json:"effective,omitempty"`
+	Reasons   []string `json:"reasons,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+	// DryRun are violations of rules in dryrun mode: recorded, not enforced
+	// and not shown to the sender.
+	DryRun         []string `json:"dryrun,omitempty"`
 	Enforcement    string   `json:"enforcement,omitempty"`
 	PolicyRevision string   `json:"policy_revision,omitempty"`
 	Unregistered   bool     `json:"unregistered_agent,omitempty"`

@@ -211,6 +211,7 @@ func (p *plan) auditRecord(kind audit.Kind, req Request, res Result) *audit.Reco
 			Outcome: string(res.Outcome), Effective: string(res.Effective), Enforcement: string(res.Enforcement),
 			PolicyRevision: res.PolicyRevision, Unregistered: res.Unregistered,
 			Reasons: reasonStrings(res.Reasons), Warnings: reasonStrings(res.Warnings),
+			DryRun: reasonStrings(p.dryrun),
 		},
 	}
 	if t := ev.Trigger; t != (event.Trigger{}) {

@@ -166,3 +166,27 @@ func builtin(t testing.TB) *policy.Engine {
 	}
 	return eng
 }
+
+func TestDryRunRulesAreRecordedNotShown(t *testing.T) {
+	f := newFixture(t)
+	f.agent(t, "bot")
+	d := policy.Decision{Allow: true, Warnings: []policy.Reason{
+		{Rule: "capability", Message: "lacks build", Enforcement: policy.Warn},
+		{Rule: "scope.namespace", Message: "would be refused", Enforcement: policy.DryRun},
+	}}
+	res, err := f.gate(stubEvaluator{d: d}).Decide(context.Background(), gate.Request{Event: event.Event{Provider: "generic", Kind: event.KindBuild, Principal: "github:bot[bot]"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Effective != gate.Allow || len(res.Warnings) != 1 || res.Warnings[0].Rule != "capability" {
+		t.Fatalf("sender sees %+v", res.Warnings)
+	}
+	recs, err := f.store.QueryAudit(context.Background(), store.AuditQuery{Kind: audit.KindDecision})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := recs[len(recs)-1].Decision
+	if len(got.DryRun) != 1 || got.DryRun[0] != "scope.namespace: would be refused" || len(got.Warnings) != 1 {
+		t.Fatalf("audit decision = %+v", got)
+	}
+}

@@ -24,8 +24,11 @@ type plan struct {
 	outcome  Outcome
 	reasons  []policy.Reason
 	warnings []policy.Reason
-	charges  []store.QuotaCharge
-	usage    map[string]policy.Usage
+	// dryrun are violations of rules in dryrun mode: recorded in the
+	// audit log, never shown to the sender.
+	dryrun  []policy.Reason
+	charges []store.QuotaCharge
+	usage   map[string]policy.Usage
 }
 
 // prepare identifies the agent, checks kill switches and evaluates the
@@ -98,7 +101,13 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 // verdict turns the policy decision into an outcome and quota charges.
 func (p *plan) verdict() {
 	d := p.policy
-	p.warnings = append(p.warnings, d.Warnings...)
+	for _, w := range d.Warnings {
+		if w.Enforcement == policy.DryRun {
+			p.dryrun = append(p.dryrun, w)
+		} else {
+			p.warnings = append(p.warnings, w)
+		}
+	}
 	switch {
 	case len(d.Deny) > 0:
 		p.outcome, p.reasons = Deny, d.Deny
