@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,10 +63,13 @@ func BenchmarkDecide(b *testing.B) {
 			ev := event.Event{Provider: "generic", Kind: event.KindBuild, Action: "requested", Repo: "acme/api", SHA: "abc",
 				Principal: "github:bench-bot[bot]", Trigger: event.Trigger{Prompt: "fix flaky test", Source: "api"}}
 			ctx := context.Background()
+			took := make([]time.Duration, 0, 4096)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
+				t0 := time.Now()
 				res, err := g.Decide(ctx, gate.Request{Event: ev, DeliveryID: fmt.Sprintf("d-%d", i)})
+				took = append(took, time.Since(t0))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -73,6 +77,9 @@ func BenchmarkDecide(b *testing.B) {
 					b.Fatalf("decision %d: %+v", i, res)
 				}
 			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
 		})
 	}
 }

@@ -159,6 +159,7 @@ func dialect(migrations fs.FS) sqlstore.Dialect {
 		Name:              "sqlite",
 		Migrations:        migrations,
 		SingleWriter:      true,
+		CacheStatements:   true,
 		IsUniqueViolation: isUniqueViolation,
 	}
 }

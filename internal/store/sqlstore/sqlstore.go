@@ -39,6 +39,9 @@ type Dialect struct {
 	// backends with a single database-wide writer (SQLite), where queueing
 	// in Go is fair and fast and polling in the busy handler is neither.
 	SingleWriter bool
+	// CacheStatements prepares each query once and reuses it (SQLite;
+	// pgx caches prepared statements itself).
+	CacheStatements bool
 	// IsUniqueViolation reports whether err is a unique or primary key
 	// constraint violation.
 	IsUniqueViolation func(error) bool
@@ -53,6 +56,8 @@ type Store struct {
 	// writer is a one-slot semaphore held by the writing transaction on
 	// single-writer backends; nil otherwise.
 	writer chan struct{}
+	// stmts caches prepared statements where the dialect asks for it.
+	stmts *stmtCache
 }
 
 var (
@@ -75,6 +80,9 @@ func New(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger) (*Store, 
 	s.queries = queries{s: s}
 	if d.SingleWriter {
 		s.writer = make(chan struct{}, 1)
+	}
+	if d.CacheStatements {
+		s.stmts = newStmtCache(db)
 	}
 	if err := s.Ping(ctx); err != nil {
 		_ = db.Close()
@@ -99,7 +107,12 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Backend() string { return s.dialect.Name }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.stmts != nil {
+		s.stmts.close()
+	}
+	return s.db.Close()
+}
 
 // DB returns the underlying database, for administration and tests. Writing
 // through it bypasses the store's serialisation.

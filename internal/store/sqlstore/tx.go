@@ -33,12 +33,19 @@ type queries struct {
 	tx *sql.Tx
 }
 
-// conn returns what statements run on: the transaction or the database.
-func (x *queries) conn() querier {
-	if x.tx != nil {
-		return x.tx
+// conn returns what statements run on: the transaction or the database,
+// through the statement cache where the dialect uses one.
+func (x *queries) conn() querier { return x.s.querier(x.tx) }
+
+func (s *Store) querier(tx *sql.Tx) querier {
+	var base querier = s.db
+	if tx != nil {
+		base = tx
 	}
-	return x.s.db
+	if s.stmts == nil {
+		return base
+	}
+	return cachedQuerier{cache: s.stmts, tx: tx, base: base}
 }
 
 // InTx runs fn in one transaction, committing if it returns nil and rolling
@@ -111,14 +118,14 @@ func (x *queries) atomic(ctx context.Context, withSavepoint bool, fn func(q *que
 // the database as the single writer where the backend has one.
 func (x *queries) write(ctx context.Context, fn func(q querier) error) error {
 	if x.tx != nil {
-		return fn(x.tx)
+		return fn(x.conn())
 	}
 	release, err := x.s.acquireWriter(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	return fn(x.s.db)
+	return fn(x.conn())
 }
 
 // acquireWriter takes the single-writer slot, if the backend has one, and
