@@ -232,3 +232,55 @@ func TestEvaluateIsADryRun(t *testing.T) {
 		t.Fatalf("raw evaluate = %+v", out.Items[0].Result)
 	}
 }
+
+// TestReportEvents: reports of what already happened are recorded (cost,
+// deployment history) but never charged, held or refused.
+func TestReportEvents(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, h *harness) {
+		h.provision(map[string]any{
+			"name": "ship-bot", "type": "deployment", "owner": "platform-team", "tier": "established",
+			"environments": []string{"production"}, "principals": []string{"github-app:ship-bot"},
+		})
+		report := func(action, sha, id string) map[string]any {
+			ev := deploy("github-app:ship-bot", "production")
+			ev["phase"], ev["action"], ev["sha"] = "report", action, sha
+			ev["handles"] = map[string]string{"deployment_id": id, "run_id": "r-" + id}
+			return ev
+		}
+		for i, sha := range []string{"aaa", "bbb"} {
+			d := h.decide(report("succeeded", sha, fmt.Sprint(i)))
+			if d.Decisions[0].Effective != "allow" || d.Decisions[0].Approval != nil || len(d.Decisions[0].Quotas) != 0 {
+				t.Fatalf("report: %+v", d.Decisions[0])
+			}
+		}
+		h.decide(report("succeeded", "bbb", "1")) // a redelivered report is recorded once
+		h.decide(report("failed", "ccc", "2"))    // only successes are history
+		job := build("github-app:ship-bot")
+		job["phase"], job["action"] = "report", "completed"
+		job["cost"] = map[string]any{"minutes": 3, "amount": 0.024, "currency": "USD"}
+		h.decide(job)
+
+		var hist struct {
+			Items []struct {
+				SHA     string            `json:"sha"`
+				AgentID string            `json:"agent_id"`
+				Handles map[string]string `json:"handles"`
+			} `json:"items"`
+		}
+		h.mustCall(http.MethodGet, "/api/v1/deployments?provider=generic&repo=acme/api&environment=production", viewerToken, nil, http.StatusOK, &hist)
+		if len(hist.Items) != 2 || hist.Items[0].SHA != "bbb" || hist.Items[1].SHA != "aaa" || hist.Items[0].AgentID == "" || hist.Items[0].Handles["run_id"] != "r-1" {
+			t.Fatalf("history = %+v", hist.Items)
+		}
+		h.mustCall(http.MethodGet, "/api/v1/deployments?provider=generic", viewerToken, nil, http.StatusBadRequest, nil)
+		var costs struct {
+			Items []struct {
+				Key     string  `json:"key"`
+				Minutes float64 `json:"minutes"`
+			} `json:"items"`
+		}
+		h.mustCall(http.MethodGet, "/api/v1/costs?by=type", viewerToken, nil, http.StatusOK, &costs)
+		if len(costs.Items) != 1 || costs.Items[0].Key != "deployment" || costs.Items[0].Minutes != 3 {
+			t.Fatalf("costs = %+v", costs.Items)
+		}
+	})
+}

@@ -15,14 +15,24 @@ const (
 	KindSync     Kind = "sync"
 )
 
-// Phase says whether an event starts something (and may be charged) or ends
-// it (and releases what it held, such as an ephemeral environment lease).
+// Phase says whether an event starts something (and may be charged), ends
+// it (and releases what it held, such as an ephemeral environment lease), or
+// reports something that already happened (a deployment succeeded, a job
+// finished): recorded, with its cost, but never charged, held or refused.
 type Phase string
 
 // Event phases. The empty phase means PhaseStart.
 const (
-	PhaseStart Phase = "start"
-	PhaseEnd   Phase = "end"
+	PhaseStart  Phase = "start"
+	PhaseEnd    Phase = "end"
+	PhaseReport Phase = "report"
+)
+
+// Actions with a meaning to the core.
+const (
+	// ActionSucceeded on a deploy or sync event in the report phase
+	// records a successful deployment (the history rollback uses).
+	ActionSucceeded = "succeeded"
 )
 
 // Event is one normalized thing that happened in a provider.
@@ -79,6 +89,9 @@ type Cost struct {
 
 // IsEnd reports whether the event ends something that a start event began.
 func (e *Event) IsEnd() bool { return e.Phase == PhaseEnd }
+
+// IsReport reports whether the event reports something that already happened.
+func (e *Event) IsReport() bool { return e.Phase == PhaseReport }
 
 // LooksMachine reports whether the event's actor looks machine-driven even
 // though it matched no registered agent: the provider said so, the principal

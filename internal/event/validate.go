@@ -28,9 +28,9 @@ func (e *Event) Validate() error {
 		return apperr.Invalid("event.kind %q is not one of build, deploy, workflow, sync", e.Kind)
 	}
 	switch e.Phase {
-	case "", PhaseStart, PhaseEnd:
+	case "", PhaseStart, PhaseEnd, PhaseReport:
 	default:
-		return apperr.Invalid("event.phase %q is not one of start, end", e.Phase)
+		return apperr.Invalid("event.phase %q is not one of start, end, report", e.Phase)
 	}
 	if e.Principal == "" {
 		return apperr.Invalid("event.principal is required")

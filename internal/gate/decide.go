@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agentgate/agentgate/internal/agents"
+	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/audit"
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/policy"
@@ -57,6 +58,9 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 			}
 		}
 		if err := g.charge(ctx, q, p, &res); err != nil {
+			return err
+		}
+		if err := p.recordReport(ctx, q, req); err != nil {
 			return err
 		}
 		if a := p.ident.Agent; a != nil {
@@ -108,8 +112,8 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 // start events, turning an exhausted quota into a denial.
 func (g *Gate) charge(ctx context.Context, q store.Queries, p *plan, res *Result) error {
 	a := p.ident.Agent
-	if a == nil || len(p.charges) == 0 {
-		return p.recordCost(ctx, q)
+	if a == nil || len(p.charges) == 0 || p.ev.IsReport() {
+		return nil
 	}
 	if p.ev.IsEnd() {
 		for _, c := range p.charges {
@@ -124,7 +128,7 @@ func (g *Gate) charge(ctx context.Context, q store.Queries, p *plan, res *Result
 				res.Released = append(res.Released, c.Name+":"+c.Key)
 			}
 		}
-		return p.recordCost(ctx, q)
+		return nil
 	}
 	if res.Outcome != Allow {
 		return nil
@@ -146,16 +150,51 @@ func (g *Gate) charge(ctx context.Context, q store.Queries, p *plan, res *Result
 	return nil
 }
 
-// recordCost adds an end event's reported cost to the ledger.
-func (p *plan) recordCost(ctx context.Context, q store.Queries) error {
-	c, a := p.ev.Cost, p.ident.Agent
-	if c == nil || a == nil || !p.ev.IsEnd() {
+// recordReport books what an end or report event says happened: its cost
+// (for an agent) in the ledger, and a successful deployment in the history
+// rollbacks use.
+func (p *plan) recordReport(ctx context.Context, q store.Queries, req Request) error {
+	ev, a := &p.ev, p.ident.Agent
+	if !ev.IsEnd() && !ev.IsReport() {
 		return nil
 	}
-	return q.AddCost(ctx, store.CostEntry{
-		ID: uuid.NewString(), AgentID: a.ID, AgentType: a.Type, Owner: a.Owner, Provider: p.ev.Provider,
-		Repo: p.ev.Repo, Minutes: c.Minutes, Amount: c.Amount, Currency: c.Currency, At: p.now,
-	})
+	if c := ev.Cost; c != nil && a != nil {
+		err := q.AddCost(ctx, store.CostEntry{
+			ID: uuid.NewString(), AgentID: a.ID, AgentType: a.Type, Owner: a.Owner, Provider: ev.Provider,
+			Repo: ev.Repo, Minutes: c.Minutes, Amount: c.Amount, Currency: c.Currency, At: p.now,
+		})
+		if err != nil {
+			return fmt.Errorf("add cost: %w", err)
+		}
+	}
+	if !ev.IsReport() || ev.Action != event.ActionSucceeded || (ev.Kind != event.KindDeploy && ev.Kind != event.KindSync) || ev.Environment == "" {
+		return nil
+	}
+	d := store.Deployment{
+		ID: deploymentID(ev, req), Provider: ev.Provider, Repo: ev.Repo, Environment: ev.Environment,
+		SHA: ev.SHA, Ref: ev.Ref, Principal: ev.Principal, Handles: ev.Handles, At: p.now,
+	}
+	if a != nil {
+		d.AgentID = a.ID
+	}
+	if err := q.RecordDeployment(ctx, d); err != nil && apperr.KindOf(err) != apperr.KindConflict {
+		return fmt.Errorf("record deployment: %w", err)
+	}
+	return nil
+}
+
+// deploymentID derives a deployment's id from the provider's own ids, so a
+// redelivered report is recorded once.
+func deploymentID(ev *event.Event, req Request) string {
+	for _, k := range []string{"deployment_id", "history_id", "run_id"} {
+		if v := ev.Handles[k]; v != "" {
+			return ev.Provider + ":" + ev.Repo + ":" + ev.Environment + ":" + k + "=" + v
+		}
+	}
+	if req.DeliveryID != "" {
+		return ev.Provider + ":delivery:" + req.DeliveryID
+	}
+	return uuid.NewString()
 }
 
 // result is the answer before the transaction fills ids and quotas.
@@ -173,13 +212,6 @@ func (p *plan) result() Result {
 		r.Agent = &ref
 	}
 	return r
-}
-
-func (p *plan) effectiveOf(o Outcome) Outcome {
-	if p.policy.Enforcement == policy.Enforce {
-		return o
-	}
-	return Allow
 }
 
 func (p *plan) newApproval() *store.Approval {
@@ -223,7 +255,7 @@ func (p *plan) auditRecord(kind audit.Kind, req Request, res Result) *audit.Reco
 	for _, q := range res.Quotas {
 		rec.Quotas = append(rec.Quotas, audit.Quota{Name: q.Name, Used: q.Used, Limit: q.Limit})
 	}
-	if c := ev.Cost; c != nil && ev.IsEnd() {
+	if c := ev.Cost; c != nil && (ev.IsEnd() || ev.IsReport()) {
 		rec.Cost = &audit.Cost{Minutes: c.Minutes, Amount: c.Amount, Currency: c.Currency}
 	}
 	if res.Approval != nil {

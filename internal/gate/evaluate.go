@@ -20,7 +20,7 @@ func (g *Gate) Evaluate(ctx context.Context, req Request) (Result, error) {
 	}
 	res := p.result()
 	res.DryRun = true
-	if p.ident.Agent != nil && res.Outcome == Allow && !p.ev.IsEnd() {
+	if p.ident.Agent != nil && res.Outcome == Allow && !p.ev.IsEnd() && !p.ev.IsReport() {
 		for _, c := range p.charges {
 			u := p.usage[c.Name]
 			cost := c.Cost

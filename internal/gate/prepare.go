@@ -114,7 +114,7 @@ func (p *plan) verdict() {
 	case !d.Allow:
 		p.outcome = Deny
 		p.reasons = []policy.Reason{{Rule: "policy", Message: "the policy did not allow this change", Enforcement: policy.Enforce}}
-	case d.RequireApproval != nil && !p.ev.IsEnd():
+	case d.RequireApproval != nil && !p.ev.IsEnd() && !p.ev.IsReport():
 		p.outcome = ApprovalRequired
 		p.reasons = []policy.Reason{{Rule: "approval", Message: d.RequireApproval.Reason, Enforcement: policy.Enforce}}
 	default:
@@ -131,10 +131,13 @@ func (p *plan) verdict() {
 	}
 }
 
-// effective is what the sender must do under the enforcement mode.
-func (p *plan) effective() Outcome {
-	if p.policy.Enforcement == policy.Enforce {
-		return p.outcome
+// effective is what the sender must do under the enforcement mode. A
+// report of something that already happened has nothing to enforce.
+func (p *plan) effective() Outcome { return p.effectiveOf(p.outcome) }
+
+func (p *plan) effectiveOf(o Outcome) Outcome {
+	if p.policy.Enforcement == policy.Enforce && !p.ev.IsReport() {
+		return o
 	}
 	return Allow
 }

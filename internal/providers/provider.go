@@ -41,16 +41,41 @@ type Provider interface {
 // Decision is what an Enforcer needs of a decision.
 type Decision struct {
 	DecisionID string
-	Effective  string
+	// Outcome is the verdict; Effective is what to enforce (allow,
+	// deny, approval_required): they differ under warn and dryrun.
+	Outcome   string
+	Effective string
+	// Reasons and Warnings are "rule: message" lines for the sender.
 	Reasons    []string
+	Warnings   []string
 	ApprovalID string
+	// AgentName is the agent's name, empty for humans.
+	AgentName string
 }
 
 // Enforcer carries a decision back to the provider (cancel a run, answer a
-// deployment callback). It runs after the webhook was answered.
+// deployment callback, publish a check run). The core calls it after the
+// webhook was answered, retries it with back-off while it returns an error
+// that Retryable reports true for, and audits every attempt's outcome. It
+// must be idempotent: a retried call may repeat one that half-succeeded.
+// It returns nil without calling out when the event needs no enforcement.
 type Enforcer interface {
 	Enforce(ctx context.Context, ev event.Event, d Decision) error
 }
+
+// Releaser lets a change held for human approval go on, or refuses it, when
+// the approval is resolved (approved, rejected, expired, cancelled). ev is
+// the event that was held, with the provider's handles.
+type Releaser interface {
+	Release(ctx context.Context, ev event.Event, approved bool, comment string) error
+}
+
+// PermanentError marks an enforcement error that retrying cannot fix (a
+// 404 or 422 from the provider); the core stops retrying and records it.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Registry is the set of mounted providers, keyed by name.
 type Registry struct {

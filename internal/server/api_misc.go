@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -174,4 +175,30 @@ func (s *Server) me(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, resp)
+}
+
+// listDeployments returns one target's deployment history, newest first.
+func (s *Server) listDeployments(c *gin.Context) {
+	f := store.DeploymentFilter{Provider: c.Query("provider"), Repo: c.Query("repo"), Environment: c.Query("environment")}
+	if f.Provider == "" || f.Repo == "" || f.Environment == "" {
+		s.fail(c, apperr.Invalid("provider, repo and environment are required query parameters"))
+		return
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			s.fail(c, itoaErr("limit", v))
+			return
+		}
+		f.Limit = n
+	}
+	list, err := s.store.ListDeployments(c.Request.Context(), f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if list == nil {
+		list = []store.Deployment{}
+	}
+	c.JSON(http.StatusOK, listResponse[store.Deployment]{Items: list})
 }

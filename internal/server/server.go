@@ -130,6 +130,7 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/audit", viewer, s.queryAudit)
 
 	api.GET("/costs", viewer, s.costs)
+	api.GET("/deployments", viewer, s.listDeployments)
 	api.POST("/evaluate", viewer, s.evaluate)
 	return r
 }

@@ -50,6 +50,7 @@ type Queries interface {
 	CostStore
 	CounterStore
 	LeaseStore
+	DeploymentStore
 }
 
 // AgentFilter selects agents; empty fields match everything.
@@ -359,4 +360,41 @@ type LeaseStore interface {
 	AcquireLeader(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
 	// ReleaseLeader gives the lease up if holder has it.
 	ReleaseLeader(ctx context.Context, name, holder string) error
+}
+
+// Deployment is a successful deployment: the history a rollback goes back
+// through.
+type Deployment struct {
+	// ID is unique per deployment; providers derive it from their own ids
+	// so that a redelivered event is recorded once.
+	ID          string `json:"id"`
+	Provider    string `json:"provider"`
+	Repo        string `json:"repo"`
+	Environment string `json:"environment"`
+	SHA         string `json:"sha"`
+	Ref         string `json:"ref,omitempty"`
+	// AgentID is the agent that deployed, empty for people.
+	AgentID   string `json:"agent_id,omitempty"`
+	Principal string `json:"principal"`
+	// Handles are the provider's ids needed to redeploy (run id, workflow,
+	// deployment id, Argo CD history id, ...).
+	Handles map[string]string `json:"handles,omitempty"`
+	At      time.Time         `json:"at"`
+}
+
+// DeploymentFilter selects one provider's deployments of one repo or app to
+// one environment; Limit defaults to 20 (max 500).
+type DeploymentFilter struct {
+	Provider    string
+	Repo        string
+	Environment string
+	Limit       int
+}
+
+// DeploymentStore keeps deployment history.
+type DeploymentStore interface {
+	// RecordDeployment stores a deployment. ErrConflict if the id exists.
+	RecordDeployment(ctx context.Context, d Deployment) error
+	// ListDeployments returns matching deployments, newest first.
+	ListDeployments(ctx context.Context, f DeploymentFilter) ([]Deployment, error)
 }

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"Audit", testAudit},
 		{"AuditTamper", testAuditTamper},
 		{"Costs", testCosts},
+		{"Deployments", testDeployments},
 		{"Counters", testCounters},
 		{"LeaderLease", testLeaderLease},
 		{"Transactions", testTransactions},
