@@ -81,7 +81,37 @@ func (a *app) approvalsCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(list, get)
+	cmd.AddCommand(list, get, a.resolveCmd(true), a.resolveCmd(false))
+	return cmd
+}
+
+// resolveCmd is approvals approve|reject.
+func (a *app) resolveCmd(approve bool) *cobra.Command {
+	verb, short := "reject", "Reject a held change (a reason is required)"
+	if approve {
+		verb, short = "approve", "Approve a held change, releasing it to the CI system"
+	}
+	var reason string
+	cmd := &cobra.Command{
+		Use:   verb + " ID [--reason R]",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.session(cmd)
+			if err != nil {
+				return err
+			}
+			ap, err := s.api.ResolveApproval(cmd.Context(), args[0], approve, reason)
+			if err != nil {
+				return err
+			}
+			if s.out.json {
+				return s.out.JSON(ap)
+			}
+			return s.out.Linef("approval %s %s by %s", ap.ID, ap.State, ap.ResolvedBy)
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (shown to the CI system; required to reject)")
 	return cmd
 }
 

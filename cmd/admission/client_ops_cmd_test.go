@@ -89,6 +89,20 @@ func TestKillSwitchAndApprovalCommands(t *testing.T) {
 			wantCalls: []call{{line: "GET /api/v1/approvals/ap-1"}},
 			wantJSON:  approvalA,
 		},
+		{
+			name:      "approve",
+			args:      []string{"approvals", "approve", "ap-1", "--reason", "ticket 42"},
+			routes:    map[string]fakeReply{"POST /api/v1/approvals/ap-1/approve": {body: `{"id":"ap-1","state":"approved","resolved_by":"alice"}`}},
+			wantCalls: []call{{line: "POST /api/v1/approvals/ap-1/approve", body: `{"reason":"ticket 42"}`}},
+			wantOut:   "approval ap-1 approved by alice\n",
+		},
+		{
+			name:      "reject",
+			args:      []string{"approvals", "reject", "ap-1", "--reason", "freeze"},
+			routes:    map[string]fakeReply{"POST /api/v1/approvals/ap-1/reject": {body: `{"id":"ap-1","state":"rejected","resolved_by":"alice"}`}},
+			wantCalls: []call{{line: "POST /api/v1/approvals/ap-1/reject", body: `{"reason":"freeze"}`}},
+			wantOut:   "approval ap-1 rejected by alice\n",
+		},
 	})
 }
 

@@ -13,8 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/audit"
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/enforce"
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/providers"
@@ -42,15 +44,17 @@ type Options struct {
 
 // App is an assembled agentgate.
 type App struct {
-	Config   config.Config
-	Store    store.Store
-	Policy   *policy.Engine
-	Registry *registry.Service
-	Gate     *gate.Gate
-	Server   *server.Server
-	Metrics  *telemetry.Metrics
-	log      *slog.Logger
-	holder   string
+	Config    config.Config
+	Store     store.Store
+	Policy    *policy.Engine
+	Registry  *registry.Service
+	Approvals *approval.Service
+	Dispatch  *enforce.Dispatcher
+	Gate      *gate.Gate
+	Server    *server.Server
+	Metrics   *telemetry.Metrics
+	log       *slog.Logger
+	holder    string
 }
 
 // New builds the service. Close releases what it opened.
@@ -86,7 +90,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if a.Policy, err = a.openPolicy(ctx); err != nil {
 		return nil, err
 	}
-	a.Registry = registry.New(registry.Options{Store: st, Logger: log.With("component", "registry"), Now: o.Now, TokenGrace: cfg.Auth.AgentTokenGrace})
+	a.Dispatch = enforce.New(enforce.Options{Audit: st, Metrics: a.Metrics, Logger: log.With("component", "enforce")})
+	a.Registry = registry.New(registry.Options{Store: st, Logger: log.With("component", "registry"), Now: o.Now, TokenGrace: cfg.Auth.AgentTokenGrace,
+		OnApprovalsResolved: func(ctx context.Context, list []store.Approval, note string) { a.Approvals.Released(ctx, list, note) }})
 	telemetry.RegisterKillSwitchGauge(reg, a.countKillSwitches)
 	a.Gate = gate.New(gate.Options{
 		Store: st, Identify: a.Registry, Policy: a.Policy, Revision: func() string { return a.Policy.Status().Revision },
@@ -103,12 +109,14 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.Approvals = approval.New(approval.Options{Store: st, Providers: preg, Dispatch: a.Dispatch, Logger: log.With("component", "approval"), Now: o.Now})
 	tokens, err := a.staticTokens(o.Announce)
 	if err != nil {
 		return nil, err
 	}
 	a.Server = server.New(server.Options{
 		Config: cfg.Server, Logger: log.With("component", "http"), Store: st, Gate: a.Gate, Registry: a.Registry,
+		Approvals: a.Approvals, Dispatch: a.Dispatch,
 		Providers: preg, Tokens: tokens, PolicyStatus: a.Policy.Status, Metrics: a.Metrics, Gatherer: reg,
 	})
 	ok = true
@@ -192,8 +200,9 @@ func (a *App) countKillSwitches(ctx context.Context) (map[string]int, error) {
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- a.Server.Run(ctx) }()
+	go func() { errc <- a.Dispatch.Run(ctx) }()
 	if dir := a.Config.Policy.Dir; dir != "" {
 		go func() { errc <- a.Policy.Watch(ctx, dir, a.Config.Policy.ReloadInterval) }()
 	}

@@ -12,7 +12,8 @@ const (
 )
 
 // runLeader competes for the background lease and, while holding it,
-// purges expired deliveries and anomaly counters. Exactly one replica does
+// purges expired deliveries and anomaly counters and expires approvals
+// past their deadline (refusing the held changes). Exactly one replica does
 // this work at a time; if it dies, another takes over after the lease TTL.
 func (a *App) runLeader(ctx context.Context) error {
 	t := time.NewTicker(leaderInterval)
@@ -52,5 +53,10 @@ func (a *App) leaderWork(ctx context.Context, now time.Time) {
 	}
 	if _, err := a.Store.PurgeCounters(ctx, now); err != nil {
 		a.log.Warn("purge counters", "err", err)
+	}
+	if n, err := a.Approvals.ExpireDue(ctx); err != nil {
+		a.log.Warn("expire approvals", "err", err)
+	} else if n > 0 {
+		a.log.Info("approvals expired", "count", n)
 	}
 }

@@ -231,3 +231,34 @@ func TestOperationalEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestApprovalsThroughTheAPI: only the policy's approvers resolve a held
+// change; the first resolution wins and the loser is told who won.
+func TestApprovalsThroughTheAPI(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, h *harness) {
+		h.provision(map[string]any{
+			"name": "prod-bot", "type": "deployment", "owner": "platform-team", "tier": "established",
+			"environments": []string{"production"}, "principals": []string{"github-app:prod-bot"},
+		})
+		held := h.decide(deploy("github-app:prod-bot", "production")).Decisions[0].Approval
+		if held == nil {
+			t.Fatal("no approval")
+		}
+		path := "/api/v1/approvals/" + held.ID
+		h.mustCall(http.MethodPost, path+"/approve", viewerToken, nil, http.StatusForbidden, nil)
+		h.mustCall(http.MethodPost, path+"/reject", adminToken, nil, http.StatusBadRequest, nil)
+		var ap struct {
+			State      string `json:"state"`
+			ResolvedBy string `json:"resolved_by"`
+		}
+		h.mustCall(http.MethodPost, path+"/approve", adminToken, map[string]any{"reason": "change ticket 42"}, http.StatusOK, &ap)
+		if ap.State != "approved" || ap.ResolvedBy != "bootstrap-admin" {
+			t.Fatalf("approval = %+v", ap)
+		}
+		var out answer
+		if code := h.call(http.MethodPost, path+"/reject", adminToken, map[string]any{"reason": "late"}, &out); code != http.StatusConflict || !strings.Contains(out.Error.Message, "already approved by bootstrap-admin") {
+			t.Fatalf("second resolution = %d %+v", code, out.Error)
+		}
+		h.mustCall(http.MethodPost, "/api/v1/approvals/nope/approve", adminToken, nil, http.StatusNotFound, nil)
+	})
+}

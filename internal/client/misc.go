@@ -64,6 +64,26 @@ func (c *Client) GetApproval(ctx context.Context, id string) (store.Approval, er
 	return a, err
 }
 
+// ResolveApproval approves or rejects a held change; a rejection needs a
+// reason, which the CI system shows.
+func (c *Client) ResolveApproval(ctx context.Context, id string, approve bool, reason string) (store.Approval, error) {
+	var a store.Approval
+	p, err := escape("approval", id)
+	if err != nil {
+		return a, err
+	}
+	verb := "/reject"
+	if approve {
+		verb = "/approve"
+	}
+	var body any
+	if reason != "" {
+		body = map[string]string{"reason": reason}
+	}
+	err = c.do(ctx, http.MethodPost, "/approvals/"+p+verb, nil, body, &a)
+	return a, err
+}
+
 // Costs sums the cost ledger grouped by agent, owner or type (the server
 // defaults to agent when by is empty) over [from, to); zero times leave
 // the server's defaults (the last 30 days up to now).

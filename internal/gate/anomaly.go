@@ -53,9 +53,12 @@ func (g *Gate) checkAnomalies(ctx context.Context, p *plan, c anomalyCounts) {
 	default:
 		return
 	}
-	ks, err := g.o.Killer.Engage(ctx, AnomalyActor, registry.KillRequest{Scope: store.ScopeAgent, Target: a.ID, Reason: reason, Source: registry.SourceAnomaly})
+	ks, created, err := g.o.Killer.Engage(ctx, AnomalyActor, registry.KillRequest{Scope: store.ScopeAgent, Target: a.ID, Reason: reason, Source: registry.SourceAnomaly})
 	if err != nil {
 		g.o.Logger.ErrorContext(ctx, "anomaly detector could not engage kill switch", "agent_id", a.ID, "err", err)
+		return
+	}
+	if !created {
 		return
 	}
 	if g.o.Metrics != nil {

@@ -21,7 +21,7 @@ type Identifier interface {
 
 // Killer engages kill switches (the anomaly detector's lever).
 type Killer interface {
-	Engage(ctx context.Context, actor string, r registry.KillRequest) (store.KillSwitch, error)
+	Engage(ctx context.Context, actor string, r registry.KillRequest) (ks store.KillSwitch, created bool, err error)
 }
 
 // ApprovalNotifier is told about every approval a decision creates (Slack).

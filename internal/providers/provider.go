@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/event"
@@ -68,6 +69,12 @@ type Enforcer interface {
 // the event that was held, with the provider's handles.
 type Releaser interface {
 	Release(ctx context.Context, ev event.Event, approved bool, comment string) error
+}
+
+// RetryDelayer is implemented by enforcement errors that know how long the
+// provider asked to wait (a Retry-After header, a rate-limit reset).
+type RetryDelayer interface {
+	RetryDelay() time.Duration
 }
 
 // PermanentError marks an enforcement error that retrying cannot fix (a

@@ -31,16 +31,21 @@ type KillRequest struct {
 
 // Engage pulls a kill switch. For an agent it also moves the agent to the
 // killed state. Every pending approval the switch covers is rejected at
-// once. Engaging a switch that is already engaged returns it unchanged.
-func (s *Service) Engage(ctx context.Context, actor string, r KillRequest) (store.KillSwitch, error) {
+// once. Engaging a switch that is already engaged returns it unchanged with
+// created false.
+func (s *Service) Engage(ctx context.Context, actor string, r KillRequest) (ks store.KillSwitch, created bool, err error) {
 	if strings.TrimSpace(r.Reason) == "" {
-		return store.KillSwitch{}, apperr.Invalid("reason is required to engage a kill switch")
+		return store.KillSwitch{}, false, apperr.Invalid("reason is required to engage a kill switch")
 	}
 	if r.Source == "" {
 		r.Source = SourceManual
 	}
-	var out store.KillSwitch
-	err := s.store.InTx(ctx, func(ctx context.Context, q store.Queries) error {
+	var (
+		out      store.KillSwitch
+		rejected []store.Approval
+	)
+	note := "kill switch engaged: " + r.Reason
+	err = s.store.InTx(ctx, func(ctx context.Context, q store.Queries) error {
 		now := s.now().UTC()
 		ks := store.KillSwitch{ID: uuid.NewString(), Scope: r.Scope, Reason: r.Reason, Source: r.Source, EngagedBy: actor, EngagedAt: now}
 		filter := store.ApprovalFilter{}
@@ -68,11 +73,11 @@ func (s *Service) Engage(ctx context.Context, actor string, r KillRequest) (stor
 		default:
 			return apperr.Invalid("scope %q is not agent, owner or global", r.Scope)
 		}
-		stored, created, err := q.EngageKillSwitch(ctx, ks)
+		stored, isNew, err := q.EngageKillSwitch(ctx, ks)
 		if err != nil {
 			return err
 		}
-		out = stored
+		out, created = stored, isNew
 		if !created {
 			return nil
 		}
@@ -83,19 +88,22 @@ func (s *Service) Engage(ctx context.Context, actor string, r KillRequest) (stor
 			}
 			rec.AgentID, rec.AgentName, rec.AgentType, rec.Owner, rec.Tier = agent.ID, agent.Name, agent.Type, agent.Owner, string(agent.Tier)
 		}
-		rejected, err := resolvePending(ctx, q, filter, store.ApprovalRejected, actor, "kill switch engaged: "+r.Reason, now)
+		rejected, err = resolvePending(ctx, q, filter, store.ApprovalRejected, actor, note, now)
 		if err != nil {
 			return err
 		}
 		rec.Details = map[string]string{"killswitch_id": stored.ID, "scope": string(stored.Scope), "target": stored.Target,
-			"source": stored.Source, "approvals_rejected": strings.Join(rejected, ",")}
+			"source": stored.Source, "approvals_rejected": approvalIDs(rejected)}
 		return q.AppendAudit(ctx, rec)
 	})
 	if err != nil {
-		return store.KillSwitch{}, err
+		return store.KillSwitch{}, false, err
 	}
-	s.log.WarnContext(ctx, "kill switch engaged", "id", out.ID, "scope", out.Scope, "target", out.Target, "source", out.Source, "actor", actor)
-	return out, nil
+	s.resolved(ctx, rejected, note)
+	if created {
+		s.log.WarnContext(ctx, "kill switch engaged", "id", out.ID, "scope", out.Scope, "target", out.Target, "source", out.Source, "actor", actor)
+	}
+	return out, created, nil
 }
 
 // Release resets a kill switch. Releasing an agent's switch returns a
@@ -159,21 +167,38 @@ func releaseAgentSwitches(ctx context.Context, q store.Queries, agentID, actor s
 
 // resolvePending moves every pending approval matching f to state and
 // returns their ids.
-func resolvePending(ctx context.Context, q store.Queries, f store.ApprovalFilter, state store.ApprovalState, actor, note string, now time.Time) ([]string, error) {
+func resolvePending(ctx context.Context, q store.Queries, f store.ApprovalFilter, state store.ApprovalState, actor, note string, now time.Time) ([]store.Approval, error) {
 	f.State = store.ApprovalPending
 	list, err := q.ListApprovals(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
+	var out []store.Approval
 	for _, ap := range list {
-		if _, err := q.ResolveApproval(ctx, ap.ID, state, actor, note, now); err != nil {
+		resolved, err := q.ResolveApproval(ctx, ap.ID, state, actor, note, now)
+		if err != nil {
 			if apperr.KindOf(err) == apperr.KindConflict {
 				continue
 			}
 			return nil, err
 		}
-		ids = append(ids, ap.ID)
+		out = append(out, resolved)
 	}
-	return ids, nil
+	return out, nil
+}
+
+func approvalIDs(list []store.Approval) string {
+	ids := make([]string, 0, len(list))
+	for _, a := range list {
+		ids = append(ids, a.ID)
+	}
+	return strings.Join(ids, ",")
+}
+
+// resolved tells the approval service which held changes a kill switch or
+// decommission refused, after the transaction committed.
+func (s *Service) resolved(ctx context.Context, list []store.Approval, note string) {
+	if len(list) > 0 && s.onResolved != nil {
+		s.onResolved(ctx, list, note)
+	}
 }

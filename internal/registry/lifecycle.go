@@ -105,7 +105,10 @@ func (s *Service) Resume(ctx context.Context, actor, id, reason string) (agents.
 // they may be registered again), its tokens stop working, its pending
 // approvals are cancelled, and its history stays.
 func (s *Service) Decommission(ctx context.Context, actor, id, reason string) (agents.Agent, error) {
-	var out agents.Agent
+	var (
+		out       agents.Agent
+		cancelled []store.Approval
+	)
 	err := s.store.InTx(ctx, func(ctx context.Context, q store.Queries) error {
 		a, err := getIn(ctx, q, id)
 		if err != nil {
@@ -124,13 +127,16 @@ func (s *Service) Decommission(ctx context.Context, actor, id, reason string) (a
 		if err := q.ExpireTokens(ctx, a.ID, now); err != nil {
 			return err
 		}
-		if _, err := resolvePending(ctx, q, store.ApprovalFilter{AgentID: a.ID}, store.ApprovalCancelled, actor, "agent decommissioned", now); err != nil {
+		if cancelled, err = resolvePending(ctx, q, store.ApprovalFilter{AgentID: a.ID}, store.ApprovalCancelled, actor, "agent decommissioned", now); err != nil {
 			return err
 		}
 		out = a
 		return appendChange(ctx, q, audit.KindAdminChange, actor, a, "agent decommissioned"+suffix(reason),
 			map[string]string{"change": "decommission", "unbound_principals": strings.Join(released, ","), "reason": reason}, now)
 	})
+	if err == nil {
+		s.resolved(ctx, cancelled, "agent decommissioned")
+	}
 	return out, err
 }
 

@@ -22,14 +22,19 @@ type Options struct {
 	Now func() time.Time
 	// TokenGrace is how long a rotated-out token keeps working.
 	TokenGrace time.Duration
+	// OnApprovalsResolved is told, after commit, about pending approvals a
+	// kill switch rejected or a decommission cancelled, so the held changes
+	// are refused at the CI system too.
+	OnApprovalsResolved func(ctx context.Context, list []store.Approval, note string)
 }
 
 // Service is the agent registry.
 type Service struct {
-	store store.Store
-	log   *slog.Logger
-	now   func() time.Time
-	grace time.Duration
+	store      store.Store
+	log        *slog.Logger
+	now        func() time.Time
+	grace      time.Duration
+	onResolved func(ctx context.Context, list []store.Approval, note string)
 }
 
 // New returns a registry service.
@@ -43,7 +48,7 @@ func New(o Options) *Service {
 	if o.TokenGrace <= 0 {
 		o.TokenGrace = time.Hour
 	}
-	return &Service{store: o.Store, log: o.Logger, now: o.Now, grace: o.TokenGrace}
+	return &Service{store: o.Store, log: o.Logger, now: o.Now, grace: o.TokenGrace, onResolved: o.OnApprovalsResolved}
 }
 
 // Spec is what an operator gives to provision an agent.

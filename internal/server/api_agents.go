@@ -133,7 +133,7 @@ func (s *Server) killAgent(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ks, err := s.registry.Engage(c.Request.Context(), callerOf(c).Name, registry.KillRequest{Scope: store.ScopeAgent, Target: c.Param("id"), Reason: r.Reason})
+	ks, _, err := s.registry.Engage(c.Request.Context(), callerOf(c).Name, registry.KillRequest{Scope: store.ScopeAgent, Target: c.Param("id"), Reason: r.Reason})
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -38,11 +38,17 @@ func (s *Server) engageKillSwitch(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ks, err := s.registry.Engage(c.Request.Context(), callerOf(c).Name, r)
+	ks, created, err := s.registry.Engage(c.Request.Context(), callerOf(c).Name, r)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	if !created {
+		// Already engaged: the existing switch, unchanged.
+		c.JSON(http.StatusOK, ks)
+		return
+	}
+	c.Header("Location", "/api/v1/killswitches/"+ks.ID)
 	c.JSON(http.StatusCreated, ks)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/agents"
 	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/store"
@@ -35,6 +36,27 @@ func (s *Server) getApproval(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, a)
+}
+
+// resolveApproval approves or rejects a held change. The route needs any
+// human role; the approval's own approvers decide who may (see
+// approval.Service.Resolve).
+func (s *Server) resolveApproval(approve bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var r reasonRequest
+		if err := optionalJSON(c, &r); err != nil {
+			s.fail(c, err)
+			return
+		}
+		caller := callerOf(c)
+		who := approval.Approver{Name: caller.Name, Role: caller.Role, Agent: caller.Agent != nil}
+		a, err := s.approvals.Resolve(c.Request.Context(), who, c.Param("id"), approve, r.Reason)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, a)
+	}
 }
 
 type costsResponse struct {

@@ -13,7 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/enforce"
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/providers"
@@ -29,6 +31,9 @@ type Options struct {
 	Store     store.Store
 	Gate      *gate.Gate
 	Registry  *registry.Service
+	Approvals *approval.Service
+	// Dispatch runs providers' enforcement after a webhook is answered.
+	Dispatch  *enforce.Dispatcher
 	Providers *providers.Registry
 	// Tokens are the static API tokens (configured and bootstrap).
 	Tokens []StaticToken
@@ -46,6 +51,8 @@ type Server struct {
 	store          store.Store
 	gate           *gate.Gate
 	registry       *registry.Service
+	approvals      *approval.Service
+	dispatch       *enforce.Dispatcher
 	providers      *providers.Registry
 	tokens         []StaticToken
 	policyStatus   func() policy.Status
@@ -66,6 +73,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		cfg: o.Config, log: o.Logger, store: o.Store, gate: o.Gate, registry: o.Registry,
+		approvals: o.Approvals, dispatch: o.Dispatch,
 		providers: o.Providers, tokens: o.Tokens, policyStatus: o.PolicyStatus, metrics: o.Metrics,
 		gatherer: o.Gatherer, maxBody: o.Config.MaxBodyBytes, requestTimeout: o.Config.RequestTimeout,
 	}
@@ -126,6 +134,8 @@ func (s *Server) routes() *gin.Engine {
 
 	api.GET("/approvals", viewer, s.listApprovals)
 	api.GET("/approvals/:id", viewer, s.getApproval)
+	api.POST("/approvals/:id/approve", viewer, s.resolveApproval(true))
+	api.POST("/approvals/:id/reject", viewer, s.resolveApproval(false))
 
 	api.GET("/audit", viewer, s.queryAudit)
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +10,11 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/enforce"
+	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/gate"
+	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/providers"
 )
 
 // webhookAnswer is the body of a processed webhook: 200 with the decisions
@@ -73,6 +78,9 @@ func (s *Server) webhook(c *gin.Context) {
 			return
 		}
 		ans.Decisions = append(ans.Decisions, res)
+		if !res.Replayed {
+			s.enforce(name, p, ev, res)
+		}
 	}
 	if ans.Decisions[0].Replayed {
 		count("replayed")
@@ -80,4 +88,35 @@ func (s *Server) webhook(c *gin.Context) {
 		count("decided")
 	}
 	c.JSON(http.StatusOK, ans)
+}
+
+// enforce queues the provider's enforcement of a decision, to run after
+// the answer is sent.
+func (s *Server) enforce(name string, p providers.Provider, ev event.Event, res gate.Result) {
+	e, ok := p.(providers.Enforcer)
+	if !ok || s.dispatch == nil {
+		return
+	}
+	d := providers.Decision{
+		DecisionID: res.DecisionID, Outcome: string(res.Outcome), Effective: string(res.Effective),
+		Reasons: reasonLines(res.Reasons), Warnings: reasonLines(res.Warnings),
+	}
+	if res.Approval != nil {
+		d.ApprovalID = res.Approval.ID
+	}
+	if res.Agent != nil {
+		d.AgentName = res.Agent.Name
+	}
+	s.dispatch.Submit(enforce.Job{
+		Provider: name, Action: "enforce", Event: ev, DecisionID: res.DecisionID, ApprovalID: d.ApprovalID,
+		Run: func(ctx context.Context) error { return e.Enforce(ctx, ev, d) },
+	})
+}
+
+func reasonLines(rs []policy.Reason) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.String())
+	}
+	return out
 }

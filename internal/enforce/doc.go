@@ -1,0 +1,12 @@
+// Package enforce carries decisions back to providers after the webhook was
+// answered: cancel a run, answer a deployment callback, release a held
+// change once its approval is resolved. Jobs run on a bounded worker pool,
+// are retried with exponential back-off (honouring the provider's
+// Retry-After), stop at once on a permanent error, and every final outcome
+// is written to the audit log; failures are also counted in
+// agentgate_enforcement_failures_total.
+//
+// The queue lives in memory: a job still queued when the process stops is
+// lost, but its decision is already in the audit log, and a held deployment
+// stays held until its approval is resolved again or expires.
+package enforce
