@@ -145,7 +145,8 @@ func (a *app) auditVerifyCmd() *cobra.Command {
 		Short: "Check the whole audit hash chain (exit status 2 when it is broken)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.session(cmd)
+			// A long chain takes longer than an ordinary request.
+			s, err := a.sessionWith(cmd, streamingHTTPClient())
 			if err != nil {
 				return err
 			}

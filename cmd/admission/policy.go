@@ -159,7 +159,7 @@ func printPolicyResult(p *printer, res policy.Result) error {
 		rows = append(rows, []string{"warning", r.Rule, string(r.Enforcement), r.Message})
 	}
 	if a := d.RequireApproval; a != nil {
-		rows = append(rows, []string{"approval", "scope.production", "enforce", a.Reason})
+		rows = append(rows, []string{"approval", "require_approval", "enforce", a.Reason})
 	}
 	if len(rows) > 0 {
 		if err := p.Linef(""); err != nil {

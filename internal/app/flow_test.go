@@ -171,6 +171,15 @@ func TestEphemeralEnvironmentLeases(t *testing.T) {
 	if o := h.decide(deploy(p, "preview-3")).Decisions[0].Outcome; o != "allow" {
 		t.Fatalf("after release: %s", o)
 	}
+	// A killed agent's environments still go away: the end event is
+	// refused like everything else, but its lease is released.
+	h.mustCall(http.MethodPost, "/api/v1/agents/preview-bot/kill", operatorToken, map[string]any{"reason": "stop"}, http.StatusOK, nil)
+	end2 := deploy(p, "preview-2")
+	end2["phase"] = "end"
+	killed := h.decide(end2).Decisions[0]
+	if killed.Outcome != "deny" || !slices.Equal(killed.Released, []string{"concurrent_environments:acme/api/preview-2"}) {
+		t.Fatalf("killed agent's end event: %+v", killed)
+	}
 	var costs struct {
 		Items []struct {
 			Key     string  `json:"key"`

@@ -92,11 +92,16 @@ func TestPolicyReloadRejectsABrokenSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := h.app.Policy.Reload(context.Background(), os.DirFS(dir), dir); err != nil {
-		t.Fatalf("the repaired set was refused: %v", err)
+		t.Fatalf("the reverted set was refused: %v", err)
 	}
 	rec = newRecorder()
 	h.h.ServeHTTP(rec, req)
 	if !strings.Contains(rec.Body.String(), "agentgate_policy_last_reload_ok 1") {
-		t.Error("metric did not recover")
+		t.Error("metric did not recover after reverting to the served set")
+	}
+	ready.Policy.LastError = ""
+	h.mustCall(http.MethodGet, "/readyz", "", nil, http.StatusOK, &ready)
+	if ready.Policy.LastError != "" {
+		t.Errorf("readyz still reports %q", ready.Policy.LastError)
 	}
 }

@@ -86,10 +86,17 @@ func KindOf(err error) Kind {
 // details stay in the logs).
 func PublicMessage(err error) string {
 	var e *Error
-	if errors.As(err, &e) && e.Kind != KindInternal {
-		if e.Message != "" {
-			return e.Message
-		}
+	if !errors.As(err, &e) || e.Kind == KindInternal {
+		return "internal error"
 	}
-	return "internal error"
+	// A typed error wrapped with context by fmt.Errorf (the store's
+	// `agent name "x" exists: conflict`) says more than its sentinel; a
+	// typed error that wraps an internal cause shows only its own message.
+	if e.Err == nil && err != error(e) {
+		return err.Error()
+	}
+	if e.Message != "" {
+		return e.Message
+	}
+	return string(e.Kind)
 }

@@ -1,8 +1,11 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -118,8 +121,25 @@ func (c *Client) ExportAudit(ctx context.Context, after int64, w io.Writer) (int
 	}
 	defer resp.Body.Close()
 	lc := &lineCounter{w: w}
-	if _, err := io.Copy(lc, resp.Body); err != nil {
-		return lc.lines, fmt.Errorf("GET /audit/export: after %d records: %w", lc.lines, err)
+	r := bufio.NewReaderSize(resp.Body, 64<<10)
+	for {
+		line, err := r.ReadBytes('\n')
+		if bytes.HasPrefix(line, []byte(`{"error":`)) {
+			// The server ends an interrupted export with an error line,
+			// which is not a record.
+			var e errorBody
+			_ = json.Unmarshal(line, &e)
+			return lc.lines, fmt.Errorf("GET /audit/export: the server stopped after %d records: %s", lc.lines, e.Error.Message)
+		}
+		if _, werr := lc.Write(line); werr != nil {
+			return lc.lines, werr
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return lc.lines, fmt.Errorf("GET /audit/export: after %d records: %w", lc.lines, err)
+		}
 	}
 	if lc.partial {
 		return lc.lines, fmt.Errorf("GET /audit/export: the stream ended inside a record after %d records", lc.lines)

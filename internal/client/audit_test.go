@@ -170,6 +170,11 @@ func TestExportAudit(t *testing.T) {
 			wantLines: 1, wantOut: "{\"seq\":1}\n{\"se", wantErr: "ended inside a record after 1 records",
 		},
 		{
+			name:      "interrupted by the server",
+			reply:     reply{body: "{\"seq\":1}\n{\"error\":{\"code\":\"internal\",\"message\":\"export interrupted; resume with after=<last seq>\"}}\n"},
+			wantLines: 1, wantOut: "{\"seq\":1}\n", wantErr: "the server stopped after 1 records: export interrupted",
+		},
+		{
 			name:    "refused",
 			reply:   reply{status: 403, body: `{"error":{"code":"forbidden","message":"this needs the viewer role; agent:x has agent"}}`},
 			wantErr: "403 forbidden: this needs the viewer role; agent:x has agent",

@@ -22,8 +22,18 @@ type Request struct {
 	// DeliveryID de-duplicates retried deliveries of the same webhook; a
 	// replay is answered with the first answer and charges nothing.
 	DeliveryID string
+	// Source is the webhook that received the event (its route); delivery
+	// ids are unique per source, whatever the event claims as provider.
+	Source string
 	// Actor is who submitted the event (recorded in the audit log).
 	Actor string
+}
+
+func (r Request) source(ev *event.Event) string {
+	if r.Source != "" {
+		return r.Source
+	}
+	return ev.Provider
 }
 
 // Decide runs the full admission pipeline for one event and returns the
@@ -44,7 +54,7 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 		res = p.result() // reset on a retried transaction
 		approval, counts = nil, anomalyCounts{}
 		if req.DeliveryID != "" {
-			prior, err := q.ClaimDelivery(ctx, store.Delivery{Provider: p.ev.Provider, ID: req.DeliveryID, CreatedAt: p.now, ExpiresAt: p.now.Add(g.o.DeliveryTTL)})
+			prior, err := q.ClaimDelivery(ctx, store.Delivery{Provider: req.source(&p.ev), ID: req.DeliveryID, CreatedAt: p.now, ExpiresAt: p.now.Add(g.o.DeliveryTTL)})
 			if err != nil {
 				return fmt.Errorf("claim delivery: %w", err)
 			}
@@ -63,7 +73,7 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 		if err := p.recordReport(ctx, q, req); err != nil {
 			return err
 		}
-		if a := p.ident.Agent; a != nil {
+		if a := p.ident.Agent; a != nil && !p.ev.IsReport() {
 			var err error
 			if counts, err = countForAnomalies(ctx, q, a.ID, res.Outcome, p.now); err != nil {
 				return err
@@ -89,7 +99,7 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 			if err != nil {
 				return err
 			}
-			if err := q.FinishDelivery(ctx, p.ev.Provider, req.DeliveryID, body); err != nil {
+			if err := q.FinishDelivery(ctx, req.source(&p.ev), req.DeliveryID, body); err != nil {
 				return fmt.Errorf("finish delivery: %w", err)
 			}
 		}

@@ -19,7 +19,7 @@ func (g *Gate) Evaluate(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 	res := p.result()
-	res.DryRun = true
+	res.DryRun, res.DryRunViolations = true, p.dryrun
 	if p.ident.Agent != nil && res.Outcome == Allow && !p.ev.IsEnd() && !p.ev.IsReport() {
 		for _, c := range p.charges {
 			u := p.usage[c.Name]

@@ -74,6 +74,11 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 		Usage: p.usage, Now: p.now.Format(time.RFC3339Nano),
 	})
 	p.policy, p.revision = res.Decision, res.Revision
+	if perr == nil {
+		// Built whatever the verdict: an end event releases its leases
+		// even when a kill switch refuses everything else.
+		p.charges = quotaCharges(ident.Agent != nil, res.Decision.Quotas)
+	}
 	switch {
 	case kill != nil:
 		p.outcome = Deny
@@ -120,15 +125,22 @@ func (p *plan) verdict() {
 	default:
 		p.outcome = Allow
 	}
-	if p.ident.Agent == nil {
-		return
+}
+
+// quotaCharges turns the policy's quota specs into store charges; only
+// agents are charged.
+func quotaCharges(agent bool, specs []policy.QuotaSpec) []store.QuotaCharge {
+	if !agent {
+		return nil
 	}
-	for _, q := range d.Quotas {
-		p.charges = append(p.charges, store.QuotaCharge{
+	out := make([]store.QuotaCharge, 0, len(specs))
+	for _, q := range specs {
+		out = append(out, store.QuotaCharge{
 			Name: q.Name, Concurrency: q.Kind == policy.QuotaConcurrency, Limit: q.Limit,
 			Window: time.Duration(q.Window), Cost: q.Cost, Key: q.Key, TTL: time.Duration(q.TTL),
 		})
 	}
+	return out
 }
 
 // effective is what the sender must do under the enforcement mode. A

@@ -44,6 +44,9 @@ type Result struct {
 	Replayed bool `json:"replayed,omitempty"`
 	// DryRun is true for /api/v1/evaluate answers: nothing was charged.
 	DryRun bool `json:"dry_run,omitempty"`
+	// DryRunViolations are hits of rules in dryrun mode. Only evaluate
+	// answers carry them; decisions record them in the audit log alone.
+	DryRunViolations []policy.Reason `json:"dryrun_violations,omitempty"`
 }
 
 // ApprovalRef points at the approval a decision created.

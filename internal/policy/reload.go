@@ -56,7 +56,14 @@ func (e *Engine) reload(ctx context.Context, fsys fs.FS, source string) (string,
 		}
 		if ev.Err == nil {
 			if previous != nil && previous.revision == candidate.revision && previous.source == source {
+				// Back to the set being served after a rejected one:
+				// nothing to swap, but whoever watches health must hear
+				// that all is well again.
+				recovered := e.getLastError() != ""
 				e.setLastError("")
+				if recovered && e.onReload != nil {
+					e.onReload(ev)
+				}
 				return candidate.revision, nil
 			}
 			e.current.Store(candidate)
@@ -125,6 +132,9 @@ func (e *Engine) Watch(ctx context.Context, dir string, interval time.Duration) 
 			// Readable again and unchanged: back to the state before.
 			readErr = ""
 			e.setLastError(seenErr)
+			if seenErr == "" && e.onReload != nil {
+				e.onReload(ReloadEvent{Source: source, Revision: rev, Previous: e.Revision()})
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -126,12 +126,14 @@ func (s *Service) Release(ctx context.Context, actor, id, reason string) (store.
 				return err
 			}
 			rec.AgentID, rec.AgentName, rec.AgentType, rec.Owner, rec.Tier = a.ID, a.Name, a.Type, a.Owner, string(a.Tier)
-			if a.State == agents.StateKilled {
-				if _, err := q.MatchKillSwitch(ctx, a.ID, ""); apperr.KindOf(err) == apperr.KindNotFound {
-					a.State, a.UpdatedAt = agents.StateActive, now
-					if err := q.UpdateAgent(ctx, a); err != nil {
-						return err
-					}
+			still, err := agentSwitchEngaged(ctx, q, a.ID)
+			if err != nil {
+				return err
+			}
+			if a.State == agents.StateKilled && !still {
+				a.State, a.UpdatedAt = agents.StateActive, now
+				if err := q.UpdateAgent(ctx, a); err != nil {
+					return err
 				}
 			}
 		}
@@ -148,6 +150,21 @@ func (s *Service) KillSwitch(ctx context.Context, id string) (store.KillSwitch, 
 // KillSwitches lists switches.
 func (s *Service) KillSwitches(ctx context.Context, activeOnly bool) ([]store.KillSwitch, error) {
 	return s.store.ListKillSwitches(ctx, activeOnly)
+}
+
+// agentSwitchEngaged reports whether a switch on this very agent is still
+// engaged (owner and global switches stop it too, but do not make it killed).
+func agentSwitchEngaged(ctx context.Context, q store.Queries, agentID string) (bool, error) {
+	list, err := q.ListKillSwitches(ctx, true)
+	if err != nil {
+		return false, err
+	}
+	for _, ks := range list {
+		if ks.Scope == store.ScopeAgent && ks.Target == agentID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func releaseAgentSwitches(ctx context.Context, q store.Queries, agentID, actor string, now time.Time) error {

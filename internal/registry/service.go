@@ -68,7 +68,7 @@ type Spec struct {
 // Provision registers a new agent in the active state (tier new unless
 // given) and returns it with its API token, which is shown only this once.
 func (s *Service) Provision(ctx context.Context, actor string, spec Spec) (agents.Agent, string, error) {
-	now := s.now().UTC()
+	now := s.now().UTC().Truncate(time.Microsecond) // as the store keeps it
 	a := agents.Agent{
 		ID: uuid.NewString(), Name: spec.Name, Type: spec.Type, Owner: spec.Owner,
 		Capabilities: nonNil(spec.Capabilities), Tier: spec.Tier, State: agents.StateActive,
@@ -178,7 +178,7 @@ func (s *Service) mutate(ctx context.Context, actor, id string, kind audit.Kind,
 		if err := a.Validate(); err != nil {
 			return err
 		}
-		now := s.now().UTC()
+		now := s.now().UTC().Truncate(time.Microsecond)
 		a.UpdatedAt = now
 		if err := q.UpdateAgent(ctx, a); err != nil {
 			return err

@@ -101,7 +101,9 @@ func (s *Server) routes() *gin.Engine {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+	// A collector that fails (the kill switch gauge with the store down)
+	// must not take the other metrics with it.
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})))
 
 	r.POST("/webhooks/:provider", s.withBodyLimit(), s.withTimeout(), s.webhook)
 

@@ -71,7 +71,7 @@ func (s *Server) webhook(c *gin.Context) {
 		if i > 0 {
 			id = fmt.Sprintf("%s#%d", d.ID, i)
 		}
-		res, err := s.gate.Decide(c.Request.Context(), gate.Request{Event: ev, DeliveryID: id, Actor: "webhook:" + name})
+		res, err := s.gate.Decide(c.Request.Context(), gate.Request{Event: ev, DeliveryID: id, Source: name, Actor: "webhook:" + name})
 		if err != nil {
 			count("error")
 			s.fail(c, err)

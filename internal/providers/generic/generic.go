@@ -71,10 +71,40 @@ func DecodeEvent(body []byte) (event.Event, error) {
 	if ev.Provider == "" {
 		ev.Provider = "generic"
 	}
+	if err := checkProviderName(ev.Provider); err != nil {
+		return event.Event{}, err
+	}
 	if err := ev.Validate(); err != nil {
 		return event.Event{}, err
 	}
 	return ev, nil
+}
+
+// reserved reports the names of providers with their own webhook: a
+// generic sender may not speak for them.
+func reserved(name string) bool {
+	switch name {
+	case "github", "gitlab", "argo", "argocd":
+		return true
+	}
+	return false
+}
+
+// checkProviderName keeps the provider label a short lowercase name (it
+// becomes a metric label) that no dedicated provider owns.
+func checkProviderName(name string) error {
+	if reserved(name) {
+		return apperr.Invalid("event.provider %q belongs to a dedicated webhook; name your CI system instead (jenkins, buildkite, ...)", name)
+	}
+	if len(name) > 32 {
+		return apperr.Invalid("event.provider is longer than 32 bytes")
+	}
+	for i, r := range name {
+		if !(r >= 'a' && r <= 'z' || i > 0 && (r >= '0' && r <= '9' || r == '-')) {
+			return apperr.Invalid("event.provider %q must be a lowercase name such as jenkins or buildkite", name)
+		}
+	}
+	return nil
 }
 
 // describeJSONError turns encoding/json errors into messages that say where.

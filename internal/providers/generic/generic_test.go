@@ -86,6 +86,8 @@ func TestParse(t *testing.T) {
 				}
 			},
 		},
+		{name: "reserved provider name", delivery: "d", body: `{"provider":"github","kind":"build","principal":"generic:bot"}`, wantErr: "dedicated webhook"},
+		{name: "provider name with spaces", delivery: "d", body: `{"provider":"my ci","kind":"build","principal":"generic:bot"}`, wantErr: "lowercase name"},
 		{name: "missing delivery id", body: `{"kind":"build","principal":"generic:bot"}`, wantErr: HeaderDelivery},
 		{name: "unknown field", delivery: "d", body: `{"kind":"build","principal":"generic:bot","enviroment":"prod"}`, wantErr: `unknown field "enviroment"`},
 		{name: "bad kind", delivery: "d", body: `{"kind":"nuke","principal":"generic:bot"}`, wantErr: "event.kind"},
