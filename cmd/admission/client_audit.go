@@ -145,8 +145,9 @@ func (a *app) auditVerifyCmd() *cobra.Command {
 		Short: "Check the whole audit hash chain (exit status 2 when it is broken)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// A long chain takes longer than an ordinary request.
-			s, err := a.sessionWith(cmd, streamingHTTPClient())
+			// The server answers once it has checked the whole chain,
+			// which takes longer than an ordinary request.
+			s, err := a.sessionWith(cmd, streamingHTTPClient(30*time.Minute))
 			if err != nil {
 				return err
 			}
@@ -183,7 +184,7 @@ func (a *app) auditExportCmd() *cobra.Command {
 			if after < 0 {
 				return errors.New("--after must be >= 0")
 			}
-			s, err := a.sessionWith(cmd, streamingHTTPClient())
+			s, err := a.sessionWith(cmd, streamingHTTPClient(client.DefaultTimeout))
 			if err != nil {
 				return err
 			}

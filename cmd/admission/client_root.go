@@ -63,14 +63,15 @@ func (a *app) sessionWith(cmd *cobra.Command, hc *http.Client) (*session, error)
 }
 
 // streamingHTTPClient has no overall time-out, so that a long stream is not
-// cut off, but still gives up on a server that does not answer.
-func streamingHTTPClient() *http.Client {
+// cut off, but still gives up on a server that does not answer within
+// headerWait (the time to the first byte of the answer).
+func streamingHTTPClient(headerWait time.Duration) *http.Client {
 	tr, ok := http.DefaultTransport.(*http.Transport)
 	if !ok {
-		return &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: client.DefaultTimeout}}
+		return &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: headerWait}}
 	}
 	tr = tr.Clone()
-	tr.ResponseHeaderTimeout = client.DefaultTimeout
+	tr.ResponseHeaderTimeout = headerWait
 	return &http.Client{Transport: tr}
 }
 

@@ -73,6 +73,13 @@ func (s *Service) Resolve(ctx context.Context, who Approver, id string, approve 
 	if !approve && strings.TrimSpace(reason) == "" {
 		return store.Approval{}, apperr.Invalid("a reason is required to reject (it is shown to the CI system)")
 	}
+	if a.State == store.ApprovalPending && !s.o.Now().Before(a.ExpiresAt) {
+		// Past its deadline but not yet swept by the leader: expire it now.
+		if _, err := s.expire(ctx, a); err != nil {
+			return store.Approval{}, err
+		}
+		return store.Approval{}, apperr.Conflict("approval %s expired at %s", a.ID, a.ExpiresAt.UTC().Format(time.RFC3339))
+	}
 	if err := mayResolve(who, a); err != nil {
 		s.auditRefusal(ctx, who, a, verb, err)
 		return store.Approval{}, err
@@ -172,18 +179,30 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 		if now.Before(a.ExpiresAt) {
 			continue
 		}
-		note := fmt.Sprintf("approval expired: nobody approved within %s", a.ExpiresAt.Sub(a.CreatedAt).Round(time.Minute))
-		resolved, err := s.transition(ctx, a.ID, store.ApprovalExpired, "agentgate", note)
-		if apperr.KindOf(err) == apperr.KindConflict {
-			continue
-		}
+		expired, err := s.expire(ctx, a)
 		if err != nil {
 			return n, err
 		}
-		s.release(resolved, false, note)
-		n++
+		if expired {
+			n++
+		}
 	}
 	return n, nil
+}
+
+// expire moves a pending approval past its deadline to expired and refuses
+// the held change; false if someone resolved it first.
+func (s *Service) expire(ctx context.Context, a store.Approval) (bool, error) {
+	note := fmt.Sprintf("approval expired: nobody approved within %s", a.ExpiresAt.Sub(a.CreatedAt).Round(time.Minute))
+	resolved, err := s.transition(ctx, a.ID, store.ApprovalExpired, "agentgate", note)
+	if apperr.KindOf(err) == apperr.KindConflict {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.release(resolved, false, note)
+	return true, nil
 }
 
 // Released refuses the held changes of approvals resolved elsewhere (a kill

@@ -206,3 +206,17 @@ func TestExpireDue(t *testing.T) {
 		t.Fatalf("approving an expired approval: %v", err)
 	}
 }
+
+func TestOverdueApprovalCannotBeApproved(t *testing.T) {
+	f := newFixture(t)
+	f.pending(t, "late", "sha-late", []string{"role:admin"}, "")
+	*f.now = f.now.Add(5 * time.Hour)
+	_, err := f.svc.Resolve(context.Background(), admin, "late", true, "")
+	if apperr.KindOf(err) != apperr.KindConflict || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("err = %v", err)
+	}
+	got, _ := f.store.GetApproval(context.Background(), "late")
+	if got.State != store.ApprovalExpired || len(f.ci.releases) != 1 || !strings.Contains(f.ci.releases[0], "rejected approval expired") {
+		t.Fatalf("state %s, releases %v", got.State, f.ci.releases)
+	}
+}

@@ -100,8 +100,9 @@ func (d *Dispatcher) Submit(j Job) {
 	}
 }
 
-// Run processes jobs until ctx ends, then lets running jobs finish their
-// current attempt.
+// Run processes jobs until ctx ends. A running job finishes its current
+// attempt (bounded by AttemptTimeout) and is not retried; jobs still queued
+// are audited as not run.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	for i := 0; i < d.o.Workers; i++ {
 		d.wg.Add(1)
@@ -119,7 +120,17 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	d.wg.Wait()
-	return ctx.Err()
+	// Jobs still queued will not run: say so in the audit log.
+	for {
+		select {
+		case j := <-d.jobs:
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			d.finish(actx, j, 0, errors.New("not run: agentgate was shutting down"))
+			cancel()
+		default:
+			return ctx.Err()
+		}
+	}
 }
 
 // do runs one job to success, a permanent error, or its last attempt.
@@ -128,7 +139,8 @@ func (d *Dispatcher) do(ctx context.Context, j Job) {
 	attempt := 0
 	for attempt < d.o.MaxAttempts {
 		attempt++
-		actx, cancel := context.WithTimeout(ctx, d.o.AttemptTimeout)
+		// An attempt under way runs to its end even when ctx ends.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.AttemptTimeout)
 		err = j.Run(actx)
 		cancel()
 		if err == nil {

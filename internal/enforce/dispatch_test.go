@@ -119,3 +119,21 @@ func TestDispatcherRunsQueuedJobsAndRefusesWhenFull(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 }
+
+func TestDispatcherAuditsJobsLeftAtShutdown(t *testing.T) {
+	rec := &records{}
+	d := New(Options{Audit: rec, Workers: 1, Queue: 4})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d.Submit(Job{Provider: "github", Action: "release", Run: func(context.Context) error { return nil }})
+	if err := d.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v", err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	// The worker may have taken it before noticing the cancellation; either
+	// way exactly one outcome is recorded.
+	if len(rec.list) != 1 {
+		t.Fatalf("audit = %+v", rec.list)
+	}
+}

@@ -6,7 +6,8 @@
 // is written to the audit log; failures are also counted in
 // agentgate_enforcement_failures_total.
 //
-// The queue lives in memory: a job still queued when the process stops is
-// lost, but its decision is already in the audit log, and a held deployment
-// stays held until its approval is resolved again or expires.
+// The queue lives in memory: a job still queued when the process stops does
+// not run (an audit record says so); its decision is already in the audit
+// log, and the CI system's own timeout applies to what it was waiting for
+// (a deployment protection rule left unanswered times out at GitHub).
 package enforce

@@ -56,9 +56,10 @@ type Decision struct {
 
 // Enforcer carries a decision back to the provider (cancel a run, answer a
 // deployment callback, publish a check run). The core calls it after the
-// webhook was answered, retries it with back-off while it returns an error
-// that Retryable reports true for, and audits every attempt's outcome. It
-// must be idempotent: a retried call may repeat one that half-succeeded.
+// webhook was answered, retries it with back-off on any error but a
+// *PermanentError (waiting at least what a RetryDelayer error asks), and
+// audits the final outcome. It must be idempotent: a retried call may
+// repeat one that half-succeeded.
 // It returns nil without calling out when the event needs no enforcement.
 type Enforcer interface {
 	Enforce(ctx context.Context, ev event.Event, d Decision) error
