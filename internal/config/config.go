@@ -13,6 +13,7 @@ type Config struct {
 	Policy   Policy   `yaml:"policy"`
 	Auth     Auth     `yaml:"auth"`
 	Webhooks Webhooks `yaml:"webhooks"`
+	GitHub   GitHub   `yaml:"github"`
 	Failure  Failure  `yaml:"failure"`
 	Log      Log      `yaml:"log"`
 }
@@ -113,6 +114,29 @@ type Webhooks struct {
 	// DeliveryTTL is how long delivery ids are remembered for de-duplication.
 	DeliveryTTL time.Duration `yaml:"delivery_ttl"`
 	Generic     Generic       `yaml:"generic"`
+	GitHub      GitHubHook    `yaml:"github"`
+}
+
+// GitHubHook configures POST /webhooks/github.
+type GitHubHook struct {
+	// Secret is the webhook secret (X-Hub-Signature-256). Without it every
+	// delivery is refused.
+	Secret Secret `yaml:"secret"`
+}
+
+// GitHub configures calls to the GitHub API that enforce decisions.
+type GitHub struct {
+	// BaseURL is https://api.github.com/ by default, or
+	// https://HOST/api/v3/ for GitHub Enterprise Server.
+	BaseURL string `yaml:"base_url"`
+	// AppID and PrivateKey authenticate as a GitHub App (installation
+	// tokens per event); Token is the simpler alternative. Not both.
+	AppID      int64  `yaml:"app_id"`
+	PrivateKey Secret `yaml:"private_key"`
+	Token      Secret `yaml:"token"`
+	// RunnerRates are USD per runner minute by runner label; "default"
+	// applies when no label of a job has a rate.
+	RunnerRates map[string]float64 `yaml:"runner_rates"`
 }
 
 // Generic configures POST /webhooks/generic.

@@ -109,6 +109,19 @@ func TestLoad(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "github app",
+			yaml: "webhooks:\n  github:\n    secret: hook-secret\ngithub:\n  app_id: 12345\n  private_key: {env: GH_KEY}\n  runner_rates:\n    ubuntu-latest: 0.008\n    default: 0.008\n",
+			env:  map[string]string{"GH_KEY": "-----BEGIN RSA PRIVATE KEY-----"},
+			check: func(t *testing.T, c Config) {
+				if c.GitHub.AppID != 12345 || !c.GitHub.PrivateKey.IsSet() || c.GitHub.RunnerRates["ubuntu-latest"] != 0.008 || c.Webhooks.GitHub.Secret.Reveal() != "hook-secret" {
+					t.Fatalf("%+v", c.GitHub)
+				}
+			},
+		},
+		{name: "github app and token", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1", "ADMISSION_GITHUB_PRIVATE_KEY": "k", "ADMISSION_GITHUB_TOKEN": "t"}, wantErr: "github.token"},
+		{name: "github app without key", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1"}, wantErr: "github.private_key"},
+		{name: "negative runner rate", yaml: "github:\n  runner_rates:\n    gpu: -1\n", wantErr: "github.runner_rates.gpu"},
 		{name: "unknown key", yaml: "server:\n  listn: x\n", wantErr: "listn"},
 		{name: "bad sqlite durability", env: map[string]string{"ADMISSION_STORE_SQLITE_SYNCHRONOUS": "off"}, wantErr: "store.sqlite.synchronous"},
 		{name: "bad driver", yaml: "store:\n  driver: mysql\n", wantErr: "store.driver"},

@@ -217,6 +217,20 @@ func (c *Config) Validate() error {
 	if s := c.Auth.BootstrapToken; s.IsSet() && len(s.Reveal()) < 16 {
 		bad("auth.bootstrap_token", "must be at least 16 characters")
 	}
+	if g := c.GitHub; g.AppID != 0 && g.Token.IsSet() {
+		bad("github.token", "set either github.app_id with github.private_key, or github.token, not both")
+	}
+	if g := c.GitHub; g.AppID != 0 && !g.PrivateKey.IsSet() {
+		bad("github.private_key", "is required with github.app_id")
+	}
+	if g := c.GitHub; g.AppID < 0 {
+		bad("github.app_id", "must be positive")
+	}
+	for label, rate := range c.GitHub.RunnerRates {
+		if rate < 0 {
+			bad("github.runner_rates."+label, "must not be negative")
+		}
+	}
 	for key, m := range map[string]FailMode{"failure.production": c.Failure.Production, "failure.deploy": c.Failure.Deploy, "failure.build": c.Failure.Build} {
 		if m != FailClosed && m != FailOpen {
 			bad(key, "must be closed or open, got %q", m)
