@@ -31,6 +31,10 @@ type Options struct {
 	Dispatch  Submitter
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// OnResolved is told about every approval this service resolves
+	// (approved, rejected, expired, or refused elsewhere and released
+	// here), after the resolution is stored: the Slack message is updated.
+	OnResolved func(ctx context.Context, a store.Approval)
 }
 
 // Service resolves approvals.
@@ -56,6 +60,9 @@ type Approver struct {
 	Role config.Role
 	// Agent is true for agent tokens: agents never approve.
 	Agent bool
+	// Groups are groups the person belongs to (Slack user group handles);
+	// an approvers entry naming one of them admits the person.
+	Groups []string
 }
 
 // Resolve approves or rejects a pending approval on behalf of who. A
@@ -120,6 +127,11 @@ func mayResolve(who Approver, a store.Approval) error {
 		}
 		if strings.EqualFold(strings.TrimPrefix(ap, "user:"), who.Name) {
 			return nil
+		}
+		for _, g := range who.Groups {
+			if strings.EqualFold(ap, g) {
+				return nil
+			}
 		}
 	}
 	return apperr.Forbidden("%s is not an approver of this change (approvers: %s)", who.Name, strings.Join(approvers, ", "))
@@ -213,8 +225,14 @@ func (s *Service) Released(_ context.Context, list []store.Approval, note string
 	}
 }
 
-// release queues the call that lets the held change go on or refuses it.
+// release queues the call that lets the held change go on or refuses it,
+// and tells OnResolved.
 func (s *Service) release(a store.Approval, approved bool, comment string) {
+	if s.o.OnResolved != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s.o.OnResolved(ctx, a)
+		cancel()
+	}
 	if s.o.Providers == nil || s.o.Dispatch == nil {
 		return
 	}

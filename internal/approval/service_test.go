@@ -106,6 +106,8 @@ func TestResolveRules(t *testing.T) {
 		{name: "role:operator admits admins too", approvers: []string{"role:operator"}, who: admin, approve: true, wantRelease: "approved"},
 		{name: "named approver", approvers: []string{"vera"}, who: viewer, approve: true, wantRelease: "approved"},
 		{name: "user: prefix", approvers: []string{"user:vera"}, who: viewer, approve: true, wantRelease: "approved"},
+		{name: "member of an approver group", approvers: []string{"@sre-oncall"}, who: approval.Approver{Name: "U0SLACK", Groups: []string{"@sre-oncall"}}, approve: true, wantRelease: "approved Approved by U0SLACK"},
+		{name: "not a member of the approver group", approvers: []string{"@sre-oncall"}, who: approval.Approver{Name: "U0SLACK", Groups: []string{"@devs"}}, approve: true, wantKind: apperr.KindForbidden},
 		{name: "no approvers means admins", who: operator, approve: true, wantKind: apperr.KindForbidden},
 		{name: "agents never approve", approvers: []string{"role:viewer"}, who: approval.Approver{Name: "agent:bot", Role: config.RoleAgent, Agent: true}, approve: true, wantKind: apperr.KindForbidden},
 		{name: "the prompter cannot approve", approvers: []string{"role:admin"}, triggeredBy: "ADA", who: admin, approve: true, wantKind: apperr.KindForbidden},

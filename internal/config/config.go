@@ -14,6 +14,7 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Webhooks Webhooks `yaml:"webhooks"`
 	GitHub   GitHub   `yaml:"github"`
+	Slack    Slack    `yaml:"slack"`
 	Failure  Failure  `yaml:"failure"`
 	Log      Log      `yaml:"log"`
 }
@@ -143,6 +144,23 @@ type GitHub struct {
 type Generic struct {
 	// Secret is the HMAC-SHA256 key. Without it every request is refused.
 	Secret Secret `yaml:"secret"`
+}
+
+// Slack configures approval messages with Approve and Reject buttons.
+// Without a bot token Slack is off and approvals go through the API only.
+type Slack struct {
+	BotToken Secret `yaml:"bot_token"`
+	// SigningSecret verifies POST /slack/interactions; without it every
+	// interaction is refused.
+	SigningSecret Secret `yaml:"signing_secret"`
+	// Channel receives approval requests (a channel id such as C0123).
+	Channel string `yaml:"channel"`
+	// Channels routes by environment glob to another channel.
+	Channels map[string]string `yaml:"channels"`
+	// DMOwner also messages the agent's owner when it is a Slack user id.
+	DMOwner bool `yaml:"dm_owner"`
+	// APIURL overrides https://slack.com/api/ (a proxy, tests).
+	APIURL string `yaml:"api_url"`
 }
 
 // FailMode is what happens to a change when agentgate cannot decide.

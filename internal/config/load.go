@@ -231,6 +231,19 @@ func (c *Config) Validate() error {
 			bad("github.runner_rates."+label, "must not be negative")
 		}
 	}
+	if sl := c.Slack; sl.BotToken.IsSet() {
+		if !sl.SigningSecret.IsSet() {
+			bad("slack.signing_secret", "is required with slack.bot_token (it verifies button clicks)")
+		}
+		if sl.Channel == "" {
+			bad("slack.channel", "is required with slack.bot_token")
+		}
+	}
+	for glob := range c.Slack.Channels {
+		if _, err := path.Match(glob, ""); err != nil {
+			bad("slack.channels."+glob, "bad pattern: %v", err)
+		}
+	}
 	for key, m := range map[string]FailMode{"failure.production": c.Failure.Production, "failure.deploy": c.Failure.Deploy, "failure.build": c.Failure.Build} {
 		if m != FailClosed && m != FailOpen {
 			bad(key, "must be closed or open, got %q", m)

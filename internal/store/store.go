@@ -273,6 +273,11 @@ type ApprovalStore interface {
 	// pending it returns the stored approval and ErrConflict (the caller
 	// tells the clicker who won).
 	ResolveApproval(ctx context.Context, id string, state ApprovalState, by, note string, at time.Time) (Approval, error)
+	// SetApprovalMessage remembers where an approval was announced (a chat
+	// channel and message id) so any replica can update that message.
+	SetApprovalMessage(ctx context.Context, approvalID, channel, messageID string) error
+	// ApprovalMessage returns it, or ErrNotFound.
+	ApprovalMessage(ctx context.Context, approvalID string) (channel, messageID string, err error)
 }
 
 // AuditQuery filters the audit log. Records come in ascending sequence

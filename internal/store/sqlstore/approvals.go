@@ -138,3 +138,31 @@ func (x *queries) ResolveApproval(ctx context.Context, id string, state store.Ap
 	}
 	return a, nil
 }
+
+// SetApprovalMessage remembers (or replaces) where an approval was announced.
+func (x *queries) SetApprovalMessage(ctx context.Context, approvalID, channel, messageID string) error {
+	if approvalID == "" || channel == "" || messageID == "" {
+		return apperr.Invalid("an approval message needs an approval id, a channel and a message id")
+	}
+	return x.write(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO approval_messages (approval_id, channel, message_id) VALUES ($1, $2, $3)
+			ON CONFLICT (approval_id) DO UPDATE SET channel = excluded.channel, message_id = excluded.message_id`,
+			approvalID, channel, messageID)
+		if err != nil {
+			return fmt.Errorf("sqlstore: set approval message %q: %w", approvalID, err)
+		}
+		return nil
+	})
+}
+
+// ApprovalMessage returns where an approval was announced.
+func (x *queries) ApprovalMessage(ctx context.Context, approvalID string) (channel, messageID string, err error) {
+	err = x.conn().QueryRowContext(ctx, `SELECT channel, message_id FROM approval_messages WHERE approval_id = $1`, approvalID).Scan(&channel, &messageID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", fmt.Errorf("message of approval %q: %w", approvalID, store.ErrNotFound)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("sqlstore: approval message %q: %w", approvalID, err)
+	}
+	return channel, messageID, nil
+}

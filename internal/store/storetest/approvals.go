@@ -136,3 +136,21 @@ func testApprovals(t *testing.T, s suite) {
 		}
 	})
 }
+
+func testApprovalMessages(t *testing.T, s suite) {
+	st := s.open(t)
+	ctx := t.Context()
+	_, _, err := st.ApprovalMessage(ctx, "ap-1")
+	wantErr(t, err, store.ErrNotFound)
+	must(t, st.SetApprovalMessage(ctx, "ap-1", "C123", "1700000000.000100"))
+	ch, id, err := st.ApprovalMessage(ctx, "ap-1")
+	must(t, err)
+	if ch != "C123" || id != "1700000000.000100" {
+		t.Fatalf("got %s %s", ch, id)
+	}
+	must(t, st.SetApprovalMessage(ctx, "ap-1", "C999", "1700000000.000200"))
+	if ch, id, _ = st.ApprovalMessage(ctx, "ap-1"); ch != "C999" || id != "1700000000.000200" {
+		t.Fatalf("after replace: %s %s", ch, id)
+	}
+	wantKind(t, st.SetApprovalMessage(ctx, "", "C1", "1"), apperr.KindInvalid)
+}

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"QuotasConcurrent", testQuotasConcurrent},
 		{"Deliveries", testDeliveries},
 		{"Approvals", testApprovals},
+		{"ApprovalMessages", testApprovalMessages},
 		{"Audit", testAudit},
 		{"AuditTamper", testAuditTamper},
 		{"Costs", testCosts},
