@@ -35,7 +35,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Providers builds the webhook providers from the configuration (the
 	// explicit provider registry lives in cmd/admission).
-	Providers func(cfg config.Config) ([]providers.Provider, error)
+	Providers func(cfg config.Config, log *slog.Logger) ([]providers.Provider, error)
 	// Announce receives one-time messages for the operator (the generated
 	// bootstrap token); os.Stderr when nil.
 	Announce io.Writer
@@ -101,7 +101,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	})
 	var provs []providers.Provider
 	if o.Providers != nil {
-		if provs, err = o.Providers(cfg); err != nil {
+		if provs, err = o.Providers(cfg, log.With("component", "provider")); err != nil {
 			return nil, err
 		}
 	}
@@ -200,19 +200,26 @@ func (a *App) countKillSwitches(ctx context.Context) (map[string]int, error) {
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
-	go func() { errc <- a.Server.Run(ctx) }()
-	go func() { errc <- a.Dispatch.Run(ctx) }()
+	tasks := []func(context.Context) error{a.Server.Run, a.Dispatch.Run, a.runLeader}
 	if dir := a.Config.Policy.Dir; dir != "" {
-		go func() { errc <- a.Policy.Watch(ctx, dir, a.Config.Policy.ReloadInterval) }()
+		tasks = append(tasks, func(ctx context.Context) error { return a.Policy.Watch(ctx, dir, a.Config.Policy.ReloadInterval) })
 	}
-	go func() { errc <- a.runLeader(ctx) }()
-	err := <-errc
-	cancel()
-	if errors.Is(err, context.Canceled) {
-		return nil
+	errc := make(chan error, len(tasks))
+	for _, task := range tasks {
+		go func() { errc <- task(ctx) }()
 	}
-	return err
+	// The first to stop stops the others; all of them finish (the server
+	// drains requests, the dispatcher its attempts) before Run returns and
+	// the caller closes the store.
+	var first error
+	for range tasks {
+		err := <-errc
+		cancel()
+		if first == nil && err != nil && !errors.Is(err, context.Canceled) {
+			first = err
+		}
+	}
+	return first
 }
 
 // Close releases the store.

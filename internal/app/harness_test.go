@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -35,7 +36,7 @@ type harness struct {
 	h   http.Handler
 }
 
-func testProviders(cfg config.Config) ([]providers.Provider, error) {
+func testProviders(cfg config.Config, _ *slog.Logger) ([]providers.Provider, error) {
 	return []providers.Provider{generic.New(cfg.Webhooks.Generic.Secret.Reveal())}, nil
 }
 

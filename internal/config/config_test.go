@@ -121,6 +121,7 @@ func TestLoad(t *testing.T) {
 		},
 		{name: "github app and token", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1", "ADMISSION_GITHUB_PRIVATE_KEY": "k", "ADMISSION_GITHUB_TOKEN": "t"}, wantErr: "github.token"},
 		{name: "github app without key", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1"}, wantErr: "github.private_key"},
+		{name: "github key without app id", env: map[string]string{"ADMISSION_GITHUB_PRIVATE_KEY": "k"}, wantErr: "github.app_id"},
 		{name: "negative runner rate", yaml: "github:\n  runner_rates:\n    gpu: -1\n", wantErr: "github.runner_rates.gpu"},
 		{name: "slack without signing secret", env: map[string]string{"ADMISSION_SLACK_BOT_TOKEN": "xoxb-1", "ADMISSION_SLACK_CHANNEL": "C1"}, wantErr: "slack.signing_secret"},
 		{name: "slack without channel", env: map[string]string{"ADMISSION_SLACK_BOT_TOKEN": "xoxb-1", "ADMISSION_SLACK_SIGNING_SECRET": "s"}, wantErr: "slack.channel"},

@@ -223,6 +223,9 @@ func (c *Config) Validate() error {
 	if g := c.GitHub; g.AppID != 0 && !g.PrivateKey.IsSet() {
 		bad("github.private_key", "is required with github.app_id")
 	}
+	if g := c.GitHub; g.AppID == 0 && g.PrivateKey.IsSet() {
+		bad("github.app_id", "is required with github.private_key")
+	}
 	if g := c.GitHub; g.AppID < 0 {
 		bad("github.app_id", "must be positive")
 	}

@@ -147,7 +147,7 @@ func (d *Dispatcher) do(ctx context.Context, j Job) {
 			break
 		}
 		var perm *providers.PermanentError
-		if errors.As(err, &perm) || attempt == d.o.MaxAttempts {
+		if errors.As(err, &perm) || errors.Is(err, providers.ErrNoAction) || attempt == d.o.MaxAttempts {
 			break
 		}
 		wait := d.backoff(attempt)
@@ -161,6 +161,9 @@ func (d *Dispatcher) do(ctx context.Context, j Job) {
 			err = fmt.Errorf("stopped before retrying: %w", err)
 			break
 		}
+	}
+	if errors.Is(err, providers.ErrNoAction) {
+		return
 	}
 	// Record the outcome even when ctx is ending.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

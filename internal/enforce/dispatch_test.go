@@ -85,6 +85,16 @@ func TestDispatcher(t *testing.T) {
 	}
 }
 
+func TestNoActionIsNotRecorded(t *testing.T) {
+	rec := &records{}
+	d := New(Options{Audit: rec})
+	calls := 0
+	d.do(context.Background(), Job{Provider: "github", Action: "enforce", Run: func(context.Context) error { calls++; return providers.ErrNoAction }})
+	if calls != 1 || len(rec.list) != 0 {
+		t.Fatalf("calls %d, audit %+v", calls, rec.list)
+	}
+}
+
 func TestDispatcherRunsQueuedJobsAndRefusesWhenFull(t *testing.T) {
 	rec := &records{}
 	d := New(Options{Audit: rec, Workers: 2, Queue: 1})

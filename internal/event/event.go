@@ -56,6 +56,12 @@ type Event struct {
 	// Machine is set by a provider when the actor is machine-driven by the
 	// provider's own account model (a GitHub Bot sender, a service account).
 	Machine bool `json:"machine,omitempty"`
+	// NoHold says the CI system does not wait for this event's answer (the
+	// change is already under way and another event gates it, such as a
+	// GitHub deployment whose protection rule arrives separately). Such an
+	// event never creates an approval: approval_required is recorded and
+	// answered as allow with a warning.
+	NoHold bool `json:"no_hold,omitempty"`
 	// Trigger is what prompted the change, as far as the provider tells.
 	Trigger Trigger `json:"trigger,omitempty"`
 	// Handles are the provider's identifiers needed to enforce a decision

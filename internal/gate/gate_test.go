@@ -190,3 +190,21 @@ func TestDryRunRulesAreRecordedNotShown(t *testing.T) {
 		t.Fatalf("audit decision = %+v", got)
 	}
 }
+
+func TestEventsThatCannotBeHeldCreateNoApproval(t *testing.T) {
+	f := newFixture(t)
+	f.agent(t, "bot")
+	d := policy.Decision{Allow: true, RequireApproval: &policy.ApprovalRequirement{Reason: "production needs a human"}}
+	res, err := f.gate(stubEvaluator{d: d}).Decide(context.Background(), gate.Request{Event: event.Event{
+		Provider: "generic", Kind: event.KindDeploy, Environment: "production", Principal: "github:bot[bot]", NoHold: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != gate.Allow || res.Approval != nil || len(res.Warnings) != 1 || res.Warnings[0].Rule != "approval" {
+		t.Fatalf("result = %+v", res)
+	}
+	pending, _ := f.store.ListApprovals(context.Background(), store.ApprovalFilter{State: store.ApprovalPending})
+	if len(pending) != 0 {
+		t.Fatalf("pending approvals = %d", len(pending))
+	}
+}

@@ -119,6 +119,11 @@ func (p *plan) verdict() {
 	case !d.Allow:
 		p.outcome = Deny
 		p.reasons = []policy.Reason{{Rule: "policy", Message: "the policy did not allow this change", Enforcement: policy.Enforce}}
+	case d.RequireApproval != nil && p.ev.NoHold && !p.ev.IsEnd() && !p.ev.IsReport():
+		// Nothing waits for this answer; the event that does will be held.
+		p.outcome = Allow
+		p.warnings = append(p.warnings, policy.Reason{Rule: "approval", Enforcement: policy.Warn,
+			Message: "approval required, but this event cannot be held; the change is gated where it is held: " + d.RequireApproval.Reason})
 	case d.RequireApproval != nil && !p.ev.IsEnd() && !p.ev.IsReport():
 		p.outcome = ApprovalRequired
 		p.reasons = []policy.Reason{{Rule: "approval", Message: d.RequireApproval.Reason, Enforcement: policy.Enforce}}

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -60,7 +61,8 @@ type Decision struct {
 // *PermanentError (waiting at least what a RetryDelayer error asks), and
 // audits the final outcome. It must be idempotent: a retried call may
 // repeat one that half-succeeded.
-// It returns nil without calling out when the event needs no enforcement.
+// It returns ErrNoAction without calling out when the event needs no
+// enforcement.
 type Enforcer interface {
 	Enforce(ctx context.Context, ev event.Event, d Decision) error
 }
@@ -71,6 +73,11 @@ type Enforcer interface {
 type Releaser interface {
 	Release(ctx context.Context, ev event.Event, approved bool, comment string) error
 }
+
+// ErrNoAction is what Enforce returns when the event needs no call to the
+// provider: the core then records nothing (an enforcement record for every
+// allowed event would double the audit log for no information).
+var ErrNoAction = errors.New("nothing to enforce")
 
 // RetryDelayer is implemented by enforcement errors that know how long the
 // provider asked to wait (a Retry-After header, a rate-limit reset).

@@ -38,7 +38,7 @@ const (
 )
 
 // Enforce implements providers.Enforcer. It acts on two events and returns
-// nil without calling out for every other one:
+// providers.ErrNoAction without calling out for every other one:
 //
 //   - workflow_run.requested: deny cancels the run and publishes a failed
 //     "agentgate" check run on its head commit listing the reasons;
@@ -61,7 +61,7 @@ func (p *Provider) Enforce(ctx context.Context, ev event.Event, d providers.Deci
 	case isProtectionRule(ev):
 		return p.enforceProtectionRule(ctx, ev, d)
 	}
-	return nil
+	return providers.ErrNoAction
 }
 
 // isRunRequest reports whether ev is a workflow_run.requested start event.
@@ -107,7 +107,7 @@ func (p *Provider) enforceRun(ctx context.Context, ev event.Event, d providers.D
 		})
 	case effectiveAllow:
 		if !noteworthy(ev, d) {
-			return nil
+			return providers.ErrNoAction
 		}
 		heading, lines := "Warnings", d.Warnings
 		lead := "agentgate allowed this workflow run with warnings."

@@ -290,6 +290,8 @@ func deployment(e *gh.DeploymentEvent, env *envelope) (*event.Event, error) {
 		return nil, err
 	}
 	ev.Action, ev.Phase = "created", event.PhaseStart
+	// The protection rule, not this event, holds the deployment.
+	ev.NoHold = true
 	h.set(handleEnvironment, ev.Environment)
 	ev.Handles, ev.Labels = h, l.orNil()
 	return &ev, nil

@@ -41,10 +41,10 @@ func (p *Provider) Release(ctx context.Context, ev event.Event, approved bool, c
 		return p.review(ctx, ev, approved, comment)
 	case isRunRequest(ev):
 		v := verdict{conclusion: conclusionFailure, status: statusFailure, title: "Rejected in agentgate"}
-		lead := "A human rejected this agent's workflow run in agentgate."
+		lead := "This agent's workflow run was refused in agentgate."
 		if approved {
 			v = verdict{conclusion: conclusionSuccess, status: statusSuccess, title: "Approved in agentgate"}
-			lead = "A human approved this agent's workflow run in agentgate; re-run it to proceed."
+			lead = "This agent's workflow run was approved in agentgate; re-run it to proceed."
 		}
 		v.summary = lead + "\n"
 		if comment != "" {
