@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/agentgate/agentgate/internal/approval"
+	slackui "github.com/agentgate/agentgate/internal/approval/slack"
 	"github.com/agentgate/agentgate/internal/audit"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/enforce"
@@ -53,8 +55,10 @@ type App struct {
 	Gate      *gate.Gate
 	Server    *server.Server
 	Metrics   *telemetry.Metrics
-	log       *slog.Logger
-	holder    string
+	// Slack is the approval front end, nil when Slack is not configured.
+	Slack  *slackui.Notifier
+	log    *slog.Logger
+	holder string
 }
 
 // New builds the service. Close releases what it opened.
@@ -94,9 +98,16 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.Registry = registry.New(registry.Options{Store: st, Logger: log.With("component", "registry"), Now: o.Now, TokenGrace: cfg.Auth.AgentTokenGrace,
 		OnApprovalsResolved: func(ctx context.Context, list []store.Approval, note string) { a.Approvals.Released(ctx, list, note) }})
 	telemetry.RegisterKillSwitchGauge(reg, a.countKillSwitches)
+	if a.Slack, err = a.newSlack(log.With("component", "slack")); err != nil {
+		return nil, err
+	}
+	var notifier gate.ApprovalNotifier
+	if a.Slack != nil {
+		notifier = a.Slack
+	}
 	a.Gate = gate.New(gate.Options{
 		Store: st, Identify: a.Registry, Policy: a.Policy, Revision: func() string { return a.Policy.Status().Revision },
-		Killer: a.Registry, Metrics: a.Metrics, Logger: log.With("component", "gate"),
+		Killer: a.Registry, Notifier: notifier, Metrics: a.Metrics, Logger: log.With("component", "gate"),
 		Failure: cfg.Failure, DeliveryTTL: cfg.Webhooks.DeliveryTTL, Now: o.Now,
 	})
 	var provs []providers.Provider
@@ -109,14 +120,18 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Approvals = approval.New(approval.Options{Store: st, Providers: preg, Dispatch: a.Dispatch, Logger: log.With("component", "approval"), Now: o.Now})
+	approvalOpts := approval.Options{Store: st, Providers: preg, Dispatch: a.Dispatch, Logger: log.With("component", "approval"), Now: o.Now}
+	if a.Slack != nil {
+		approvalOpts.OnResolved = a.Slack.ApprovalResolved
+	}
+	a.Approvals = approval.New(approvalOpts)
 	tokens, err := a.staticTokens(o.Announce)
 	if err != nil {
 		return nil, err
 	}
 	a.Server = server.New(server.Options{
 		Config: cfg.Server, Logger: log.With("component", "http"), Store: st, Gate: a.Gate, Registry: a.Registry,
-		Approvals: a.Approvals, Dispatch: a.Dispatch,
+		Approvals: a.Approvals, Dispatch: a.Dispatch, Interactions: interactions(a.Slack),
 		Providers: preg, Tokens: tokens, PolicyStatus: a.Policy.Status, Metrics: a.Metrics, Gatherer: reg,
 	})
 	ok = true
@@ -219,7 +234,22 @@ func (a *App) Run(ctx context.Context) error {
 			first = err
 		}
 	}
+	if a.Slack != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), a.Config.Server.ShutdownTimeout)
+		if err := a.Slack.Shutdown(sctx); err != nil {
+			a.log.Warn("slack work still running at shutdown", "err", err)
+		}
+		scancel()
+	}
 	return first
+}
+
+// interactions is the Slack interactivity handler, nil without Slack.
+func interactions(n *slackui.Notifier) http.Handler {
+	if n == nil {
+		return nil
+	}
+	return n
 }
 
 // Close releases the store.

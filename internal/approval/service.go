@@ -60,9 +60,13 @@ type Approver struct {
 	Role config.Role
 	// Agent is true for agent tokens: agents never approve.
 	Agent bool
-	// Groups are groups the person belongs to (Slack user group handles);
-	// an approvers entry naming one of them admits the person.
+	// Groups are groups a trusted front end found the person belongs to
+	// (Slack user group handles); an approvers entry naming one of them
+	// admits the person. Never taken from API input.
 	Groups []string
+	// Aliases are the person's other identities (e-mail, chat user name),
+	// used only by the prompter rule; they never admit.
+	Aliases []string
 }
 
 // Resolve approves or rejects a pending approval on behalf of who. A
@@ -111,8 +115,12 @@ func mayResolve(who Approver, a store.Approval) error {
 	if who.Agent {
 		return apperr.Forbidden("agents never approve changes")
 	}
-	if t := a.Event.Trigger.TriggeredBy; t != "" && strings.EqualFold(t, who.Name) {
-		return apperr.Forbidden("%s prompted this agent's change and cannot approve or reject it", who.Name)
+	if t := a.Event.Trigger.TriggeredBy; t != "" {
+		for _, id := range append([]string{who.Name}, who.Aliases...) {
+			if id != "" && strings.EqualFold(t, id) {
+				return apperr.Forbidden("%s prompted this agent's change and cannot approve or reject it", who.Name)
+			}
+		}
 	}
 	approvers := a.Approvers
 	if len(approvers) == 0 {
@@ -120,6 +128,7 @@ func mayResolve(who Approver, a store.Approval) error {
 	}
 	for _, ap := range approvers {
 		if role, ok := strings.CutPrefix(ap, "role:"); ok {
+			// Roles are API roles: a chat user with no role is not admitted.
 			if r := config.Role(role); r.Rank() > 0 && who.Role.Rank() >= r.Rank() {
 				return nil
 			}

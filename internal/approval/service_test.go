@@ -111,6 +111,7 @@ func TestResolveRules(t *testing.T) {
 		{name: "no approvers means admins", who: operator, approve: true, wantKind: apperr.KindForbidden},
 		{name: "agents never approve", approvers: []string{"role:viewer"}, who: approval.Approver{Name: "agent:bot", Role: config.RoleAgent, Agent: true}, approve: true, wantKind: apperr.KindForbidden},
 		{name: "the prompter cannot approve", approvers: []string{"role:admin"}, triggeredBy: "ADA", who: admin, approve: true, wantKind: apperr.KindForbidden},
+		{name: "the prompter cannot approve under another identity", approvers: []string{"@sre"}, triggeredBy: "bob@example.com", who: approval.Approver{Name: "U0BOB", Groups: []string{"@sre"}, Aliases: []string{"bob@example.com"}}, approve: true, wantKind: apperr.KindForbidden},
 		{name: "reject needs a reason", approvers: []string{"role:admin"}, who: admin, wantKind: apperr.KindInvalid},
 		{name: "reject with a reason", approvers: []string{"role:admin"}, who: admin, reason: "not during the freeze", wantRelease: "rejected Rejected by ada through agentgate: not during the freeze"},
 	}

@@ -33,8 +33,11 @@ type Options struct {
 	Registry  *registry.Service
 	Approvals *approval.Service
 	// Dispatch runs providers' enforcement after a webhook is answered.
-	Dispatch  *enforce.Dispatcher
-	Providers *providers.Registry
+	Dispatch *enforce.Dispatcher
+	// Interactions, when set, serves POST /slack/interactions (it verifies
+	// Slack's signature itself).
+	Interactions http.Handler
+	Providers    *providers.Registry
 	// Tokens are the static API tokens (configured and bootstrap).
 	Tokens []StaticToken
 	// PolicyStatus reports the policy set for /readyz.
@@ -83,14 +86,14 @@ func New(o Options) *Server {
 	if s.requestTimeout <= 0 {
 		s.requestTimeout = 20 * time.Second
 	}
-	s.engine = s.routes()
+	s.engine = s.routes(o)
 	return s
 }
 
 // Handler returns the HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.engine }
 
-func (s *Server) routes() *gin.Engine {
+func (s *Server) routes(o Options) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(withRequestID(), s.withRecovery(), s.withAccessLog())
@@ -106,6 +109,9 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})))
 
 	r.POST("/webhooks/:provider", s.withBodyLimit(), s.withTimeout(), s.webhook)
+	if o.Interactions != nil {
+		r.POST("/slack/interactions", s.withBodyLimit(), s.withTimeout(), gin.WrapH(o.Interactions))
+	}
 
 	// Streaming reads of the whole audit log are not bounded by the
 	// per-request timeout; they stop when the client goes away.
