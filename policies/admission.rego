@@ -45,7 +45,7 @@ warnings := [v | some v in violations; v.enforcement != "enforce"]
 # make by scope but not on its own (rule scope.production in enforce mode).
 require_approval := {
 	"reason": production_approval_reason,
-	"approvers": approvers_for(event.environment),
+	"approvers": array.concat(approvers_for(event.environment), owner_exclusion),
 	"ttl": approval_ttl,
 } if {
 	production_approval_needed
@@ -86,6 +86,12 @@ violation(rule, message) := {
 }
 
 approval_ttl := object.get(settings, ["approvals", "ttl"], "4h")
+
+# owner_exclusion adds "!owner" (the agent's owner may not approve its
+# changes) when settings.approvals.exclude_owner is true.
+owner_exclusion := ["!owner"] if {
+	object.get(settings, ["approvals", "exclude_owner"], false) == true
+} else := []
 
 # approvers_for returns the approvers of every approvers glob matching env,
 # or the default approvers when none matches.

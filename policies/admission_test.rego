@@ -172,3 +172,15 @@ test_anomaly_null_for_humans_and_unregistered if {
 	decide(human_input(event({}))).anomaly == null
 	decide(unregistered_input(event({}))).anomaly == null
 }
+
+test_owner_excluded_when_configured if {
+	settings := object.union(fixture_settings, {"approvals": object.union(fixture_settings.approvals, {"exclude_owner": true})})
+	d := decide_with(agent_input(agent({"type": "deployment", "tier": "established", "environments": ["production"]}), event({"kind": "deploy", "environment": "production"})), settings)
+	"!owner" in d.require_approval.approvers
+}
+
+test_owner_not_excluded_by_default if {
+	d := decide(agent_input(agent({"type": "deployment", "tier": "established", "environments": ["production"]}), event({"kind": "deploy", "environment": "production"})))
+	count(d.require_approval.approvers) > 0
+	not "!owner" in d.require_approval.approvers
+}

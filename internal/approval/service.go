@@ -108,21 +108,27 @@ func (s *Service) Resolve(ctx context.Context, who Approver, id string, approve 
 }
 
 // mayResolve applies the approver rules: never an agent; never the person
-// who prompted the agent; and only someone the policy's approvers name
+// who prompted the agent; not the agent's owner when the approvers carry
+// "!owner"; and only someone the policy's approvers name
 // ("role:R" for an API role R or higher, anything else a caller name), or
 // an admin when the policy named none.
 func mayResolve(who Approver, a store.Approval) error {
 	if who.Agent {
 		return apperr.Forbidden("agents never approve changes")
 	}
-	if t := a.Event.Trigger.TriggeredBy; t != "" {
-		for _, id := range append([]string{who.Name}, who.Aliases...) {
-			if id != "" && strings.EqualFold(t, id) {
-				return apperr.Forbidden("%s prompted this agent's change and cannot approve or reject it", who.Name)
-			}
-		}
+	if t := a.Event.Trigger.TriggeredBy; t != "" && isWho(who, t) {
+		return apperr.Forbidden("%s prompted this agent's change and cannot approve or reject it", who.Name)
 	}
-	approvers := a.Approvers
+	var approvers []string
+	for _, ap := range a.Approvers {
+		if ap == excludeOwner {
+			if a.Owner != "" && isWho(who, a.Owner) {
+				return apperr.Forbidden("%s owns this agent and, by policy, cannot approve or reject its changes", who.Name)
+			}
+			continue
+		}
+		approvers = append(approvers, ap)
+	}
 	if len(approvers) == 0 {
 		approvers = []string{"role:" + string(config.RoleAdmin)}
 	}
@@ -144,6 +150,20 @@ func mayResolve(who Approver, a store.Approval) error {
 		}
 	}
 	return apperr.Forbidden("%s is not an approver of this change (approvers: %s)", who.Name, strings.Join(approvers, ", "))
+}
+
+// excludeOwner in an approvers list (policy settings.approvals.exclude_owner)
+// keeps the agent's owner from resolving its changes.
+const excludeOwner = "!owner"
+
+// isWho reports whether id names the person, by name or an alias.
+func isWho(who Approver, id string) bool {
+	for _, n := range append([]string{who.Name}, who.Aliases...) {
+		if n != "" && strings.EqualFold(n, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // transition moves a pending approval and audits it in one transaction. If

@@ -112,6 +112,9 @@ func TestResolveRules(t *testing.T) {
 		{name: "agents never approve", approvers: []string{"role:viewer"}, who: approval.Approver{Name: "agent:bot", Role: config.RoleAgent, Agent: true}, approve: true, wantKind: apperr.KindForbidden},
 		{name: "the prompter cannot approve", approvers: []string{"role:admin"}, triggeredBy: "ADA", who: admin, approve: true, wantKind: apperr.KindForbidden},
 		{name: "the prompter cannot approve under another identity", approvers: []string{"@sre"}, triggeredBy: "bob@example.com", who: approval.Approver{Name: "U0BOB", Groups: []string{"@sre"}, Aliases: []string{"bob@example.com"}}, approve: true, wantKind: apperr.KindForbidden},
+		{name: "the owner may approve by default", approvers: []string{"role:admin"}, who: approval.Approver{Name: "platform", Role: config.RoleAdmin}, approve: true, wantRelease: "approved"},
+		{name: "the owner is excluded by policy", approvers: []string{"role:admin", "!owner"}, who: approval.Approver{Name: "platform", Role: config.RoleAdmin}, approve: true, wantKind: apperr.KindForbidden},
+		{name: "!owner alone still means admins", approvers: []string{"!owner"}, who: admin, approve: true, wantRelease: "approved"},
 		{name: "reject needs a reason", approvers: []string{"role:admin"}, who: admin, wantKind: apperr.KindInvalid},
 		{name: "reject with a reason", approvers: []string{"role:admin"}, who: admin, reason: "not during the freeze", wantRelease: "rejected Rejected by ada through agentgate: not during the freeze"},
 	}
