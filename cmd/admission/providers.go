@@ -7,6 +7,7 @@ import (
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/providers/generic"
 	"github.com/agentgate/agentgate/internal/providers/github"
+	"github.com/agentgate/agentgate/internal/providers/gitlab"
 )
 
 // buildProviders is the explicit provider registry: adding a provider means
@@ -20,8 +21,17 @@ func buildProviders(cfg config.Config, log *slog.Logger) ([]providers.Provider, 
 	if err != nil {
 		return nil, err
 	}
+	gl, err := gitlab.New(gitlab.Options{
+		WebhookToken: cfg.Webhooks.GitLab.Token, BaseURL: cfg.GitLab.BaseURL, APIToken: cfg.GitLab.APIToken,
+		ApprovalRule: cfg.GitLab.ApprovalRule, RunnerRates: cfg.GitLab.RunnerRates, Audience: cfg.GitLab.OIDCAudience,
+		Issuer: cfg.GitLab.OIDCIssuer, JWKSURL: cfg.GitLab.OIDCJWKSURL, Logger: log.With("provider", gitlab.Name),
+	})
+	if err != nil {
+		return nil, err
+	}
 	return []providers.Provider{
 		generic.New(cfg.Webhooks.Generic.Secret.Reveal()),
 		gh,
+		gl,
 	}, nil
 }

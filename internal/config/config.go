@@ -14,6 +14,7 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Webhooks Webhooks `yaml:"webhooks"`
 	GitHub   GitHub   `yaml:"github"`
+	GitLab   GitLab   `yaml:"gitlab"`
 	Slack    Slack    `yaml:"slack"`
 	Failure  Failure  `yaml:"failure"`
 	Log      Log      `yaml:"log"`
@@ -116,6 +117,37 @@ type Webhooks struct {
 	DeliveryTTL time.Duration `yaml:"delivery_ttl"`
 	Generic     Generic       `yaml:"generic"`
 	GitHub      GitHubHook    `yaml:"github"`
+	GitLab      GitLabHook    `yaml:"gitlab"`
+}
+
+// GitLabHook configures POST /webhooks/gitlab.
+type GitLabHook struct {
+	// Token is the hook's secret token (X-Gitlab-Token). Without it every
+	// delivery is refused.
+	Token Secret `yaml:"token"`
+}
+
+// GitLab configures calls to the GitLab API and the verification of CI job
+// ID tokens for admission gate.
+type GitLab struct {
+	// BaseURL is https://gitlab.com by default, or a self-managed instance.
+	BaseURL string `yaml:"base_url"`
+	// APIToken (scope api) cancels pipelines, sets commit statuses and
+	// approves deployments.
+	APIToken Secret `yaml:"api_token"`
+	// ApprovalRule is the protected environment approval rule agentgate
+	// approves as (represented_as), when the environment has several.
+	ApprovalRule string `yaml:"approval_rule"`
+	// RunnerRates are USD per job minute by runner tag; "default" applies
+	// when no tag of a job has a rate.
+	RunnerRates map[string]float64 `yaml:"runner_rates"`
+	// OIDCAudience is the aud that job ID tokens must carry (id_tokens
+	// aud in .gitlab-ci.yml). Without it admission gate refuses every job.
+	OIDCAudience string `yaml:"oidc_audience"`
+	// OIDCIssuer defaults to BaseURL; OIDCJWKSURL to the issuer's
+	// /oauth/discovery/keys.
+	OIDCIssuer  string `yaml:"oidc_issuer"`
+	OIDCJWKSURL string `yaml:"oidc_jwks_url"`
 }
 
 // GitHubHook configures POST /webhooks/github.

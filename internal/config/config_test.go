@@ -122,6 +122,17 @@ func TestLoad(t *testing.T) {
 		{name: "github app and token", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1", "ADMISSION_GITHUB_PRIVATE_KEY": "k", "ADMISSION_GITHUB_TOKEN": "t"}, wantErr: "github.token"},
 		{name: "github app without key", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1"}, wantErr: "github.private_key"},
 		{name: "github key without app id", env: map[string]string{"ADMISSION_GITHUB_PRIVATE_KEY": "k"}, wantErr: "github.app_id"},
+		{
+			name: "gitlab",
+			yaml: "webhooks:\n  gitlab:\n    token: hook-token\ngitlab:\n  base_url: https://gitlab.example.com\n  api_token: {env: GL_TOKEN}\n  oidc_audience: https://agentgate.example.com\n  runner_rates:\n    saas-linux-small-amd64: 0.005\n",
+			env:  map[string]string{"GL_TOKEN": "glpat-x"},
+			check: func(t *testing.T, c Config) {
+				if c.Webhooks.GitLab.Token.Reveal() != "hook-token" || c.GitLab.APIToken.Reveal() != "glpat-x" || c.GitLab.OIDCAudience == "" || c.GitLab.RunnerRates["saas-linux-small-amd64"] != 0.005 {
+					t.Fatalf("%+v", c.GitLab)
+				}
+			},
+		},
+		{name: "negative gitlab runner rate", yaml: "gitlab:\n  runner_rates:\n    gpu: -1\n", wantErr: "gitlab.runner_rates.gpu"},
 		{name: "negative runner rate", yaml: "github:\n  runner_rates:\n    gpu: -1\n", wantErr: "github.runner_rates.gpu"},
 		{name: "slack without signing secret", env: map[string]string{"ADMISSION_SLACK_BOT_TOKEN": "xoxb-1", "ADMISSION_SLACK_CHANNEL": "C1"}, wantErr: "slack.signing_secret"},
 		{name: "slack without channel", env: map[string]string{"ADMISSION_SLACK_BOT_TOKEN": "xoxb-1", "ADMISSION_SLACK_SIGNING_SECRET": "s"}, wantErr: "slack.channel"},

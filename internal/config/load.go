@@ -234,6 +234,11 @@ func (c *Config) Validate() error {
 			bad("github.runner_rates."+label, "must not be negative")
 		}
 	}
+	for tag, rate := range c.GitLab.RunnerRates {
+		if rate < 0 {
+			bad("gitlab.runner_rates."+tag, "must not be negative")
+		}
+	}
 	if sl := c.Slack; sl.BotToken.IsSet() {
 		if !sl.SigningSecret.IsSet() {
 			bad("slack.signing_secret", "is required with slack.bot_token (it verifies button clicks)")

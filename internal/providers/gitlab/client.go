@@ -1,0 +1,144 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/providers"
+)
+
+// Client defaults.
+const (
+	userAgent = "agentgate"
+	// maxWait caps a wait GitLab asks for.
+	maxWait = time.Hour
+)
+
+// apiClient makes authenticated REST calls through client-go. Its own
+// retries are off: the core's dispatcher retries enforcement with back-off
+// and honours the waits errors carry (providers.RetryDelayer).
+type apiClient struct {
+	gl  *gl.Client // nil without a token
+	now func() time.Time
+}
+
+func newAPIClient(base string, token config.Secret, hc *http.Client) (*apiClient, error) {
+	c := &apiClient{now: time.Now}
+	if !token.IsSet() {
+		return c, nil
+	}
+	cl, err := gl.NewClient(token.Reveal(),
+		gl.WithBaseURL(base+"/api/v4"),
+		gl.WithHTTPClient(hc),
+		gl.WithoutRetries(),
+		gl.WithUserAgent(userAgent),
+	)
+	if err != nil {
+		// client-go's message names the URL, never the token.
+		return nil, fmt.Errorf("gitlab: API client: %w", err)
+	}
+	c.gl = cl
+	return c, nil
+}
+
+// client returns the REST client, or a permanent error without a token.
+func (c *apiClient) client() (*gl.Client, error) {
+	if c.gl == nil {
+		return nil, &providers.PermanentError{Err: errors.New("gitlab: no API token configured (gitlab.api_token)")}
+	}
+	return c.gl, nil
+}
+
+// retryError is a failed call worth retrying, with the wait GitLab asked for.
+type retryError struct {
+	err  error
+	wait time.Duration
+}
+
+var _ providers.RetryDelayer = (*retryError)(nil)
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+// RetryDelay implements providers.RetryDelayer: the wait GitLab asked for,
+// zero when it named none.
+func (e *retryError) RetryDelay() time.Duration { return e.wait }
+
+// RetryAfter reports how long GitLab asked to wait before retrying the call
+// that failed with err (Retry-After, else RateLimit-Reset). ok is false when
+// err carries no wait.
+func RetryAfter(err error) (time.Duration, bool) {
+	var r *retryError
+	if errors.As(err, &r) && r.wait > 0 {
+		return r.wait, true
+	}
+	return 0, false
+}
+
+// classify turns a client-go result into nil, a *providers.PermanentError
+// (4xx other than 408 and 429: retrying cannot help) or a retryable error
+// (5xx, 408, 429, network errors, cancelled contexts).
+func (c *apiClient) classify(op string, resp *gl.Response, err error) error {
+	if err == nil {
+		return nil
+	}
+	wrapped := fmt.Errorf("gitlab: %s: %w", op, err)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &retryError{err: wrapped}
+	}
+	if resp == nil || resp.Response == nil {
+		return &retryError{err: wrapped}
+	}
+	status := resp.StatusCode
+	switch {
+	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:
+		return &retryError{err: wrapped, wait: c.waitOf(resp.Header)}
+	case status >= 400:
+		return &providers.PermanentError{Err: wrapped}
+	}
+	return &retryError{err: wrapped}
+}
+
+// statusOf is the HTTP status of a failed call, 0 when it got no answer.
+func statusOf(resp *gl.Response) int {
+	if resp == nil || resp.Response == nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+// waitOf reads how long GitLab asked to wait: Retry-After (seconds or an
+// HTTP date), else RateLimit-Reset (a Unix time); 0 when neither is there.
+func (c *apiClient) waitOf(h http.Header) time.Duration {
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+			if secs > 0 {
+				return min(time.Duration(secs)*time.Second, maxWait)
+			}
+			return 0
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return c.until(t)
+		}
+	}
+	if v := strings.TrimSpace(h.Get("RateLimit-Reset")); v != "" {
+		if reset, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return c.until(time.Unix(reset, 0))
+		}
+	}
+	return 0
+}
+
+// until is the wait until t, at least a second, at most maxWait.
+func (c *apiClient) until(t time.Time) time.Duration {
+	d := t.Sub(c.now()).Round(time.Second)
+	return min(max(d, time.Second), maxWait)
+}
