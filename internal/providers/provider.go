@@ -67,6 +67,18 @@ type Enforcer interface {
 	Enforce(ctx context.Context, ev event.Event, d Decision) error
 }
 
+// SyncGate is implemented by providers whose CI jobs ask agentgate and wait
+// for the answer (admission gate in a GitLab deploy job, the Argo CD
+// PreSync hook): POST /<provider>/gate answers 200 allow, 403 deny or 202
+// with an approval to poll at GET /<provider>/gate/{id}.
+type SyncGate interface {
+	// GateRequest authenticates the job from the request headers (its
+	// OIDC ID token, say) and returns the event it asks about, with an id
+	// that is the same when the same job asks again (de-duplication) and
+	// a scope naming what the caller may poll (its project or app).
+	GateRequest(ctx context.Context, h http.Header) (ev event.Event, deliveryID, scope string, err error)
+}
+
 // Releaser lets a change held for human approval go on, or refuses it, when
 // the approval is resolved (approved, rejected, expired, cancelled). ev is
 // the event that was held, with the provider's handles.

@@ -109,6 +109,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})))
 
 	r.POST("/webhooks/:provider", s.withBodyLimit(), s.withTimeout(), s.webhook)
+	s.mountSyncGates(r)
 	if o.Interactions != nil {
 		r.POST("/slack/interactions", s.withBodyLimit(), s.withTimeout(), gin.WrapH(o.Interactions))
 	}
