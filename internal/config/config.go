@@ -30,6 +30,10 @@ type Server struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// InstanceID names this replica for leader election; default hostname-pid.
 	InstanceID string `yaml:"instance_id"`
+	// TLSCertFile and TLSKeyFile serve HTTPS (required for the Kubernetes
+	// admission webhook); the pair is reloaded when the files change.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 // Store selects and configures the backend.

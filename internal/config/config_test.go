@@ -137,6 +137,7 @@ func TestLoad(t *testing.T) {
 		{name: "slack without signing secret", env: map[string]string{"ADMISSION_SLACK_BOT_TOKEN": "xoxb-1", "ADMISSION_SLACK_CHANNEL": "C1"}, wantErr: "slack.signing_secret"},
 		{name: "slack without channel", env: map[string]string{"ADMISSION_SLACK_BOT_TOKEN": "xoxb-1", "ADMISSION_SLACK_SIGNING_SECRET": "s"}, wantErr: "slack.channel"},
 		{name: "unknown key", yaml: "server:\n  listn: x\n", wantErr: "listn"},
+		{name: "tls cert without key", env: map[string]string{"ADMISSION_SERVER_TLS_CERT_FILE": "/x.crt"}, wantErr: "server.tls_cert_file"},
 		{name: "bad sqlite durability", env: map[string]string{"ADMISSION_STORE_SQLITE_SYNCHRONOUS": "off"}, wantErr: "store.sqlite.synchronous"},
 		{name: "bad driver", yaml: "store:\n  driver: mysql\n", wantErr: "store.driver"},
 		{name: "postgres without dsn", yaml: "store:\n  driver: postgres\nauth:\n  bootstrap_token: aaaaaaaaaaaaaaaaaaaa\n", wantErr: "store.postgres.dsn"},

@@ -163,6 +163,9 @@ func (c *Config) Validate() error {
 	if c.Server.Listen == "" {
 		bad("server.listen", "is required, e.g. 127.0.0.1:8080")
 	}
+	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
+		bad("server.tls_cert_file", "server.tls_cert_file and server.tls_key_file go together")
+	}
 	if c.Server.MaxBodyBytes <= 0 || c.Server.MaxBodyBytes > 64<<20 {
 		bad("server.max_body_bytes", "must be between 1 and 67108864, got %d", c.Server.MaxBodyBytes)
 	}
