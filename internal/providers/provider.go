@@ -97,6 +97,44 @@ type RetryDelayer interface {
 	RetryDelay() time.Duration
 }
 
+// RetryableError is a failed call worth retrying, with the wait the
+// provider asked for (zero when it named none).
+type RetryableError struct {
+	Err  error
+	Wait time.Duration
+}
+
+var _ RetryDelayer = (*RetryableError)(nil)
+
+func (e *RetryableError) Error() string { return e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// RetryDelay implements RetryDelayer.
+func (e *RetryableError) RetryDelay() time.Duration { return e.Wait }
+
+// RetryAfter reports how long the provider asked to wait before retrying
+// the call that failed with err; ok is false when err carries no wait.
+func RetryAfter(err error) (time.Duration, bool) {
+	var r *RetryableError
+	if errors.As(err, &r) && r.Wait > 0 {
+		return r.Wait, true
+	}
+	return 0, false
+}
+
+// Clip cuts s to at most max bytes without splitting a UTF-8 sequence, for
+// fields a provider copies into events and API calls.
+func Clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut]
+}
+
 // PermanentError marks an enforcement error that retrying cannot fix (a
 // 404 or 422 from the provider); the core stops retrying and records it.
 type PermanentError struct{ Err error }

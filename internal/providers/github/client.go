@@ -140,35 +140,6 @@ func (c *apiClient) underBase(u string) bool {
 		strings.HasPrefix(p.Path, c.base.Path)
 }
 
-// retryError is a failed call worth retrying, with the wait GitHub asked for.
-type retryError struct {
-	err  error
-	wait time.Duration
-}
-
-var _ providers.RetryDelayer = (*retryError)(nil)
-
-func (e *retryError) Error() string { return e.err.Error() }
-func (e *retryError) Unwrap() error { return e.err }
-
-// RetryDelay implements providers.RetryDelayer: the wait GitHub asked for,
-// zero when it named none.
-func (e *retryError) RetryDelay() time.Duration { return e.wait }
-
-// RetryAfter reports how long GitHub asked to wait before retrying the call
-// that failed with err (Retry-After, or the rate limit's reset time, or a
-// minute for a secondary rate limit that names no time). ok is false when
-// err carries no wait: a permanent error, or a retryable one (a 5xx, a
-// network error) the caller may retry on its own back-off. The same wait is
-// offered to the core through providers.RetryDelayer.
-func RetryAfter(err error) (time.Duration, bool) {
-	var r *retryError
-	if errors.As(err, &r) && r.wait > 0 {
-		return r.wait, true
-	}
-	return 0, false
-}
-
 // classify turns a go-github error into nil (success, including 202
 // Accepted), a *providers.PermanentError, or a retryable error.
 func (c *apiClient) classify(op string, err error) error {
@@ -181,11 +152,11 @@ func (c *apiClient) classify(op string, err error) error {
 	}
 	wrapped := fmt.Errorf("github: %s: %w", op, err)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &retryError{err: wrapped}
+		return &providers.RetryableError{Err: wrapped}
 	}
 	var rl *gh.RateLimitError
 	if errors.As(err, &rl) {
-		return &retryError{err: wrapped, wait: c.untilReset(rl.Rate.Reset.Time)}
+		return &providers.RetryableError{Err: wrapped, Wait: c.untilReset(rl.Rate.Reset.Time)}
 	}
 	var abuse *gh.AbuseRateLimitError
 	if errors.As(err, &abuse) {
@@ -193,7 +164,7 @@ func (c *apiClient) classify(op string, err error) error {
 		if abuse.RetryAfter != nil && *abuse.RetryAfter > 0 {
 			wait = *abuse.RetryAfter
 		}
-		return &retryError{err: wrapped, wait: wait}
+		return &providers.RetryableError{Err: wrapped, Wait: wait}
 	}
 	var inst *ghinstallation.HTTPError
 	if errors.As(err, &inst) && inst.Response != nil {
@@ -209,22 +180,22 @@ func (c *apiClient) classify(op string, err error) error {
 		return c.byStatus(wrapped, er.Response.StatusCode, er.Response.Header, er.Message)
 	}
 	// Network errors and the like.
-	return &retryError{err: wrapped}
+	return &providers.RetryableError{Err: wrapped}
 }
 
 // byStatus classifies an HTTP failure: 5xx, 408, 429 and rate-limited 403s
 // are retryable; other 4xx are permanent.
 func (c *apiClient) byStatus(err error, status int, h http.Header, message string) error {
 	if wait, limited := c.rateLimitWait(status, h, message); limited {
-		return &retryError{err: err, wait: wait}
+		return &providers.RetryableError{Err: err, Wait: wait}
 	}
 	switch {
 	case status >= 500, status == http.StatusRequestTimeout:
-		return &retryError{err: err, wait: retryAfterHeader(h)}
+		return &providers.RetryableError{Err: err, Wait: retryAfterHeader(h)}
 	case status >= 400:
 		return &providers.PermanentError{Err: err}
 	}
-	return &retryError{err: err}
+	return &providers.RetryableError{Err: err}
 }
 
 // rateLimitWait reports whether a 403 or 429 is a rate limit and how long to
@@ -289,3 +260,7 @@ func (c *apiClient) forbiddenNotLimited(err error) bool {
 	_, limited := c.rateLimitWait(er.Response.StatusCode, er.Response.Header, er.Message)
 	return !limited
 }
+
+// RetryAfter reports how long GitHub asked to wait before retrying the call
+// that failed with err; ok is false when err carries no wait.
+func RetryAfter(err error) (time.Duration, bool) { return providers.RetryAfter(err) }

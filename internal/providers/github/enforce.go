@@ -203,7 +203,7 @@ func (p *Provider) publish(ctx context.Context, ev event.Event, v verdict) error
 		Name:       checkName,
 		HeadSHA:    sha,
 		Conclusion: gh.String(v.conclusion),
-		Output:     &gh.CheckRunOutput{Title: gh.String(v.title), Summary: gh.String(clip(v.summary, maxSummary))},
+		Output:     &gh.CheckRunOutput{Title: gh.String(v.title), Summary: gh.String(providers.Clip(v.summary, maxSummary))},
 	}
 	if v.external != "" {
 		opts.ExternalID = gh.String(v.external)

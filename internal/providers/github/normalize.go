@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/providers"
 )
 
 // Handle keys (see the package documentation).
@@ -42,7 +43,7 @@ type fields map[string]string
 
 func (f fields) set(k, v string) {
 	if v = strings.TrimSpace(v); v != "" {
-		f[k] = clip(v, maxHandle)
+		f[k] = providers.Clip(v, maxHandle)
 	}
 }
 
@@ -203,7 +204,7 @@ func deploymentBase(name string, d *gh.Deployment, env *envelope, repo *gh.Repos
 		return event.Event{}, nil, nil, err
 	}
 	ev.Kind = event.KindDeploy
-	ev.Environment = clip(strings.TrimSpace(d.GetEnvironment()), maxField)
+	ev.Environment = providers.Clip(strings.TrimSpace(d.GetEnvironment()), maxField)
 	ev.Ref, ev.SHA = strings.TrimSpace(d.GetRef()), strings.TrimSpace(d.GetSHA())
 	ev.Trigger = payloadTrigger(d.Payload)
 
@@ -248,7 +249,7 @@ func deploymentProtectionRule(e *gh.DeploymentProtectionRuleEvent, env *envelope
 		return nil, err
 	}
 	ev.Action, ev.Phase = "requested", event.PhaseStart
-	ev.Environment = clip(environment, maxField)
+	ev.Environment = providers.Clip(environment, maxField)
 	// The top-level ref is fully qualified (refs/heads/main), like the refs
 	// of workflow runs; the deployment's may be a bare branch name.
 	if ref := strings.TrimSpace(env.Ref); ref != "" {
@@ -328,7 +329,7 @@ func deploymentStatus(e *gh.DeploymentStatusEvent, env *envelope) (*event.Event,
 	}
 	ev.Action, ev.Phase = action, phase
 	if s := strings.TrimSpace(st.GetEnvironment()); s != "" {
-		ev.Environment = clip(s, maxField)
+		ev.Environment = providers.Clip(s, maxField)
 	}
 	h.set(handleEnvironment, ev.Environment)
 	h.setID(handleDeploymentStatusID, st.GetID())

@@ -153,7 +153,7 @@ func (p *Provider) normalize(name string, payload []byte) ([]event.Event, string
 	if ev == nil {
 		reason := notGoverned(name, env.Action)
 		if name == eventDeploymentStatus && env.Action == "created" {
-			reason = notGoverned(name, env.Action+" (state "+clip(stateOf(parsed), 32)+")")
+			reason = notGoverned(name, env.Action+" (state "+providers.Clip(stateOf(parsed), 32)+")")
 		}
 		return nil, reason, nil
 	}
@@ -170,11 +170,11 @@ func stateOf(parsed any) string {
 
 // notGoverned is the Ignored reason of a delivery agentgate does not govern.
 func notGoverned(name, action string) string {
-	name = clip(name, 64)
+	name = providers.Clip(name, 64)
 	if action == "" {
 		return name + " is not governed"
 	}
-	return name + "." + clip(action, 64) + " is not governed"
+	return name + "." + providers.Clip(action, 64) + " is not governed"
 }
 
 // invalidJSON describes a JSON decoding error of a named payload.
@@ -194,5 +194,5 @@ func invalidJSON(name string, err error) error {
 		}
 		msg = fmt.Sprintf("field %q must be %s, not %s", field, typ.Type, typ.Value)
 	}
-	return apperr.Invalid("invalid %s payload: %s", clip(name, 64), msg)
+	return apperr.Invalid("invalid %s payload: %s", providers.Clip(name, 64), msg)
 }

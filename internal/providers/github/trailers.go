@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/providers/trailers"
 )
 
@@ -46,7 +47,7 @@ func payloadTrigger(raw json.RawMessage) event.Trigger {
 		if json.Unmarshal(fields[key], &v) != nil {
 			return ""
 		}
-		return clip(strings.TrimSpace(v), max)
+		return providers.Clip(strings.TrimSpace(v), max)
 	}
 	tr := event.Trigger{
 		AgentID:     str("agent_id", maxField),
@@ -58,16 +59,4 @@ func payloadTrigger(raw json.RawMessage) event.Trigger {
 		tr.Source = sourceDeploymentPayload
 	}
 	return tr
-}
-
-// clip cuts s to at most max bytes without splitting a UTF-8 sequence.
-func clip(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut]
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/providers"
 )
 
 func TestTrailerTrigger(t *testing.T) {
@@ -57,8 +58,8 @@ func TestClip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := clip(tc.in, tc.max); got != tc.want {
-				t.Fatalf("clip(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+			if got := providers.Clip(tc.in, tc.max); got != tc.want {
+				t.Fatalf("providers.Clip(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
 			}
 		})
 	}

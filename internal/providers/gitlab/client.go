@@ -57,32 +57,6 @@ func (c *apiClient) client() (*gl.Client, error) {
 	return c.gl, nil
 }
 
-// retryError is a failed call worth retrying, with the wait GitLab asked for.
-type retryError struct {
-	err  error
-	wait time.Duration
-}
-
-var _ providers.RetryDelayer = (*retryError)(nil)
-
-func (e *retryError) Error() string { return e.err.Error() }
-func (e *retryError) Unwrap() error { return e.err }
-
-// RetryDelay implements providers.RetryDelayer: the wait GitLab asked for,
-// zero when it named none.
-func (e *retryError) RetryDelay() time.Duration { return e.wait }
-
-// RetryAfter reports how long GitLab asked to wait before retrying the call
-// that failed with err (Retry-After, else RateLimit-Reset). ok is false when
-// err carries no wait.
-func RetryAfter(err error) (time.Duration, bool) {
-	var r *retryError
-	if errors.As(err, &r) && r.wait > 0 {
-		return r.wait, true
-	}
-	return 0, false
-}
-
 // classify turns a client-go result into nil, a *providers.PermanentError
 // (4xx other than 408 and 429: retrying cannot help) or a retryable error
 // (5xx, 408, 429, network errors, cancelled contexts).
@@ -92,19 +66,19 @@ func (c *apiClient) classify(op string, resp *gl.Response, err error) error {
 	}
 	wrapped := fmt.Errorf("gitlab: %s: %w", op, err)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &retryError{err: wrapped}
+		return &providers.RetryableError{Err: wrapped}
 	}
 	if resp == nil || resp.Response == nil {
-		return &retryError{err: wrapped}
+		return &providers.RetryableError{Err: wrapped}
 	}
 	status := resp.StatusCode
 	switch {
 	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:
-		return &retryError{err: wrapped, wait: c.waitOf(resp.Header)}
+		return &providers.RetryableError{Err: wrapped, Wait: c.waitOf(resp.Header)}
 	case status >= 400:
 		return &providers.PermanentError{Err: wrapped}
 	}
-	return &retryError{err: wrapped}
+	return &providers.RetryableError{Err: wrapped}
 }
 
 // statusOf is the HTTP status of a failed call, 0 when it got no answer.
@@ -142,3 +116,7 @@ func (c *apiClient) until(t time.Time) time.Duration {
 	d := t.Sub(c.now()).Round(time.Second)
 	return min(max(d, time.Second), maxWait)
 }
+
+// RetryAfter reports how long GitLab asked to wait before retrying the call
+// that failed with err; ok is false when err carries no wait.
+func RetryAfter(err error) (time.Duration, bool) { return providers.RetryAfter(err) }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/providers"
 )
 
 // GateEvent turns the claims of a verified ID token into the event an
@@ -20,18 +21,18 @@ func GateEvent(c Claims) event.Event {
 		Kind:      event.KindBuild,
 		Action:    actionGate,
 		Phase:     event.PhaseStart,
-		Repo:      clip(strings.TrimSpace(c.ProjectPath), maxField),
-		SHA:       clip(strings.TrimSpace(c.SHA), maxField),
+		Repo:      providers.Clip(strings.TrimSpace(c.ProjectPath), maxField),
+		SHA:       providers.Clip(strings.TrimSpace(c.SHA), maxField),
 		Principal: a.principal,
 		Machine:   a.machine,
 	}
 	switch {
 	case strings.HasPrefix(c.RefPath, "refs/"):
-		ev.Ref = clip(c.RefPath, maxField)
+		ev.Ref = providers.Clip(c.RefPath, maxField)
 	default:
 		ev.Ref = qualifyRef(c.Ref, c.RefType == "tag")
 	}
-	if env := clip(strings.TrimSpace(c.Environment), maxField); env != "" {
+	if env := providers.Clip(strings.TrimSpace(c.Environment), maxField); env != "" {
 		ev.Kind, ev.Environment = event.KindDeploy, env
 	}
 	h := fields{handleObjectKind: objectKindIDToken}

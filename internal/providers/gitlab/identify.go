@@ -5,6 +5,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/providers"
 )
 
 // serviceAccountPrefix starts the usernames GitLab generates for service
@@ -32,7 +33,7 @@ func userActor(what string, u *hookUser) (actor, error) {
 
 // loginActor names a GitLab username.
 func loginActor(username string) actor {
-	username = clip(strings.TrimSpace(username), maxField-len(Name)-1)
+	username = providers.Clip(strings.TrimSpace(username), maxField-len(Name)-1)
 	principal := Name + ":" + username
 	return actor{principal: principal, machine: isMachineLogin(username) || event.PrincipalLooksMachine(principal)}
 }

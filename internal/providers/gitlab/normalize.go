@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/providers"
 )
 
 // Handle keys (see the package documentation).
@@ -46,7 +47,7 @@ type fields map[string]string
 
 func (f fields) set(k, v string) {
 	if v = strings.TrimSpace(v); v != "" {
-		f[k] = clip(v, maxHandle)
+		f[k] = providers.Clip(v, maxHandle)
 	}
 }
 
@@ -83,11 +84,11 @@ func qualifyRef(ref string, tag bool) string {
 	ref = strings.TrimSpace(ref)
 	switch {
 	case ref == "", strings.HasPrefix(ref, "refs/"):
-		return clip(ref, maxField)
+		return providers.Clip(ref, maxField)
 	case tag:
-		return clip("refs/tags/"+ref, maxField)
+		return providers.Clip("refs/tags/"+ref, maxField)
 	}
-	return clip("refs/heads/"+ref, maxField)
+	return providers.Clip("refs/heads/"+ref, maxField)
 }
 
 // pipelinePhase maps a pipeline status to a phase. GitLab sends a pipeline
@@ -130,7 +131,7 @@ func (p *Provider) pipeline(hook string, body []byte) ([]event.Event, error) {
 		return nil, err
 	}
 	ev.Kind, ev.Phase, ev.Action = event.KindBuild, phase, action
-	ev.Ref, ev.SHA = qualifyRef(at.Ref, at.Tag), clip(strings.TrimSpace(at.SHA), maxField)
+	ev.Ref, ev.SHA = qualifyRef(at.Ref, at.Tag), providers.Clip(strings.TrimSpace(at.SHA), maxField)
 	message := ""
 	if hk.Commit != nil {
 		message = hk.Commit.Message
@@ -174,7 +175,7 @@ func (p *Provider) job(hook string, body []byte) ([]event.Event, error) {
 	if env == nil {
 		env = &hookEnvironment{}
 	}
-	envName := clip(strings.TrimSpace(env.Name), maxField)
+	envName := providers.Clip(strings.TrimSpace(env.Name), maxField)
 	switch hk.BuildStatus {
 	case "success", "failed", "canceled":
 	case "manual":
@@ -199,7 +200,7 @@ func (p *Provider) job(hook string, body []byte) ([]event.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev.Ref, ev.SHA = qualifyRef(hk.Ref, hk.Tag), clip(strings.TrimSpace(hk.SHA), maxField)
+	ev.Ref, ev.SHA = qualifyRef(hk.Ref, hk.Tag), providers.Clip(strings.TrimSpace(hk.SHA), maxField)
 	if hk.Commit != nil {
 		ev.Trigger = pipelineTrigger(nil, hk.Commit.Message)
 	}
@@ -288,7 +289,7 @@ func (p *Provider) deployment(hook string, body []byte) ([]event.Event, error) {
 	if phase == "" {
 		return nil, nil
 	}
-	environment := clip(strings.TrimSpace(hk.Environment), maxField)
+	environment := providers.Clip(strings.TrimSpace(hk.Environment), maxField)
 	if hk.DeploymentID <= 0 || environment == "" {
 		return nil, apperr.Invalid("invalid %s payload: deployment_id and environment are required", hook)
 	}
@@ -311,7 +312,7 @@ func (p *Provider) deployment(hook string, body []byte) ([]event.Event, error) {
 	if sha == "" {
 		sha = strings.TrimSpace(hk.ShortSHA)
 	}
-	ev.Ref, ev.SHA = clip(strings.TrimSpace(hk.Ref), maxField), clip(sha, maxField)
+	ev.Ref, ev.SHA = providers.Clip(strings.TrimSpace(hk.Ref), maxField), providers.Clip(sha, maxField)
 
 	if hk.Project != nil {
 		h.setID(handleProjectID, hk.Project.ID)

@@ -19,6 +19,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/providers"
 )
 
 // ID token verification limits.
@@ -216,7 +217,7 @@ func (v *idTokenVerifier) verify(ctx context.Context, raw string) (Claims, error
 	hdr := msg.Signatures()[0].ProtectedHeaders()
 	alg, _ := hdr.Algorithm()
 	if !allowedAlg(alg.String()) {
-		return Claims{}, unauthenticated("signature algorithm %q is not accepted", clip(alg.String(), 16))
+		return Claims{}, unauthenticated("signature algorithm %q is not accepted", providers.Clip(alg.String(), 16))
 	}
 	kid, _ := hdr.KeyID()
 	if kid == "" {
@@ -227,7 +228,7 @@ func (v *idTokenVerifier) verify(ctx context.Context, raw string) (Claims, error
 		return Claims{}, err
 	}
 	if ka, ok := key.Algorithm(); ok && ka.String() != alg.String() {
-		return Claims{}, unauthenticated("signed with %s, but key %q is for %s", alg, clip(kid, 64), ka)
+		return Claims{}, unauthenticated("signed with %s, but key %q is for %s", alg, providers.Clip(kid, 64), ka)
 	}
 	_, err = jwt.Parse([]byte(raw),
 		jwt.WithKey(alg, key),
@@ -243,7 +244,7 @@ func (v *idTokenVerifier) verify(ctx context.Context, raw string) (Claims, error
 	}
 	var rc rawClaims
 	if err := json.Unmarshal(msg.Payload(), &rc); err != nil {
-		return Claims{}, unauthenticated("claims are malformed: %s", clip(err.Error(), 200))
+		return Claims{}, unauthenticated("claims are malformed: %s", providers.Clip(err.Error(), 200))
 	}
 	c := rc.claims()
 	if strings.TrimSpace(c.UserLogin) == "" || strings.TrimSpace(c.ProjectPath) == "" {
@@ -302,7 +303,7 @@ func (v *idTokenVerifier) key(ctx context.Context, kid string) (jwk.Key, error) 
 	if k, ok := v.keys.LookupKeyID(kid); ok {
 		return k, nil
 	}
-	return nil, unauthenticated("unknown signing key %q", clip(kid, 64))
+	return nil, unauthenticated("unknown signing key %q", providers.Clip(kid, 64))
 }
 
 // fetch reads the key set.

@@ -86,7 +86,7 @@ func (p *Provider) Parse(h http.Header, body []byte) (providers.Delivery, error)
 	var kind string
 	_ = json.Unmarshal(head.ObjectKind, &kind) // a missing or non-string kind is checked below
 	if governed && kind != want {
-		return providers.Delivery{}, apperr.Invalid("invalid %s payload: object_kind is %q, want %q", name, clip(kind, 64), want)
+		return providers.Delivery{}, apperr.Invalid("invalid %s payload: object_kind is %q, want %q", name, providers.Clip(kind, 64), want)
 	}
 	var (
 		evs []event.Event
@@ -103,14 +103,14 @@ func (p *Provider) Parse(h http.Header, body []byte) (providers.Delivery, error)
 		if kind == "" {
 			d.Ignored = notGoverned(name + " without an object_kind")
 		} else {
-			d.Ignored = notGoverned(name + " " + clip(kind, 64))
+			d.Ignored = notGoverned(name + " " + providers.Clip(kind, 64))
 		}
 		return d, nil
 	}
 	if err != nil {
 		return providers.Delivery{}, err
 	}
-	instance := clip(strings.TrimSpace(h.Get(HeaderInstance)), maxHandle)
+	instance := providers.Clip(strings.TrimSpace(h.Get(HeaderInstance)), maxHandle)
 	for i := range evs {
 		if instance != "" {
 			if evs[i].Labels == nil {
@@ -142,16 +142,16 @@ func (*Provider) statusOf(kind string, body []byte) string {
 	_ = json.Unmarshal(body, &s) // already decoded once; only for the reason
 	switch kind {
 	case kindPipeline:
-		return "status " + clip(s.Attrs.Status, 32)
+		return "status " + providers.Clip(s.Attrs.Status, 32)
 	case kindBuild:
-		return "build_status " + clip(s.BuildStatus, 32)
+		return "build_status " + providers.Clip(s.BuildStatus, 32)
 	}
-	return "status " + clip(s.Status, 32)
+	return "status " + providers.Clip(s.Status, 32)
 }
 
 // notGoverned is the Ignored reason of a delivery agentgate does not govern.
 func notGoverned(what string) string {
-	return clip(what, 160) + " is not governed"
+	return providers.Clip(what, 160) + " is not governed"
 }
 
 // invalidJSON describes a JSON decoding error of a named payload.
@@ -171,7 +171,7 @@ func invalidJSON(name string, err error) error {
 		}
 		msg = fmt.Sprintf("field %q must be %s, not %s", field, typ.Type, typ.Value)
 	}
-	return apperr.Invalid("invalid %s payload: %s", clip(name, 64), msg)
+	return apperr.Invalid("invalid %s payload: %s", providers.Clip(name, 64), msg)
 }
 
 // decode unmarshals a governed body into v.
@@ -180,16 +180,4 @@ func decode(name string, body []byte, v any) error {
 		return invalidJSON(name, err)
 	}
 	return nil
-}
-
-// clip cuts s to at most max bytes without splitting a UTF-8 sequence.
-func clip(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut]
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/providers/trailers"
 )
 
@@ -38,7 +39,7 @@ func pipelineTrigger(vars []variable, message string) event.Trigger {
 		for _, v := range vars {
 			if v.Key == key {
 				if s := strings.TrimSpace(v.Value); s != "" {
-					return clip(s, max)
+					return providers.Clip(s, max)
 				}
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/providers"
 )
 
 // SourceCommitTrailer is the trigger source of a trigger read from trailers.
@@ -130,25 +131,13 @@ func isKeyByte(c byte) bool {
 func Trigger(message string) event.Trigger {
 	t := Parse(message)
 	tr := event.Trigger{
-		AgentID:     clip(t[KeyAgentID], maxField),
-		Prompt:      clip(t[KeyPrompt], maxTrigger),
-		Reasoning:   clip(t[KeyReasoning], maxTrigger),
-		TriggeredBy: clip(t[KeyTriggeredBy], maxField),
+		AgentID:     providers.Clip(t[KeyAgentID], maxField),
+		Prompt:      providers.Clip(t[KeyPrompt], maxTrigger),
+		Reasoning:   providers.Clip(t[KeyReasoning], maxTrigger),
+		TriggeredBy: providers.Clip(t[KeyTriggeredBy], maxField),
 	}
 	if tr != (event.Trigger{}) {
 		tr.Source = SourceCommitTrailer
 	}
 	return tr
-}
-
-// clip cuts s to at most max bytes without splitting a UTF-8 sequence.
-func clip(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut]
 }
