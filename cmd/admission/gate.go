@@ -98,13 +98,23 @@ type gateClient struct {
 }
 
 func (g gateClient) run(ctx context.Context, path string, poll time.Duration) error {
-	reply, status, err := g.ask(ctx, http.MethodPost, path)
+	method := http.MethodPost
+	reply, status, err := g.ask(ctx, method, path)
 	for {
-		if err != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return &gateExit{code: exitTimeout, msg: "gave up waiting for a human approval"}
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return &gateExit{code: exitTimeout, msg: "gave up waiting for agentgate's answer"}
+		case err != nil || status >= 500:
+			// A blip must not fail a job that may wait hours: ask again
+			// (a repeated ask is answered from the first decision).
+			fmt.Fprintf(g.out, "agentgate: not reachable (%s); asking again\n", describe(err, status))
+			select {
+			case <-ctx.Done():
+				return &gateExit{code: exitTimeout, msg: "gave up waiting for agentgate's answer"}
+			case <-time.After(poll):
 			}
-			return err
+			reply, status, err = g.ask(ctx, method, path)
+			continue
 		}
 		switch status {
 		case http.StatusOK:
@@ -123,7 +133,7 @@ func (g gateClient) run(ctx context.Context, path string, poll time.Duration) er
 			if reply.Poll == "" {
 				return errors.New("agentgate answered 202 without a poll location")
 			}
-			path = reply.Poll
+			path, method = reply.Poll, http.MethodGet
 		default:
 			msg := fmt.Sprintf("agentgate answered %d", status)
 			if reply.Error != nil {
@@ -136,8 +146,15 @@ func (g gateClient) run(ctx context.Context, path string, poll time.Duration) er
 			return &gateExit{code: exitTimeout, msg: "gave up waiting for a human approval"}
 		case <-time.After(poll):
 		}
-		reply, status, err = g.ask(ctx, http.MethodGet, path)
+		reply, status, err = g.ask(ctx, method, path)
 	}
+}
+
+func describe(err error, status int) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("status %d", status)
 }
 
 func (g gateClient) ask(ctx context.Context, method, path string) (gateReply, int, error) {

@@ -203,3 +203,30 @@ func approveFirstPending(t *testing.T, e *e2e) {
 	}
 	t.Errorf("no approval became pending")
 }
+
+// TestAdmissionGateRidesOutBlips: a 503 or a dropped connection while a job
+// waits is asked again, not a failed deploy.
+func TestAdmissionGateRidesOutBlips(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		switch calls {
+		case 1:
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = w.Write([]byte(`{"status":"pending","message":"waiting","poll":"/gitlab/gate/ap-1"}`))
+		case 2:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":{"code":"unavailable","message":"store unreachable"}}`))
+		default:
+			if r.Method != http.MethodGet || r.URL.Path != "/gitlab/gate/ap-1" {
+				t.Errorf("asked %s %s", r.Method, r.URL.Path)
+			}
+			_, _ = w.Write([]byte(`{"status":"allowed","message":"approved by alice"}`))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	out, err := runGate(t, srv.URL, "token")
+	if err != nil || !strings.Contains(out, "not reachable (status 503)") || !strings.Contains(out, "allowed: approved by alice") {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/agentgate/agentgate/internal/agents"
 	"github.com/agentgate/agentgate/internal/apperr"
@@ -53,9 +54,14 @@ func (a *App) newSlack(log *slog.Logger) (*slackui.Notifier, error) {
 	if !c.BotToken.IsSet() {
 		return nil, nil
 	}
+	apiURL := c.APIURL
+	if apiURL != "" && !strings.HasSuffix(apiURL, "/") {
+		apiURL += "/" // slack-go appends method names directly
+	}
 	n, err := slackui.New(slackui.Options{
 		BotToken: c.BotToken, SigningSecret: c.SigningSecret, Channel: c.Channel, Channels: c.Channels,
-		DMOwner: c.DMOwner, APIURL: c.APIURL, Resolver: slackResolver{a: a}, Refs: slackRefs{st: a.Store},
+		DMOwner: c.DMOwner, APIURL: apiURL, Resolver: slackResolver{a: a}, Refs: slackRefs{st: a.Store},
+		CompareURL:  a.commitURL,
 		AgentLookup: func(ctx context.Context, id string) (agents.Agent, error) { return a.Store.GetAgent(ctx, id) },
 		Logger:      log,
 	})
@@ -63,4 +69,27 @@ func (a *App) newSlack(log *slog.Logger) (*slackui.Notifier, error) {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
 	return n, nil
+}
+
+// commitURL links an approval's commit on its CI system's web UI, so a
+// reviewer sees the change; empty when the provider has no such page.
+func (a *App) commitURL(ap store.Approval) string {
+	if ap.SHA == "" || ap.Repo == "" {
+		return ""
+	}
+	switch ap.Provider {
+	case "github":
+		web := "https://github.com"
+		if b := strings.TrimSuffix(a.Config.GitHub.BaseURL, "/"); b != "" && !strings.Contains(b, "api.github.com") {
+			web = strings.TrimSuffix(b, "/api/v3")
+		}
+		return web + "/" + ap.Repo + "/commit/" + ap.SHA
+	case "gitlab":
+		web := strings.TrimSuffix(a.Config.GitLab.BaseURL, "/")
+		if web == "" {
+			web = "https://gitlab.com"
+		}
+		return web + "/" + ap.Repo + "/-/commit/" + ap.SHA
+	}
+	return ""
 }

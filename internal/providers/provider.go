@@ -53,6 +53,20 @@ type Decision struct {
 	ApprovalID string
 	// AgentName is the agent's name, empty for humans.
 	AgentName string
+	// Enforcement is the policy's mode: enforce, warn or dryrun.
+	Enforcement string
+}
+
+// DecideFunc decides one event in the core's pipeline; deliveryID
+// de-duplicates retried calls.
+type DecideFunc func(ctx context.Context, ev event.Event, deliveryID string) (Decision, error)
+
+// Admitter is implemented by providers whose sender speaks its own
+// synchronous protocol and needs the answer in it (a Kubernetes
+// AdmissionReview): the server mounts AdmissionHandler at AdmissionPath.
+type Admitter interface {
+	AdmissionPath() string
+	AdmissionHandler(decide DecideFunc) http.Handler
 }
 
 // Enforcer carries a decision back to the provider (cancel a run, answer a
@@ -77,6 +91,12 @@ type SyncGate interface {
 	// that is the same when the same job asks again (de-duplication) and
 	// a scope naming what the caller may poll (its project or app).
 	GateRequest(ctx context.Context, h http.Header) (ev event.Event, deliveryID, scope string, err error)
+}
+
+// GateAliases is implemented by a SyncGate served under more paths than
+// /<provider>/gate (the design's /argo/presync).
+type GateAliases interface {
+	GateAliases() []string
 }
 
 // Releaser lets a change held for human approval go on, or refuses it, when

@@ -111,6 +111,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 
 	r.POST("/webhooks/:provider", s.withBodyLimit(), s.withTimeout(), s.webhook)
 	s.mountSyncGates(r)
+	s.mountAdmitters(r)
 	if o.Interactions != nil {
 		r.POST("/slack/interactions", s.withBodyLimit(), s.withTimeout(), gin.WrapH(o.Interactions))
 	}

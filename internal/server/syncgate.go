@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/store"
@@ -38,9 +40,36 @@ func (s *Server) mountSyncGates(r *gin.Engine) {
 		if !ok {
 			continue
 		}
-		grp := r.Group("/"+name+"/gate", s.withBodyLimit(), s.withTimeout())
-		grp.POST("", s.syncGate(name, g))
-		grp.GET("/:id", s.syncGatePoll(name, g))
+		paths := []string{"/" + name + "/gate"}
+		if al, ok := p.(providers.GateAliases); ok {
+			paths = append(paths, al.GateAliases()...)
+		}
+		for _, path := range paths {
+			grp := r.Group(path, s.withBodyLimit(), s.withTimeout())
+			grp.POST("", s.syncGate(name, g))
+			grp.GET("/:id", s.syncGatePoll(name, g))
+		}
+	}
+}
+
+// mountAdmitters mounts providers that answer in their own protocol (the
+// Kubernetes AdmissionReview). Their handlers cap bodies themselves: an
+// UPDATE review carries the object twice and outgrows the webhook cap.
+func (s *Server) mountAdmitters(r *gin.Engine) {
+	for _, name := range s.providers.Names() {
+		p, _ := s.providers.Get(name)
+		ad, ok := p.(providers.Admitter)
+		if !ok {
+			continue
+		}
+		decide := func(ctx context.Context, ev event.Event, id string) (providers.Decision, error) {
+			res, err := s.gate.Decide(ctx, gate.Request{Event: ev, DeliveryID: id, Source: name, Actor: "admission:" + name})
+			if err != nil {
+				return providers.Decision{}, err
+			}
+			return decisionOf(res), nil
+		}
+		r.POST(ad.AdmissionPath(), s.withTimeout(), gin.WrapH(ad.AdmissionHandler(decide)))
 	}
 }
 

@@ -97,9 +97,18 @@ func (s *Server) enforce(name string, p providers.Provider, ev event.Event, res 
 	if !ok || s.dispatch == nil {
 		return
 	}
+	d := decisionOf(res)
+	s.dispatch.Submit(enforce.Job{
+		Provider: name, Action: "enforce", Event: ev, DecisionID: res.DecisionID, ApprovalID: d.ApprovalID,
+		Run: func(ctx context.Context) error { return e.Enforce(ctx, ev, d) },
+	})
+}
+
+// decisionOf is what a provider needs of a decision.
+func decisionOf(res gate.Result) providers.Decision {
 	d := providers.Decision{
 		DecisionID: res.DecisionID, Outcome: string(res.Outcome), Effective: string(res.Effective),
-		Reasons: reasonLines(res.Reasons), Warnings: reasonLines(res.Warnings),
+		Reasons: reasonLines(res.Reasons), Warnings: reasonLines(res.Warnings), Enforcement: string(res.Enforcement),
 	}
 	if res.Approval != nil {
 		d.ApprovalID = res.Approval.ID
@@ -107,10 +116,7 @@ func (s *Server) enforce(name string, p providers.Provider, ev event.Event, res 
 	if res.Agent != nil {
 		d.AgentName = res.Agent.Name
 	}
-	s.dispatch.Submit(enforce.Job{
-		Provider: name, Action: "enforce", Event: ev, DecisionID: res.DecisionID, ApprovalID: d.ApprovalID,
-		Run: func(ctx context.Context) error { return e.Enforce(ctx, ev, d) },
-	})
+	return d
 }
 
 func reasonLines(rs []policy.Reason) []string {

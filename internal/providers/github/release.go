@@ -27,7 +27,7 @@ const maxComment = 1024
 //     check run, success when approved (re-run it to proceed) and failure
 //     when not, or the matching commit status without checks:write.
 //
-// Other events hold nothing and Release returns nil.
+// Other events hold nothing and Release returns providers.ErrNoAction.
 func (p *Provider) Release(ctx context.Context, ev event.Event, approved bool, comment string) error {
 	comment = strings.TrimSpace(comment)
 	switch {
@@ -53,7 +53,7 @@ func (p *Provider) Release(ctx context.Context, ev event.Event, approved bool, c
 		v.short = joinShort(v.title, nonEmpty(comment))
 		return p.publish(ctx, ev, v)
 	}
-	return nil
+	return providers.ErrNoAction
 }
 
 // review posts a protection rule review to the event's callback URL, which

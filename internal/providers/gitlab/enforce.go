@@ -53,7 +53,7 @@ func (p *Provider) Enforce(ctx context.Context, ev event.Event, d providers.Deci
 	case isBlockedDeployment(ev):
 		return p.enforceDeployment(ctx, ev, d)
 	}
-	return nil
+	return providers.ErrNoAction
 }
 
 // isStart reports whether ev is a start event of this provider.
@@ -75,7 +75,7 @@ func isBlockedDeployment(ev event.Event) bool {
 func (p *Provider) enforcePipeline(ctx context.Context, ev event.Event, d providers.Decision) error {
 	switch d.Effective {
 	case effectiveAllow:
-		return nil
+		return providers.ErrNoAction
 	case effectiveDeny:
 		if err := p.cancelPipeline(ctx, ev); err != nil {
 			return err
@@ -101,7 +101,7 @@ func (p *Provider) enforcePipeline(ctx context.Context, ev event.Event, d provid
 func (p *Provider) enforceDeployment(ctx context.Context, ev event.Event, d providers.Decision) error {
 	if d.AgentName == "" && !ev.LooksMachine() {
 		p.log.DebugContext(ctx, "a human's blocked deployment is left to GitLab's approvers", "repo", ev.Repo, "environment", ev.Environment)
-		return nil
+		return providers.ErrNoAction
 	}
 	switch d.Effective {
 	case effectiveAllow:
@@ -109,7 +109,7 @@ func (p *Provider) enforceDeployment(ctx context.Context, ev event.Event, d prov
 	case effectiveDeny:
 		return p.review(ctx, ev, false, rejectionComment(d))
 	case effectiveApproval:
-		return nil
+		return providers.ErrNoAction // held until the approval is resolved
 	}
 	return &providers.PermanentError{Err: fmt.Errorf("gitlab: unknown effective decision %q", d.Effective)}
 }

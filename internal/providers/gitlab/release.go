@@ -43,7 +43,7 @@ func (p *Provider) Release(ctx context.Context, ev event.Event, approved bool, c
 		}
 		return p.setStatus(ctx, ev, state, joinShort(lead, nonEmpty(comment)))
 	}
-	return nil
+	return providers.ErrNoAction
 }
 
 // review approves or rejects the event's blocked deployment:

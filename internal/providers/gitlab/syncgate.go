@@ -30,5 +30,7 @@ func (p *Provider) GateRequest(ctx context.Context, h http.Header) (event.Event,
 	if c.JobID == "" || c.ProjectPath == "" {
 		return event.Event{}, "", "", apperr.New(apperr.KindUnauthenticated, "the ID token lacks job_id or project_path")
 	}
-	return GateEvent(c), "gate-job-" + c.JobID, c.ProjectPath, nil
+	ev := GateEvent(c)
+	// The scope is the event's repo, as its approvals record it.
+	return ev, "gate-job-" + c.JobID, ev.Repo, nil
 }

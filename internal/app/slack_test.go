@@ -1,0 +1,33 @@
+package app
+
+import (
+	"testing"
+
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+func TestCommitURL(t *testing.T) {
+	tests := []struct {
+		name      string
+		provider  string
+		githubAPI string
+		gitlabURL string
+		want      string
+	}{
+		{name: "github.com", provider: "github", want: "https://github.com/acme/api/commit/abc"},
+		{name: "github.com api url", provider: "github", githubAPI: "https://api.github.com/", want: "https://github.com/acme/api/commit/abc"},
+		{name: "github enterprise", provider: "github", githubAPI: "https://ghe.example.com/api/v3/", want: "https://ghe.example.com/acme/api/commit/abc"},
+		{name: "gitlab.com", provider: "gitlab", want: "https://gitlab.com/acme/api/-/commit/abc"},
+		{name: "self-managed gitlab", provider: "gitlab", gitlabURL: "https://gitlab.example.com/", want: "https://gitlab.example.com/acme/api/-/commit/abc"},
+		{name: "no web page", provider: "generic", want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &App{Config: config.Config{GitHub: config.GitHub{BaseURL: tc.githubAPI}, GitLab: config.GitLab{BaseURL: tc.gitlabURL}}}
+			if got := a.commitURL(store.Approval{Provider: tc.provider, Repo: "acme/api", SHA: "abc"}); got != tc.want {
+				t.Fatalf("= %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
