@@ -93,8 +93,10 @@ GitLab (.gitlab-ci.yml):
 // gateClient asks and polls a synchronous gate.
 type gateClient struct {
 	base, token string
-	out         io.Writer
-	hc          *http.Client
+	// headers go with every ask and poll (the Argo CD hook names its app).
+	headers map[string]string
+	out     io.Writer
+	hc      *http.Client
 }
 
 func (g gateClient) run(ctx context.Context, path string, poll time.Duration) error {
@@ -164,6 +166,9 @@ func (g gateClient) ask(ctx context.Context, method, path string) (gateReply, in
 		return r, 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+g.token)
+	for k, v := range g.headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := g.hc.Do(req)
 	if err != nil {
 		return r, 0, fmt.Errorf("ask agentgate: %w", err)

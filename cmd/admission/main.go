@@ -60,7 +60,7 @@ func (a *app) root() *cobra.Command {
 	pf.StringVar(&a.server, "server", envOr(a.env, "ADMISSION_SERVER", "http://127.0.0.1:8080"), "agentgate server URL (env ADMISSION_SERVER)")
 	pf.StringVar(&a.token, "token", envOr(a.env, "ADMISSION_TOKEN", ""), "API bearer token (env ADMISSION_TOKEN)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
-	root.AddCommand(a.serveCmd(), a.policyCmd(), a.gateCmd(), a.versionCmd())
+	root.AddCommand(a.serveCmd(), a.policyCmd(), a.gateCmd(), a.hookCmd(), a.versionCmd())
 	root.AddCommand(a.clientCommands()...)
 	return root
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/providers/argo"
 	"github.com/agentgate/agentgate/internal/providers/generic"
 	"github.com/agentgate/agentgate/internal/providers/github"
 	"github.com/agentgate/agentgate/internal/providers/gitlab"
@@ -29,9 +30,18 @@ func buildProviders(cfg config.Config, log *slog.Logger) ([]providers.Provider, 
 	if err != nil {
 		return nil, err
 	}
+	ar, err := argo.New(argo.Options{
+		HookToken: cfg.Argo.HookToken, ArgoCDURL: cfg.Argo.ArgoCDURL, ArgoCDToken: cfg.Argo.ArgoCDToken,
+		ArgoCDNamespace: cfg.Argo.ArgoCDNamespace, ServerServiceAccounts: cfg.Argo.ServerServiceAccounts,
+		ControllerServiceAccounts: cfg.Argo.ControllerServiceAccounts, Logger: log.With("provider", argo.Name),
+	})
+	if err != nil {
+		return nil, err
+	}
 	return []providers.Provider{
 		generic.New(cfg.Webhooks.Generic.Secret.Reveal()),
 		gh,
 		gl,
+		ar,
 	}, nil
 }

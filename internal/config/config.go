@@ -15,6 +15,7 @@ type Config struct {
 	Webhooks Webhooks `yaml:"webhooks"`
 	GitHub   GitHub   `yaml:"github"`
 	GitLab   GitLab   `yaml:"gitlab"`
+	Argo     Argo     `yaml:"argo"`
 	Slack    Slack    `yaml:"slack"`
 	Failure  Failure  `yaml:"failure"`
 	Log      Log      `yaml:"log"`
@@ -180,6 +181,25 @@ type GitHub struct {
 type Generic struct {
 	// Secret is the HMAC-SHA256 key. Without it every request is refused.
 	Secret Secret `yaml:"secret"`
+}
+
+// Argo configures the Argo Workflows admission webhook and the Argo CD
+// PreSync hook gate.
+type Argo struct {
+	// HookToken authenticates admission hook presync; without it every
+	// hook call is refused.
+	HookToken Secret `yaml:"hook_token"`
+	// ArgoCDURL and ArgoCDToken read Applications (who started a sync).
+	ArgoCDURL   string `yaml:"argocd_url"`
+	ArgoCDToken Secret `yaml:"argocd_token"`
+	// ArgoCDNamespace is the namespace of Applications named without one
+	// (default argocd).
+	ArgoCDNamespace string `yaml:"argocd_namespace"`
+	// ServerServiceAccounts are the Argo server's accounts, whose requests
+	// carry the signed-in user in the creator labels; ControllerServiceAccounts
+	// are the workflow controller's, admitted without a decision.
+	ServerServiceAccounts     []string `yaml:"server_service_accounts"`
+	ControllerServiceAccounts []string `yaml:"controller_service_accounts"`
 }
 
 // Slack configures approval messages with Approve and Reject buttons.

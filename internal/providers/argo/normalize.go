@@ -1,0 +1,348 @@
+package argo
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"reflect"
+	"sort"
+	"strings"
+
+	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/event"
+)
+
+// Argo Workflows resources governed by the admission webhook.
+const (
+	argoGroup            = "argoproj.io"
+	kindWorkflow         = "Workflow"
+	kindCronWorkflow     = "CronWorkflow"
+	kindWorkflowTemplate = "WorkflowTemplate"
+)
+
+// Annotations on a Workflow, CronWorkflow or WorkflowTemplate that say
+// which agent submitted it and why (the event's trigger).
+const (
+	AnnotationAgentID     = "agentgate.io/agent-id"
+	AnnotationPrompt      = "agentgate.io/prompt"
+	AnnotationReasoning   = "agentgate.io/reasoning"
+	AnnotationTriggeredBy = "agentgate.io/triggered-by"
+)
+
+// Labels the Argo Workflows server sets on what it creates for an SSO user.
+const (
+	LabelCreator                  = "workflows.argoproj.io/creator"
+	LabelCreatorPreferredUsername = "workflows.argoproj.io/creator-preferred-username"
+)
+
+// Event values of the admission webhook.
+const (
+	serviceAccountPrefix = "system:serviceaccount:"
+	triggerSourceAnnot   = "annotations"
+)
+
+// Handles of admission events.
+const (
+	HandleUID                     = "uid"
+	HandleKind                    = "kind"
+	HandleName                    = "name"
+	HandleOperation               = "operation"
+	HandleServiceAccountName      = "service_account_name"
+	HandleTemplateServiceAccounts = "template_service_accounts"
+	HandleActiveDeadlineSeconds   = "active_deadline_seconds"
+	HandleWorkflowTemplateRef     = "workflow_template_ref"
+	HandleSpecSHA256              = "spec_sha256"
+)
+
+// workflowObject is the part of a Workflow, CronWorkflow or
+// WorkflowTemplate the webhook reads.
+type workflowObject struct {
+	Metadata objectMeta      `json:"metadata"`
+	Spec     json.RawMessage `json:"spec"`
+}
+
+type objectMeta struct {
+	Name         string            `json:"name"`
+	GenerateName string            `json:"generateName"`
+	Namespace    string            `json:"namespace"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+}
+
+// workflowSpec is the part of a WorkflowSpec (and of a CronWorkflow's
+// spec, whose workflowSpec is one) the webhook reads.
+type workflowSpec struct {
+	ServiceAccountName    string        `json:"serviceAccountName"`
+	ActiveDeadlineSeconds *json.Number  `json:"activeDeadlineSeconds"`
+	Templates             []template    `json:"templates"`
+	Executor              *executor     `json:"executor"`
+	WorkflowTemplateRef   *templateRef  `json:"workflowTemplateRef"`
+	WorkflowSpec          *workflowSpec `json:"workflowSpec"`
+	Schedule              string        `json:"schedule"`
+	Schedules             []string      `json:"schedules"`
+}
+
+type template struct {
+	Name               string `json:"name"`
+	ServiceAccountName string `json:"serviceAccountName"`
+}
+
+type executor struct {
+	ServiceAccountName string `json:"serviceAccountName"`
+}
+
+type templateRef struct {
+	Name         string `json:"name"`
+	ClusterScope bool   `json:"clusterScope"`
+}
+
+// governed reports whether the request is about a resource the webhook
+// decides on, and why not otherwise.
+func (p *Provider) governed(req *admissionv1.AdmissionRequest) (bool, string) {
+	k := req.Kind
+	switch {
+	case k.Group != argoGroup || (k.Kind != kindWorkflow && k.Kind != kindCronWorkflow && k.Kind != kindWorkflowTemplate):
+		return false, "resource " + groupKind(k.Group, k.Kind) + " is not governed"
+	case req.SubResource != "":
+		return false, "subresource " + req.SubResource + " is not governed"
+	case req.Operation != admissionv1.Create && req.Operation != admissionv1.Update:
+		return false, "operation " + string(req.Operation) + " is not governed"
+	case req.DryRun != nil && *req.DryRun:
+		return false, "dry-run requests are not decided (agentgate charges quotas and records decisions)"
+	case p.controllers[req.UserInfo.Username]:
+		return false, "the workflow controller's own requests are not governed"
+	}
+	return true, ""
+}
+
+func groupKind(group, kind string) string {
+	if group == "" {
+		return kind
+	}
+	return kind + "." + group
+}
+
+// workflowEvent builds the event of a governed request. It returns ok false
+// with a reason for an UPDATE that changes nothing governed (status, labels,
+// or only spec.suspend and spec.shutdown, which stop work rather than start it).
+func (p *Provider) workflowEvent(req *admissionv1.AdmissionRequest) (ev event.Event, ok bool, why string, err error) {
+	if len(req.Object.Raw) == 0 || string(req.Object.Raw) == "null" {
+		return event.Event{}, false, "", apperr.Invalid("the %s request carries no object", req.Kind.Kind)
+	}
+	var obj workflowObject
+	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
+		return event.Event{}, false, "", apperr.Invalid("cannot read the %s: %s", req.Kind.Kind, jsonProblem(err))
+	}
+	var spec workflowSpec
+	if len(obj.Spec) > 0 && string(obj.Spec) != "null" {
+		if err := json.Unmarshal(obj.Spec, &spec); err != nil {
+			return event.Event{}, false, "", apperr.Invalid("cannot read the %s's spec: %s", req.Kind.Kind, jsonProblem(err))
+		}
+	}
+	if req.Operation == admissionv1.Update {
+		changed, err := specChanged(obj.Spec, req.OldObject.Raw)
+		if err != nil {
+			return event.Event{}, false, "", err
+		}
+		if !changed {
+			return event.Event{}, false, "update changes no governed part of the spec", nil
+		}
+	}
+
+	ns := firstNonEmpty(req.Namespace, obj.Metadata.Namespace)
+	name := firstNonEmpty(req.Name, obj.Metadata.Name, obj.Metadata.GenerateName)
+	principal, machine := p.principal(req, obj.Metadata.Labels)
+	ev = event.Event{
+		Provider:  Name,
+		Kind:      event.KindWorkflow,
+		Action:    strings.ToLower(string(req.Operation)),
+		Phase:     event.PhaseStart,
+		Repo:      clip(ns+"/"+name, maxField),
+		Namespace: clip(ns, maxField),
+		Principal: principal,
+		Machine:   machine,
+		Trigger:   annotationTrigger(obj.Metadata.Annotations),
+	}
+
+	// A CronWorkflow's workflow spec is spec.workflowSpec.
+	ws := &spec
+	if req.Kind.Kind == kindCronWorkflow && spec.WorkflowSpec != nil {
+		ws = spec.WorkflowSpec
+	}
+	tmplSAs := templateServiceAccounts(ws)
+
+	h := fields{}
+	h.set(HandleUID, string(req.UID))
+	h.set(HandleKind, req.Kind.Kind)
+	h.set(HandleName, name)
+	h.set(HandleOperation, string(req.Operation))
+	h.set(HandleServiceAccountName, ws.ServiceAccountName)
+	h.set(HandleTemplateServiceAccounts, strings.Join(tmplSAs, ","))
+	if ws.ActiveDeadlineSeconds != nil {
+		h.set(HandleActiveDeadlineSeconds, ws.ActiveDeadlineSeconds.String())
+	}
+	if ref := ws.WorkflowTemplateRef; ref != nil && ref.Name != "" {
+		kind := "WorkflowTemplate/"
+		if ref.ClusterScope {
+			kind = "ClusterWorkflowTemplate/"
+		}
+		h.set(HandleWorkflowTemplateRef, kind+ref.Name)
+	}
+	if len(obj.Spec) > 0 {
+		sum := sha256.Sum256(canonicalJSON(obj.Spec))
+		h.set(HandleSpecSHA256, hex.EncodeToString(sum[:]))
+	}
+	ev.Handles = h.orNil()
+
+	l := fields{}
+	l.set("resource_kind", req.Kind.Kind)
+	l.set("service_account", ws.ServiceAccountName)
+	l.set("service_accounts", strings.Join(allServiceAccounts(ws, tmplSAs), ","))
+	l.set("workflow_template_ref", h[HandleWorkflowTemplateRef])
+	if req.Kind.Kind == kindCronWorkflow {
+		l.set("schedule", strings.Join(append(nonEmpty(spec.Schedule), spec.Schedules...), ","))
+	}
+	if ws.ActiveDeadlineSeconds == nil {
+		l.set("active_deadline", "none")
+	}
+	l.set("k8s_username", req.UserInfo.Username)
+	l.set("k8s_groups", strings.Join(req.UserInfo.Groups, ","))
+	ev.Labels = l.orNil()
+	return ev, true, "", nil
+}
+
+// principal names who makes the request: a service account
+// "k8s:system:serviceaccount:<ns>:<name>" (machine), the SSO user the Argo
+// Workflows server acts for "argo:<preferred username or creator>", or a
+// Kubernetes user "k8s:<username>".
+func (p *Provider) principal(req *admissionv1.AdmissionRequest, labels map[string]string) (string, bool) {
+	user := strings.TrimSpace(req.UserInfo.Username)
+	if p.servers[user] {
+		if who := firstNonEmpty(labels[LabelCreatorPreferredUsername], labels[LabelCreator]); who != "" {
+			return clip("argo:"+who, maxField), false
+		}
+	}
+	if user == "" {
+		return "k8s:system:anonymous", false
+	}
+	return clip("k8s:"+user, maxField), strings.HasPrefix(user, serviceAccountPrefix)
+}
+
+// annotationTrigger reads the agentgate.io trigger annotations.
+func annotationTrigger(a map[string]string) event.Trigger {
+	t := event.Trigger{
+		AgentID:     clip(strings.TrimSpace(a[AnnotationAgentID]), maxField),
+		Prompt:      clip(strings.TrimSpace(a[AnnotationPrompt]), maxPrompt),
+		Reasoning:   clip(strings.TrimSpace(a[AnnotationReasoning]), maxPrompt),
+		TriggeredBy: clip(strings.TrimSpace(a[AnnotationTriggeredBy]), maxField),
+	}
+	if t != (event.Trigger{}) {
+		t.Source = triggerSourceAnnot
+	}
+	return t
+}
+
+// templateServiceAccounts lists the service accounts templates and the
+// executor set, sorted and unique.
+func templateServiceAccounts(ws *workflowSpec) []string {
+	set := map[string]bool{}
+	for _, t := range ws.Templates {
+		if sa := strings.TrimSpace(t.ServiceAccountName); sa != "" {
+			set[sa] = true
+		}
+	}
+	if ws.Executor != nil {
+		if sa := strings.TrimSpace(ws.Executor.ServiceAccountName); sa != "" {
+			set[sa] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for sa := range set {
+		out = append(out, sa)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// allServiceAccounts is the workflow's service account and its templates'.
+func allServiceAccounts(ws *workflowSpec, tmpl []string) []string {
+	out := nonEmpty(strings.TrimSpace(ws.ServiceAccountName))
+	for _, sa := range tmpl {
+		if len(out) == 0 || sa != out[0] {
+			out = append(out, sa)
+		}
+	}
+	return out
+}
+
+// specChanged reports whether an UPDATE changes the spec other than by
+// suspending, resuming, stopping or terminating.
+func specChanged(newSpec json.RawMessage, oldRaw []byte) (bool, error) {
+	if len(oldRaw) == 0 {
+		return true, nil
+	}
+	var old workflowObject
+	if err := json.Unmarshal(oldRaw, &old); err != nil {
+		return false, apperr.Invalid("cannot read the old object: %s", jsonProblem(err))
+	}
+	a, err := specMap(newSpec)
+	if err != nil {
+		return false, err
+	}
+	b, err := specMap(old.Spec)
+	if err != nil {
+		return false, err
+	}
+	// spec.suspend and spec.shutdown only suspend or stop a workflow.
+	for _, f := range []string{"suspend", "shutdown"} {
+		delete(a, f)
+		delete(b, f)
+	}
+	return !reflect.DeepEqual(a, b), nil
+}
+
+func specMap(raw json.RawMessage) (map[string]any, error) {
+	m := map[string]any{}
+	if len(raw) == 0 || string(raw) == "null" {
+		return m, nil
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, apperr.Invalid("spec is not an object: %s", jsonProblem(err))
+	}
+	return m, nil
+}
+
+// canonicalJSON re-encodes raw with sorted keys, so that the spec hash
+// does not depend on how the client ordered fields.
+func canonicalJSON(raw json.RawMessage) []byte {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return raw
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return raw
+	}
+	return b
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func nonEmpty(vs ...string) []string {
+	var out []string
+	for _, v := range vs {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
