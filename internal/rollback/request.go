@@ -1,0 +1,179 @@
+package rollback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// RollbackState is where a rollback is.
+type RollbackState string
+
+// Rollback states.
+const (
+	RollbackPending   RollbackState = "pending"
+	RollbackRunning   RollbackState = "running"
+	RollbackSucceeded RollbackState = "succeeded"
+	RollbackFailed    RollbackState = "failed"
+	// RollbackNotified is the state of an agentgate_action=notify alert's
+	// outcome: reported, never stored or executed.
+	RollbackNotified RollbackState = "notified"
+)
+
+// Active reports whether a rollback in this state blocks another one for
+// the same target.
+func (s RollbackState) Active() bool { return s == RollbackPending || s == RollbackRunning }
+
+// ToPrevious asks for the deployment before the current one.
+const ToPrevious = "previous"
+
+// Rollback is one rollback of a target to an earlier deployment.
+type Rollback struct {
+	ID string `json:"id"`
+	// Key is Target.Key(): at most one active rollback per key.
+	Key    string `json:"key"`
+	Target Target `json:"target"`
+	// WatchID is the watch that tripped, for SourceWatch.
+	WatchID     string `json:"watch_id,omitempty"`
+	RequestedBy string `json:"requested_by,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	// From is the deployment rolled back (the newest when requested).
+	FromDeploymentID string `json:"from_deployment_id,omitempty"`
+	FromSHA          string `json:"from_sha,omitempty"`
+	FromAgentID      string `json:"from_agent_id,omitempty"`
+	// To is the deployment rolled back to.
+	To        store.Deployment `json:"to"`
+	State     RollbackState    `json:"state"`
+	Result    Result           `json:"result"`
+	Error     string           `json:"error,omitempty"`
+	Attempts  int              `json:"attempts,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
+}
+
+// Request asks for a rollback.
+type Request struct {
+	Target Target
+	// To is ToPrevious (or empty, the same) or a commit SHA (7 characters
+	// or more of it) of an earlier successful deployment.
+	To          string
+	Reason      string
+	RequestedBy string
+}
+
+// Request records a pending rollback of the target, to be carried out by
+// Run (or the leader's next Tick). If a rollback of the same target is
+// already pending or running, that one is returned with created false.
+// Errors: apperr.KindInvalid for a bad request or an unknown provider,
+// apperr.KindNotFound when the history has no deployment to return to.
+func (e *Engine) Request(ctx context.Context, req Request) (Rollback, bool, error) {
+	t := req.Target
+	t.Provider = strings.ToLower(strings.TrimSpace(t.Provider))
+	if t.Repo == "" {
+		t.Repo = t.App
+	}
+	if t.Provider == "" || t.Repo == "" || t.Environment == "" {
+		return Rollback{}, false, apperr.Invalid("rollback needs a provider, a repo or app, and an environment")
+	}
+	if _, ok := e.c.Executors[t.Provider]; !ok {
+		return Rollback{}, false, apperr.Invalid("no rollback executor for provider %q", t.Provider)
+	}
+	if t.Source == "" {
+		t.Source = SourceRequest
+	}
+	if t.Reason == "" {
+		t.Reason = req.Reason
+	}
+	from, to, err := e.resolve(ctx, t, req.To)
+	if err != nil {
+		return Rollback{}, false, err
+	}
+	now := e.c.Now()
+	r := Rollback{
+		ID: e.c.NewID(), Key: t.Key(), Target: t, RequestedBy: req.RequestedBy, Reason: req.Reason,
+		FromDeploymentID: from.ID, FromSHA: from.SHA, FromAgentID: from.AgentID, To: to,
+		State: RollbackPending, CreatedAt: now, UpdatedAt: now,
+	}
+	stored, created, err := e.c.Store.CreateRollback(ctx, r)
+	if err != nil {
+		return Rollback{}, false, fmt.Errorf("create rollback: %w", err)
+	}
+	if created {
+		e.log.InfoContext(ctx, "rollback requested", "rollback_id", r.ID, "provider", t.Provider, "repo", t.Repo,
+			"environment", t.Environment, "source", t.Source, "from_sha", from.SHA, "to_sha", to.SHA, "by", req.RequestedBy)
+	}
+	return stored, created, nil
+}
+
+// resolve finds the deployment rolled back (the newest) and the one to go
+// back to: the one before it, or the newest earlier one with the SHA.
+func (e *Engine) resolve(ctx context.Context, t Target, to string) (from, target store.Deployment, err error) {
+	ds, err := e.c.History.ListDeployments(ctx, store.DeploymentFilter{Provider: t.Provider, Repo: t.Repo, Environment: t.Environment, Limit: historyLimit})
+	if err != nil {
+		return from, target, fmt.Errorf("list deployments: %w", err)
+	}
+	if len(ds) == 0 {
+		return from, target, apperr.NotFound("no recorded deployment of %s %s to %s", t.Provider, t.Repo, t.Environment)
+	}
+	from = ds[0]
+	to = strings.TrimSpace(to)
+	if to == "" || to == ToPrevious {
+		if len(ds) < 2 {
+			return from, target, apperr.NotFound("no deployment of %s %s to %s before %s", t.Provider, t.Repo, t.Environment, from.ID)
+		}
+		return from, ds[1], nil
+	}
+	if len(to) < 7 {
+		return from, target, apperr.Invalid("to must be %q or a commit sha of 7 characters or more", ToPrevious)
+	}
+	if strings.HasPrefix(from.SHA, to) {
+		return from, target, apperr.Invalid("%s is the current deployment of %s to %s", to, t.Repo, t.Environment)
+	}
+	for _, d := range ds[1:] {
+		if strings.HasPrefix(d.SHA, to) {
+			return from, d, nil
+		}
+	}
+	return from, target, apperr.NotFound("no successful deployment of %s at %s among the last %d", t.Repo, to, len(ds))
+}
+
+// HandleAlerts turns Alertmanager targets into rollbacks. A notify target
+// is only reported through OnRollback. A rollback target is acted on only
+// if its newest deployment was made by an agent and before the alert
+// started (the spike followed the agent's deploy); otherwise it is
+// reported as skipped in errs. It returns the rollbacks requested
+// (created or already active).
+func (e *Engine) HandleAlerts(ctx context.Context, targets []Target) (rollbacks []Rollback, errs error) {
+	var problems []error
+	for _, t := range targets {
+		if t.Action == ActionNotify {
+			e.report(ctx, Outcome{Rollback: Rollback{Key: t.Key(), Target: t, Reason: t.Reason, State: RollbackNotified, CreatedAt: e.c.Now()}})
+			continue
+		}
+		ds, err := e.c.History.ListDeployments(ctx, store.DeploymentFilter{Provider: t.Provider, Repo: t.Repo, Environment: t.Environment, Limit: 1})
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s %s: list deployments: %w", t.Repo, t.Environment, err))
+			continue
+		}
+		if len(ds) == 0 || ds[0].AgentID == "" {
+			problems = append(problems, apperr.Conflict("%s %s: newest deployment was not made by an agent; not rolling back", t.Repo, t.Environment))
+			continue
+		}
+		if !t.StartsAt.IsZero() && t.StartsAt.Before(ds[0].At) {
+			problems = append(problems, apperr.Conflict("%s %s: alert started before the newest deployment; not rolling back", t.Repo, t.Environment))
+			continue
+		}
+		r, _, err := e.Request(ctx, Request{Target: t, To: ToPrevious, Reason: t.Reason, RequestedBy: "alertmanager"})
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s %s: %w", t.Repo, t.Environment, err))
+			continue
+		}
+		rollbacks = append(rollbacks, r)
+	}
+	return rollbacks, errors.Join(problems...)
+}

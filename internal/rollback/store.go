@@ -1,0 +1,206 @@
+package rollback
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// History is the deployment history rollbacks go back through;
+// store.DeploymentStore implements it.
+type History interface {
+	// ListDeployments returns matching deployments, newest first.
+	ListDeployments(ctx context.Context, f store.DeploymentFilter) ([]store.Deployment, error)
+}
+
+// WatchStore persists watches. Tick runs on the leader only, so updates of
+// one watch do not race across replicas.
+type WatchStore interface {
+	// CreateWatch stores a new watch; store.ErrConflict if the id exists
+	// or a live watch exists for the same DeploymentID.
+	CreateWatch(ctx context.Context, w Watch) error
+	// UpdateWatch replaces a stored watch; store.ErrNotFound if absent.
+	UpdateWatch(ctx context.Context, w Watch) error
+	// GetWatch returns a watch or store.ErrNotFound.
+	GetWatch(ctx context.Context, id string) (Watch, error)
+	// DueWatches returns up to limit live watches (not Ended) with
+	// NextAt at or before now, earliest NextAt first.
+	DueWatches(ctx context.Context, now time.Time, limit int) ([]Watch, error)
+}
+
+// RollbackStore persists rollbacks. CreateRollback and ClaimRollback must
+// be atomic across replicas (a unique index on Key over active rows, a
+// conditional update): they are what stops one target being rolled back
+// twice at once.
+type RollbackStore interface {
+	// CreateRollback stores r unless an active (pending or running)
+	// rollback with the same Key exists; then that one is returned and
+	// created is false.
+	CreateRollback(ctx context.Context, r Rollback) (stored Rollback, created bool, err error)
+	// GetRollback returns a rollback or store.ErrNotFound.
+	GetRollback(ctx context.Context, id string) (Rollback, error)
+	// ClaimRollback moves a pending rollback to running and returns it;
+	// claimed is false (and the stored rollback returned) when it was not
+	// pending. store.ErrNotFound if absent.
+	ClaimRollback(ctx context.Context, id string, at time.Time) (r Rollback, claimed bool, err error)
+	// UpdateRollback replaces a stored rollback; store.ErrNotFound if absent.
+	UpdateRollback(ctx context.Context, r Rollback) error
+	// PendingRollbacks returns up to limit pending rollbacks, oldest first.
+	PendingRollbacks(ctx context.Context, limit int) ([]Rollback, error)
+}
+
+// Store is everything the engine persists.
+type Store interface {
+	WatchStore
+	RollbackStore
+}
+
+// MemoryStore is an in-process Store for tests and single-replica use.
+type MemoryStore struct {
+	mu        sync.Mutex
+	watches   map[string]Watch
+	rollbacks map[string]Rollback
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty store.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{watches: map[string]Watch{}, rollbacks: map[string]Rollback{}}
+}
+
+// cloneWatch copies the readings so callers cannot alias stored state.
+func cloneWatch(w Watch) Watch {
+	w.Readings = slices.Clone(w.Readings)
+	return w
+}
+
+// CreateWatch implements WatchStore.
+func (m *MemoryStore) CreateWatch(_ context.Context, w Watch) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.watches[w.ID]; ok {
+		return fmt.Errorf("watch %s: %w", w.ID, store.ErrConflict)
+	}
+	for _, o := range m.watches {
+		if o.DeploymentID == w.DeploymentID && o.Live() {
+			return fmt.Errorf("deployment %s already has live watch %s: %w", w.DeploymentID, o.ID, store.ErrConflict)
+		}
+	}
+	m.watches[w.ID] = cloneWatch(w)
+	return nil
+}
+
+// UpdateWatch implements WatchStore.
+func (m *MemoryStore) UpdateWatch(_ context.Context, w Watch) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.watches[w.ID]; !ok {
+		return fmt.Errorf("watch %s: %w", w.ID, store.ErrNotFound)
+	}
+	m.watches[w.ID] = cloneWatch(w)
+	return nil
+}
+
+// GetWatch implements WatchStore.
+func (m *MemoryStore) GetWatch(_ context.Context, id string) (Watch, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.watches[id]
+	if !ok {
+		return Watch{}, fmt.Errorf("watch %s: %w", id, store.ErrNotFound)
+	}
+	return cloneWatch(w), nil
+}
+
+// DueWatches implements WatchStore.
+func (m *MemoryStore) DueWatches(_ context.Context, now time.Time, limit int) ([]Watch, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Watch
+	for _, w := range m.watches {
+		if w.Live() && !w.NextAt.After(now) {
+			out = append(out, cloneWatch(w))
+		}
+	}
+	slices.SortFunc(out, func(a, b Watch) int { return a.NextAt.Compare(b.NextAt) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// CreateRollback implements RollbackStore.
+func (m *MemoryStore) CreateRollback(_ context.Context, r Rollback) (Rollback, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.rollbacks[r.ID]; ok {
+		return Rollback{}, false, fmt.Errorf("rollback %s: %w", r.ID, store.ErrConflict)
+	}
+	for _, o := range m.rollbacks {
+		if o.Key == r.Key && o.State.Active() {
+			return o, false, nil
+		}
+	}
+	m.rollbacks[r.ID] = r
+	return r, true, nil
+}
+
+// GetRollback implements RollbackStore.
+func (m *MemoryStore) GetRollback(_ context.Context, id string) (Rollback, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rollbacks[id]
+	if !ok {
+		return Rollback{}, fmt.Errorf("rollback %s: %w", id, store.ErrNotFound)
+	}
+	return r, nil
+}
+
+// ClaimRollback implements RollbackStore.
+func (m *MemoryStore) ClaimRollback(_ context.Context, id string, at time.Time) (Rollback, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rollbacks[id]
+	if !ok {
+		return Rollback{}, false, fmt.Errorf("rollback %s: %w", id, store.ErrNotFound)
+	}
+	if r.State != RollbackPending {
+		return r, false, nil
+	}
+	r.State, r.UpdatedAt = RollbackRunning, at
+	m.rollbacks[id] = r
+	return r, true, nil
+}
+
+// UpdateRollback implements RollbackStore.
+func (m *MemoryStore) UpdateRollback(_ context.Context, r Rollback) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.rollbacks[r.ID]; !ok {
+		return fmt.Errorf("rollback %s: %w", r.ID, store.ErrNotFound)
+	}
+	m.rollbacks[r.ID] = r
+	return nil
+}
+
+// PendingRollbacks implements RollbackStore.
+func (m *MemoryStore) PendingRollbacks(_ context.Context, limit int) ([]Rollback, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Rollback
+	for _, r := range m.rollbacks {
+		if r.State == RollbackPending {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b Rollback) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
