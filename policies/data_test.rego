@@ -11,6 +11,7 @@ known_rules := {
 	"scope.environment",
 	"scope.production",
 	"scope.namespace",
+	"scope.service_account",
 	"capability",
 }
 

@@ -56,6 +56,7 @@ agent(overrides) := object.union(
 		"environments": ["staging", "preview-*", "pr-*", "review/*"],
 		"namespaces": ["web-*"],
 		"principals": ["github:fixer[bot]"],
+		"labels": {"argo.service_accounts": "default"},
 		"created_at": "2025-01-01T00:00:00Z",
 		"updated_at": "2025-01-01T00:00:00Z",
 		"version": 1,

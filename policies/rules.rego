@@ -160,3 +160,27 @@ target_parts := [sprintf("%s %q", [field, event[field]]) |
 	some field in ["repo", "environment", "namespace"]
 	event[field] != ""
 ]
+
+# scope.service_account: an agent's workflow may run only as service
+# accounts its label argo.service_accounts allows (comma-separated globs),
+# so naming a powerful serviceAccountName is no privilege escalation. A spec
+# that names none runs as "default".
+violations contains violation("scope.service_account", msg) if {
+	governed
+	event.kind == "workflow"
+	some sa in workflow_service_accounts
+	not glob_any(allowed_service_accounts, sa)
+	msg := sprintf(
+		"%s may not run workflows as service account %q, which matches none of its allowed service accounts (%s); set the agent's label argo.service_accounts or use an allowed account",
+		[agent_desc, sa, quoted_list(allowed_service_accounts)],
+	)
+}
+
+allowed_service_accounts := [trim_space(s) |
+	some s in split(object.get(agent, ["labels", "argo.service_accounts"], ""), ",")
+	trim_space(s) != ""
+]
+
+workflow_service_accounts := {"default"} if {
+	object.get(event, ["labels", "service_accounts"], "") == ""
+} else := {trim_space(s) | some s in split(event.labels.service_accounts, ","); trim_space(s) != ""}

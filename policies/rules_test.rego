@@ -240,3 +240,33 @@ test_message_namespace_names_namespace if {
 	contains(r.message, `namespace "payments"`)
 	contains(r.message, `("web-*")`)
 }
+
+test_service_account_allowed_by_label if {
+	d := decide(agent_input(
+		agent({"labels": {"argo.service_accounts": "agent-runner, ci-*"}, "namespaces": ["agents"]}),
+		event({"kind": "workflow", "namespace": "agents", "labels": {"service_accounts": "agent-runner,ci-reader"}}),
+	))
+	not "scope.service_account" in {v.rule | some v in d.deny}
+}
+
+test_service_account_escalation_denied if {
+	d := decide(agent_input(
+		agent({"labels": {"argo.service_accounts": "agent-runner"}, "namespaces": ["agents"]}),
+		event({"kind": "workflow", "namespace": "agents", "labels": {"service_accounts": "agent-runner,cluster-admin"}}),
+	))
+	some v in d.deny
+	v.rule == "scope.service_account"
+	contains(v.message, "cluster-admin")
+}
+
+test_service_account_default_when_none_named if {
+	d := decide(agent_input(agent({"labels": {"argo.service_accounts": ""}, "namespaces": ["agents"]}), event({"kind": "workflow", "namespace": "agents"})))
+	some v in d.deny
+	v.rule == "scope.service_account"
+	contains(v.message, "\"default\"")
+}
+
+test_service_account_ignores_other_kinds if {
+	d := decide(agent_input(agent({}), event({"kind": "build", "labels": {"service_accounts": "cluster-admin"}})))
+	not "scope.service_account" in {v.rule | some v in d.deny}
+}

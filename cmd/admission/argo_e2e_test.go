@@ -127,7 +127,7 @@ func TestArgoWorkflowsAdmission(t *testing.T) {
 	_ = a
 	e := &e2e{t: t, h: srv.Config.Handler}
 	e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "claude-bot", "type": "data-pipeline", "owner": "data-team",
-		"capabilities": []string{"workflow"}, "namespaces": []string{"agents"},
+		"capabilities": []string{"workflow"}, "namespaces": []string{"agents"}, "labels": map[string]string{"argo.service_accounts": "agent-runner"},
 		"principals": []string{"k8s:system:serviceaccount:agents:claude-bot", "k8s:system:serviceaccount:payments:claude-bot"}}, http.StatusCreated, nil)
 	review := func(body []byte, query string) (bool, string) {
 		t.Helper()
@@ -159,6 +159,9 @@ func TestArgoWorkflowsAdmission(t *testing.T) {
 	}
 	if ok, msg := review(argoFixture(t, "admission", "workflow.create.denied-namespace.json"), "?timeout=10s"); ok || !strings.Contains(msg, "scope.namespace") {
 		t.Fatalf("agent workflow outside its namespaces: allowed=%v %s", ok, msg)
+	}
+	if ok, msg := review(argoFixture(t, "admission", "workflow.create.denied-service-account.json"), ""); ok || !strings.Contains(msg, "scope.service_account") {
+		t.Fatalf("a workflow naming a powerful service account: allowed=%v %s", ok, msg)
 	}
 	// The real kube-apiserver 1.36 requests (ConfigMaps: not governed).
 	sc := bufio.NewScanner(bytes.NewReader(argoFixture(t, "captured", "kube-apiserver-1.36-admissionreview.jsonl")))

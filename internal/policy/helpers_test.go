@@ -93,9 +93,11 @@ func testAgent(mods ...func(*agents.Agent)) *agents.Agent {
 		Environments: []string{"staging", "preview-*", "pr-*", "review/*"},
 		Namespaces:   []string{"web-*"},
 		Principals:   []string{"github:fixer[bot]"},
-		CreatedAt:    time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
-		UpdatedAt:    time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
-		Version:      1,
+		// Its Argo workflows may run as the default service account.
+		Labels:    map[string]string{"argo.service_accounts": "default"},
+		CreatedAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		UpdatedAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		Version:   1,
 	}
 	for _, m := range mods {
 		m(a)
