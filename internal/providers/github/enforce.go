@@ -86,7 +86,7 @@ func (p *Provider) enforceRun(ctx context.Context, ev event.Event, d providers.D
 			conclusion: conclusionFailure, status: statusFailure,
 			title:    "Refused by agentgate",
 			summary:  runSummary("agentgate refused this workflow run and cancelled it.", ev, d, "Reasons", d.Reasons),
-			short:    joinShort("Refused by agentgate", d.Reasons),
+			short:    providers.JoinShort("Refused by agentgate", d.Reasons),
 			external: d.DecisionID,
 		})
 	case effectiveApproval:
@@ -138,9 +138,9 @@ func noteworthy(ev event.Event, d providers.Decision) bool {
 func (p *Provider) enforceProtectionRule(ctx context.Context, ev event.Event, d providers.Decision) error {
 	switch d.Effective {
 	case effectiveAllow:
-		return p.review(ctx, ev, true, approvalComment(d))
+		return p.review(ctx, ev, true, providers.ApprovalComment(d))
 	case effectiveDeny:
-		return p.review(ctx, ev, false, rejectionComment(d))
+		return p.review(ctx, ev, false, providers.RejectionComment(d))
 	case effectiveApproval:
 		return nil
 	}
@@ -220,7 +220,7 @@ func (p *Provider) publish(ctx context.Context, ev event.Event, v verdict) error
 	status := &gh.RepoStatus{
 		State:       gh.String(v.status),
 		Context:     gh.String(checkName),
-		Description: gh.String(truncateRunes(v.short, maxStatusDescription)),
+		Description: gh.String(providers.TruncateRunes(v.short, maxStatusDescription)),
 	}
 	if u := ev.Handles[handleHTMLURL]; u != "" {
 		status.TargetURL = gh.String(u)
@@ -251,14 +251,6 @@ func runSummary(lead string, ev event.Event, d providers.Decision, heading strin
 	return b.String()
 }
 
-// joinShort is "<lead>: <line>; <line>", or the lead alone.
-func joinShort(lead string, lines []string) string {
-	if len(lines) == 0 {
-		return lead
-	}
-	return lead + ": " + strings.Join(lines, "; ")
-}
-
 // splitRepo splits "owner/name".
 func splitRepo(full string) (string, string, error) {
 	owner, name, ok := strings.Cut(full, "/")
@@ -266,13 +258,4 @@ func splitRepo(full string) (string, string, error) {
 		return "", "", &providers.PermanentError{Err: fmt.Errorf("github: repo %q is not owner/name", full)}
 	}
 	return owner, name, nil
-}
-
-// truncateRunes cuts s to at most n characters, marking the cut with "…".
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -2,9 +2,6 @@ package github
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -118,7 +115,7 @@ func (p *Provider) normalize(name string, payload []byte) ([]event.Event, string
 			Action json.RawMessage `json:"action"`
 		}
 		if err := json.Unmarshal(payload, &head); err != nil {
-			return nil, "", invalidJSON(name, err)
+			return nil, "", providers.InvalidJSON(name, err)
 		}
 		var action string
 		_ = json.Unmarshal(head.Action, &action) // a non-string action is left out of the reason
@@ -126,11 +123,11 @@ func (p *Provider) normalize(name string, payload []byte) ([]event.Event, string
 	}
 	var env envelope
 	if err := json.Unmarshal(payload, &env); err != nil {
-		return nil, "", invalidJSON(name, err)
+		return nil, "", providers.InvalidJSON(name, err)
 	}
 	parsed, err := gh.ParseWebHook(name, payload)
 	if err != nil {
-		return nil, "", invalidJSON(name, err)
+		return nil, "", providers.InvalidJSON(name, err)
 	}
 	var ev *event.Event
 	switch e := parsed.(type) {
@@ -175,24 +172,4 @@ func notGoverned(name, action string) string {
 		return name + " is not governed"
 	}
 	return name + "." + providers.Clip(action, 64) + " is not governed"
-}
-
-// invalidJSON describes a JSON decoding error of a named payload.
-func invalidJSON(name string, err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	msg := err.Error()
-	switch {
-	case errors.Is(err, io.EOF), strings.Contains(msg, "unexpected end of JSON input"):
-		msg = "empty or truncated body"
-	case errors.As(err, &syn):
-		msg = fmt.Sprintf("syntax error at byte %d: %s", syn.Offset, syn.Error())
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "(top level)"
-		}
-		msg = fmt.Sprintf("field %q must be %s, not %s", field, typ.Type, typ.Value)
-	}
-	return apperr.Invalid("invalid %s payload: %s", providers.Clip(name, 64), msg)
 }

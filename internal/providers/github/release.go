@@ -50,7 +50,7 @@ func (p *Provider) Release(ctx context.Context, ev event.Event, approved bool, c
 		if comment != "" {
 			v.summary += "\n> " + strings.ReplaceAll(comment, "\n", "\n> ") + "\n"
 		}
-		v.short = joinShort(v.title, nonEmpty(comment))
+		v.short = providers.JoinShort(v.title, providers.NonEmpty(comment))
 		return p.publish(ctx, ev, v)
 	}
 	return providers.ErrNoAction
@@ -85,45 +85,11 @@ func (p *Provider) review(ctx context.Context, ev event.Event, approved bool, co
 		EnvironmentName string `json:"environment_name"`
 		State           string `json:"state"`
 		Comment         string `json:"comment"`
-	}{environment, state, truncateRunes(comment, maxComment)}
+	}{environment, state, providers.TruncateRunes(comment, maxComment)}
 	req, err := cl.NewRequest("POST", callback, body)
 	if err != nil {
 		return &providers.PermanentError{Err: fmt.Errorf("github: deployment callback request: %w", err)}
 	}
 	_, err = cl.Do(ctx, req, nil)
 	return p.api.classify(fmt.Sprintf("%s deployment to %s of %s", state, environment, ev.Repo), err)
-}
-
-// approvalComment is the comment of an approval by decision.
-func approvalComment(d providers.Decision) string {
-	var parts []string
-	if d.AgentName != "" {
-		parts = append(parts, "agent "+d.AgentName)
-	}
-	if d.DecisionID != "" {
-		parts = append(parts, "decision "+d.DecisionID)
-	}
-	if len(d.Warnings) > 0 {
-		parts = append(parts, "warnings: "+strings.Join(d.Warnings, "; "))
-	}
-	if len(parts) == 0 {
-		return "Approved by agentgate"
-	}
-	return "Approved by agentgate: " + strings.Join(parts, ", ")
-}
-
-// rejectionComment is the comment of a rejection by decision: the reasons.
-func rejectionComment(d providers.Decision) string {
-	lead := "Rejected by agentgate"
-	if d.DecisionID != "" {
-		lead += " (decision " + d.DecisionID + ")"
-	}
-	return joinShort(lead, d.Reasons)
-}
-
-func nonEmpty(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return []string{s}
 }

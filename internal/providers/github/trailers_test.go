@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/event"
-	"github.com/agentgate/agentgate/internal/providers"
 )
 
 func TestTrailerTrigger(t *testing.T) {
@@ -40,26 +39,6 @@ func TestPayloadTrigger(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := payloadTrigger(json.RawMessage(tc.raw)); got != tc.want {
 				t.Fatalf("payloadTrigger(%s) = %+v, want %+v", tc.raw, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestClip(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		max  int
-		want string
-	}{
-		{name: "short", in: "abc", max: 5, want: "abc"},
-		{name: "ascii", in: "abcdef", max: 3, want: "abc"},
-		{name: "does not split a rune", in: "aé", max: 2, want: "a"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := providers.Clip(tc.in, tc.max); got != tc.want {
-				t.Fatalf("providers.Clip(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
 			}
 		})
 	}

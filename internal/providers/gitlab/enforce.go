@@ -84,7 +84,7 @@ func (p *Provider) enforcePipeline(ctx context.Context, ev event.Event, d provid
 		if d.DecisionID != "" {
 			lead += " (decision " + d.DecisionID + ")"
 		}
-		return p.setStatus(ctx, ev, gl.Failed, joinShort(lead, d.Reasons))
+		return p.setStatus(ctx, ev, gl.Failed, providers.JoinShort(lead, d.Reasons))
 	case effectiveApproval:
 		if err := p.cancelPipeline(ctx, ev); err != nil {
 			return err
@@ -105,9 +105,9 @@ func (p *Provider) enforceDeployment(ctx context.Context, ev event.Event, d prov
 	}
 	switch d.Effective {
 	case effectiveAllow:
-		return p.review(ctx, ev, true, approvalComment(d))
+		return p.review(ctx, ev, true, providers.ApprovalComment(d))
 	case effectiveDeny:
-		return p.review(ctx, ev, false, rejectionComment(d))
+		return p.review(ctx, ev, false, providers.RejectionComment(d))
 	case effectiveApproval:
 		return providers.ErrNoAction // held until the approval is resolved
 	}
@@ -172,7 +172,7 @@ func (p *Provider) setStatus(ctx context.Context, ev event.Event, state gl.Build
 	opts := &gl.SetCommitStatusOptions{
 		State:       state,
 		Name:        gl.Ptr(statusName),
-		Description: gl.Ptr(truncateRunes(description, maxDescription)),
+		Description: gl.Ptr(providers.TruncateRunes(description, maxDescription)),
 	}
 	if ref := ev.Handles[handleRef]; ref != "" {
 		opts.Ref = gl.Ptr(ref)
@@ -187,21 +187,4 @@ func (p *Provider) setStatus(ctx context.Context, ev event.Event, state gl.Build
 		return nil
 	}
 	return p.api.classify(fmt.Sprintf("set commit status %s on %s of %s", state, sha, ev.Repo), resp, err)
-}
-
-// joinShort is "<lead>: <line>; <line>", or the lead alone.
-func joinShort(lead string, lines []string) string {
-	if len(lines) == 0 {
-		return lead
-	}
-	return lead + ": " + strings.Join(lines, "; ")
-}
-
-// truncateRunes cuts s to at most n characters, marking the cut with "…".
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -2,9 +2,6 @@ package gitlab
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -72,7 +69,7 @@ func (p *Provider) Parse(h http.Header, body []byte) (providers.Delivery, error)
 		// event that is not governed is acknowledged.
 		var v any
 		if err := json.Unmarshal(body, &v); err != nil {
-			return providers.Delivery{}, invalidJSON(name, err)
+			return providers.Delivery{}, providers.InvalidJSON(name, err)
 		}
 		d.Ignored = notGoverned(name)
 		return d, nil
@@ -81,7 +78,7 @@ func (p *Provider) Parse(h http.Header, body []byte) (providers.Delivery, error)
 		ObjectKind json.RawMessage `json:"object_kind"`
 	}
 	if err := json.Unmarshal(body, &head); err != nil {
-		return providers.Delivery{}, invalidJSON(name, err)
+		return providers.Delivery{}, providers.InvalidJSON(name, err)
 	}
 	var kind string
 	_ = json.Unmarshal(head.ObjectKind, &kind) // a missing or non-string kind is checked below
@@ -154,30 +151,10 @@ func notGoverned(what string) string {
 	return providers.Clip(what, 160) + " is not governed"
 }
 
-// invalidJSON describes a JSON decoding error of a named payload.
-func invalidJSON(name string, err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	msg := err.Error()
-	switch {
-	case errors.Is(err, io.EOF), strings.Contains(msg, "unexpected end of JSON input"):
-		msg = "empty or truncated body"
-	case errors.As(err, &syn):
-		msg = fmt.Sprintf("syntax error at byte %d: %s", syn.Offset, syn.Error())
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "(top level)"
-		}
-		msg = fmt.Sprintf("field %q must be %s, not %s", field, typ.Type, typ.Value)
-	}
-	return apperr.Invalid("invalid %s payload: %s", providers.Clip(name, 64), msg)
-}
-
 // decode unmarshals a governed body into v.
 func decode(name string, body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		return invalidJSON(name, err)
+		return providers.InvalidJSON(name, err)
 	}
 	return nil
 }

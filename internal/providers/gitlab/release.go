@@ -41,7 +41,7 @@ func (p *Provider) Release(ctx context.Context, ev event.Event, approved bool, c
 		if approved {
 			state, lead = gl.Success, "Approved in agentgate; run the pipeline again to proceed"
 		}
-		return p.setStatus(ctx, ev, state, joinShort(lead, nonEmpty(comment)))
+		return p.setStatus(ctx, ev, state, providers.JoinShort(lead, providers.NonEmpty(comment)))
 	}
 	return providers.ErrNoAction
 }
@@ -70,7 +70,7 @@ func (p *Provider) review(ctx context.Context, ev event.Event, approved bool, co
 	}
 	opts := &gl.ApproveOrRejectProjectDeploymentOptions{
 		Status:  gl.Ptr(status),
-		Comment: gl.Ptr(truncateRunes(comment, maxComment)),
+		Comment: gl.Ptr(providers.TruncateRunes(comment, maxComment)),
 	}
 	if p.approvalRule != "" {
 		opts.RepresentedAs = gl.Ptr(p.approvalRule)
@@ -113,38 +113,4 @@ func (p *Provider) blockedDeploymentOf(ctx context.Context, cl *gl.Client, pid a
 	}
 	p.log.DebugContext(ctx, "job has no blocked deployment; nothing to approve", "repo", ev.Repo, "environment", environment, "job_id", jobID)
 	return 0, nil
-}
-
-// approvalComment is the comment of an approval by decision.
-func approvalComment(d providers.Decision) string {
-	var parts []string
-	if d.AgentName != "" {
-		parts = append(parts, "agent "+d.AgentName)
-	}
-	if d.DecisionID != "" {
-		parts = append(parts, "decision "+d.DecisionID)
-	}
-	if len(d.Warnings) > 0 {
-		parts = append(parts, "warnings: "+strings.Join(d.Warnings, "; "))
-	}
-	if len(parts) == 0 {
-		return "Approved by agentgate"
-	}
-	return "Approved by agentgate: " + strings.Join(parts, ", ")
-}
-
-// rejectionComment is the comment of a rejection by decision: the reasons.
-func rejectionComment(d providers.Decision) string {
-	lead := "Rejected by agentgate"
-	if d.DecisionID != "" {
-		lead += " (decision " + d.DecisionID + ")"
-	}
-	return joinShort(lead, d.Reasons)
-}
-
-func nonEmpty(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return []string{s}
 }
