@@ -186,8 +186,9 @@ type Generic struct {
 // Argo configures the Argo Workflows admission webhook and the Argo CD
 // PreSync hook gate.
 type Argo struct {
-	// HookToken authenticates admission hook presync; without it every
-	// hook call is refused.
+	// HookToken authenticates the Argo CD hook Jobs (admission hook
+	// presync|postsync) and POST /webhooks/argo; without it every such call
+	// is refused.
 	HookToken Secret `yaml:"hook_token"`
 	// ArgoCDURL and ArgoCDToken read Applications (who started a sync).
 	ArgoCDURL   string `yaml:"argocd_url"`

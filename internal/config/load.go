@@ -237,6 +237,11 @@ func (c *Config) Validate() error {
 			bad("github.runner_rates."+label, "must not be negative")
 		}
 	}
+	if a := c.Argo; a.HookToken.IsSet() && (a.ArgoCDURL == "" || !a.ArgoCDToken.IsSet()) {
+		// Without them every hook call would answer 503 and syncs would
+		// wait for --wait instead of failing.
+		bad("argo.argocd_url", "argo.argocd_url and argo.argocd_token are required with argo.hook_token (agentgate reads the Application to see who synced)")
+	}
 	for tag, rate := range c.GitLab.RunnerRates {
 		if rate < 0 {
 			bad("gitlab.runner_rates."+tag, "must not be negative")
