@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"AuditTamper", testAuditTamper},
 		{"Costs", testCosts},
 		{"Deployments", testDeployments},
+		{"Rollbacks", testRollbacks},
 		{"Counters", testCounters},
 		{"LeaderLease", testLeaderLease},
 		{"Transactions", testTransactions},
