@@ -29,6 +29,7 @@ func (a *app) clientCommands() []*cobra.Command {
 		a.costsCmd(),
 		a.evaluateCmd(),
 		a.meCmd(),
+		a.rollbackCmd(),
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/server"
 	"github.com/agentgate/agentgate/internal/store"
 	"github.com/agentgate/agentgate/internal/store/postgres"
@@ -56,9 +57,11 @@ type App struct {
 	Server    *server.Server
 	Metrics   *telemetry.Metrics
 	// Slack is the approval front end, nil when Slack is not configured.
-	Slack  *slackui.Notifier
-	log    *slog.Logger
-	holder string
+	Slack *slackui.Notifier
+	// Rollback watches agent deploys, nil without rollback.prometheus_url.
+	Rollback *rollback.Engine
+	log      *slog.Logger
+	holder   string
 }
 
 // New builds the service. Close releases what it opened.
@@ -101,13 +104,20 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if a.Slack, err = a.newSlack(log.With("component", "slack")); err != nil {
 		return nil, err
 	}
+	if a.Rollback, err = a.newRollback(log.With("component", "rollback")); err != nil {
+		return nil, err
+	}
+	var onDeployment func(context.Context, store.Deployment)
+	if a.Rollback != nil {
+		onDeployment = a.watchDeployment
+	}
 	var notifier gate.ApprovalNotifier
 	if a.Slack != nil {
 		notifier = a.Slack
 	}
 	a.Gate = gate.New(gate.Options{
 		Store: st, Identify: a.Registry, Policy: a.Policy, Revision: func() string { return a.Policy.Status().Revision },
-		Killer: a.Registry, Notifier: notifier, Metrics: a.Metrics, Logger: log.With("component", "gate"),
+		Killer: a.Registry, Notifier: notifier, OnDeployment: onDeployment, Metrics: a.Metrics, Logger: log.With("component", "gate"),
 		Failure: cfg.Failure, DeliveryTTL: cfg.Webhooks.DeliveryTTL, Now: o.Now,
 	})
 	var provs []providers.Provider
@@ -132,6 +142,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.Server = server.New(server.Options{
 		Config: cfg.Server, Logger: log.With("component", "http"), Store: st, Gate: a.Gate, Registry: a.Registry,
 		Approvals: a.Approvals, Dispatch: a.Dispatch, Interactions: interactions(a.Slack),
+		Rollbacks: rollbacks(a.Rollback), AlertmanagerToken: a.Config.Rollback.AlertmanagerToken.Reveal(),
 		Providers: preg, Tokens: tokens, PolicyStatus: a.Policy.Status, Metrics: a.Metrics, Gatherer: reg,
 	})
 	ok = true
@@ -242,6 +253,14 @@ func (a *App) Run(ctx context.Context) error {
 		scancel()
 	}
 	return first
+}
+
+// rollbacks is the rollback engine as the server sees it, nil when off.
+func rollbacks(e *rollback.Engine) server.Rollbacks {
+	if e == nil {
+		return nil
+	}
+	return e
 }
 
 // interactions is the Slack interactivity handler, nil without Slack.

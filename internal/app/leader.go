@@ -54,6 +54,11 @@ func (a *App) leaderWork(ctx context.Context, now time.Time) {
 	if _, err := a.Store.PurgeCounters(ctx, now); err != nil {
 		a.log.Warn("purge counters", "err", err)
 	}
+	if a.Rollback != nil {
+		if _, err := a.Rollback.Tick(ctx, now); err != nil {
+			a.log.Warn("rollback watches", "err", err)
+		}
+	}
 	if n, err := a.Approvals.ExpireDue(ctx); err != nil {
 		a.log.Warn("expire approvals", "err", err)
 	} else if n > 0 {

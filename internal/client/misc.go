@@ -11,6 +11,7 @@ import (
 	"github.com/agentgate/agentgate/internal/agents"
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/gate"
+	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
@@ -135,4 +136,34 @@ func (c *Client) Me(ctx context.Context) (AgentStatus, error) {
 	var s AgentStatus
 	err := c.do(ctx, http.MethodGet, "/me", nil, nil, &s)
 	return s, err
+}
+
+// RollbackRequest asks for a rollback (POST /api/v1/rollbacks).
+type RollbackRequest struct {
+	Provider    string `json:"provider"`
+	Repo        string `json:"repo,omitempty"`
+	App         string `json:"app,omitempty"`
+	Environment string `json:"environment"`
+	Namespace   string `json:"namespace,omitempty"`
+	To          string `json:"to,omitempty"`
+	Reason      string `json:"reason"`
+}
+
+// CreateRollback starts a rollback, or returns the one already in
+// progress for the same target.
+func (c *Client) CreateRollback(ctx context.Context, r RollbackRequest) (rollback.Rollback, error) {
+	var out rollback.Rollback
+	err := c.do(ctx, http.MethodPost, "/rollbacks", nil, r, &out)
+	return out, err
+}
+
+// GetRollback returns a rollback's progress.
+func (c *Client) GetRollback(ctx context.Context, id string) (rollback.Rollback, error) {
+	var out rollback.Rollback
+	p, err := escape("rollback", id)
+	if err != nil {
+		return out, err
+	}
+	err = c.do(ctx, http.MethodGet, "/rollbacks/"+p, nil, nil, &out)
+	return out, err
 }

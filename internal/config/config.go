@@ -17,6 +17,7 @@ type Config struct {
 	GitLab   GitLab   `yaml:"gitlab"`
 	Argo     Argo     `yaml:"argo"`
 	Slack    Slack    `yaml:"slack"`
+	Rollback Rollback `yaml:"rollback"`
 	Failure  Failure  `yaml:"failure"`
 	Log      Log      `yaml:"log"`
 }
@@ -203,6 +204,34 @@ type Argo struct {
 	ControllerServiceAccounts []string `yaml:"controller_service_accounts"`
 }
 
+// Rollback configures watches after agent deploys and rollbacks. Without
+// a Prometheus URL rollback is off.
+type Rollback struct {
+	// PrometheusURL is the Prometheus HTTP API queried by watches.
+	PrometheusURL string `yaml:"prometheus_url"`
+	// Query is the PromQL error-ratio template; {{.Repo}}, {{.Environment}},
+	// {{.Namespace}} and {{.App}} are filled in (escaped).
+	Query string `yaml:"query"`
+	// A reading breaches above Threshold, or above BaselineFactor times the
+	// pre-deploy baseline; TripAfter consecutive breaches roll back.
+	Threshold      float64 `yaml:"threshold"`
+	BaselineFactor float64 `yaml:"baseline_factor"`
+	TripAfter      int     `yaml:"trip_after"`
+	// NoDataAfter consecutive empty readings report the watch as no_data.
+	NoDataAfter int           `yaml:"no_data_after"`
+	Interval    time.Duration `yaml:"interval"`
+	Window      time.Duration `yaml:"window"`
+	// GitHubMode is rerun (re-run the previous deployment's run) or
+	// dispatch (dispatch its workflow with the previous sha).
+	GitHubMode string `yaml:"github_mode"`
+	// AlertmanagerToken authenticates POST /webhooks/alertmanager
+	// (Authorization: Bearer); without it every alert is refused.
+	AlertmanagerToken Secret `yaml:"alertmanager_token"`
+	// Consequence for the agent whose deploy was rolled back automatically:
+	// none, demote (one tier down) or kill (its kill switch).
+	Consequence string `yaml:"consequence"`
+}
+
 // Slack configures approval messages with Approve and Reject buttons.
 // Without a bot token Slack is off and approvals go through the API only.
 type Slack struct {
@@ -270,5 +299,10 @@ func Default() Config {
 			ProductionEnvironments: []string{"production", "prod", "prod-*"},
 		},
 		Log: Log{Level: "info", Format: "text"},
+		Rollback: Rollback{
+			Query:     `sum(rate(http_requests_total{namespace="{{.Namespace}}",code=~"5.."}[5m])) / sum(rate(http_requests_total{namespace="{{.Namespace}}"}[5m]))`,
+			Threshold: 0.05, BaselineFactor: 3, TripAfter: 3, NoDataAfter: 5,
+			Interval: 30 * time.Second, Window: 15 * time.Minute, GitHubMode: "rerun", Consequence: "none",
+		},
 	}
 }

@@ -242,6 +242,27 @@ func (c *Config) Validate() error {
 		// wait for --wait instead of failing.
 		bad("argo.argocd_url", "argo.argocd_url and argo.argocd_token are required with argo.hook_token (agentgate reads the Application to see who synced)")
 	}
+	if r := c.Rollback; r.PrometheusURL != "" {
+		if r.Query == "" {
+			bad("rollback.query", "is required with rollback.prometheus_url")
+		}
+		if r.Threshold <= 0 && r.BaselineFactor <= 0 {
+			bad("rollback.threshold", "set rollback.threshold or rollback.baseline_factor (or both)")
+		}
+		if r.TripAfter < 1 || r.Interval <= 0 || r.Window < r.Interval {
+			bad("rollback.trip_after", "trip_after must be at least 1 and window at least one interval")
+		}
+	}
+	switch c.Rollback.GitHubMode {
+	case "rerun", "dispatch":
+	default:
+		bad("rollback.github_mode", "must be rerun or dispatch, got %q", c.Rollback.GitHubMode)
+	}
+	switch c.Rollback.Consequence {
+	case "none", "demote", "kill":
+	default:
+		bad("rollback.consequence", "must be none, demote or kill, got %q", c.Rollback.Consequence)
+	}
 	for tag, rate := range c.GitLab.RunnerRates {
 		if rate < 0 {
 			bad("gitlab.runner_rates."+tag, "must not be negative")

@@ -49,10 +49,11 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 		replayed bool
 		approval *store.Approval
 		counts   anomalyCounts
+		deployed *store.Deployment
 	)
 	err = g.o.Store.InTx(ctx, func(ctx context.Context, q store.Queries) error {
 		res = p.result() // reset on a retried transaction
-		approval, counts = nil, anomalyCounts{}
+		approval, counts, deployed = nil, anomalyCounts{}, nil
 		if req.DeliveryID != "" {
 			prior, err := q.ClaimDelivery(ctx, store.Delivery{Provider: req.source(&p.ev), ID: req.DeliveryID, CreatedAt: p.now, ExpiresAt: p.now.Add(g.o.DeliveryTTL)})
 			if err != nil {
@@ -70,7 +71,8 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 		if err := g.charge(ctx, q, p, &res); err != nil {
 			return err
 		}
-		if err := p.recordReport(ctx, q, req); err != nil {
+		var err error
+		if deployed, err = p.recordReport(ctx, q, req); err != nil {
 			return err
 		}
 		if a := p.ident.Agent; a != nil && !p.ev.IsReport() {
@@ -113,6 +115,9 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 		g.checkAnomalies(ctx, p, counts)
 		if approval != nil && g.o.Notifier != nil {
 			g.o.Notifier.ApprovalCreated(ctx, *approval)
+		}
+		if deployed != nil && deployed.AgentID != "" && g.o.OnDeployment != nil {
+			g.o.OnDeployment(ctx, *deployed)
 		}
 	}
 	return res, nil
@@ -162,11 +167,11 @@ func (g *Gate) charge(ctx context.Context, q store.Queries, p *plan, res *Result
 
 // recordReport books what an end or report event says happened: its cost
 // (for an agent) in the ledger, and a successful deployment in the history
-// rollbacks use.
-func (p *plan) recordReport(ctx context.Context, q store.Queries, req Request) error {
+// rollbacks use, which it returns when it is newly recorded.
+func (p *plan) recordReport(ctx context.Context, q store.Queries, req Request) (*store.Deployment, error) {
 	ev, a := &p.ev, p.ident.Agent
 	if !ev.IsEnd() && !ev.IsReport() {
-		return nil
+		return nil, nil
 	}
 	if c := ev.Cost; c != nil && a != nil {
 		err := q.AddCost(ctx, store.CostEntry{
@@ -174,11 +179,11 @@ func (p *plan) recordReport(ctx context.Context, q store.Queries, req Request) e
 			Repo: ev.Repo, Minutes: c.Minutes, Amount: c.Amount, Currency: c.Currency, At: p.now,
 		})
 		if err != nil {
-			return fmt.Errorf("add cost: %w", err)
+			return nil, fmt.Errorf("add cost: %w", err)
 		}
 	}
 	if !ev.IsReport() || ev.Action != event.ActionSucceeded || (ev.Kind != event.KindDeploy && ev.Kind != event.KindSync) || ev.Environment == "" {
-		return nil
+		return nil, nil
 	}
 	d := store.Deployment{
 		ID: deploymentID(ev, req), Provider: ev.Provider, Repo: ev.Repo, Environment: ev.Environment,
@@ -187,10 +192,14 @@ func (p *plan) recordReport(ctx context.Context, q store.Queries, req Request) e
 	if a != nil {
 		d.AgentID = a.ID
 	}
-	if err := q.RecordDeployment(ctx, d); err != nil && apperr.KindOf(err) != apperr.KindConflict {
-		return fmt.Errorf("record deployment: %w", err)
+	err := q.RecordDeployment(ctx, d)
+	switch {
+	case apperr.KindOf(err) == apperr.KindConflict:
+		return nil, nil // a redelivered report: recorded (and watched) once
+	case err != nil:
+		return nil, fmt.Errorf("record deployment: %w", err)
 	}
-	return nil
+	return &d, nil
 }
 
 // deploymentID derives a deployment's id from the provider's own ids, so a

@@ -44,9 +44,12 @@ type Options struct {
 	Revision func() string
 	Killer   Killer
 	Notifier ApprovalNotifier
-	Metrics  *telemetry.Metrics
-	Logger   *slog.Logger
-	Failure  config.Failure
+	// OnDeployment is told, after commit, about each successful deployment
+	// an agent made (rollback watches start here).
+	OnDeployment func(ctx context.Context, d store.Deployment)
+	Metrics      *telemetry.Metrics
+	Logger       *slog.Logger
+	Failure      config.Failure
 	// DeliveryTTL is how long delivery ids are remembered.
 	DeliveryTTL time.Duration
 	Now         func() time.Time

@@ -177,3 +177,8 @@ func (e *Engine) HandleAlerts(ctx context.Context, targets []Target) (rollbacks 
 	}
 	return rollbacks, errors.Join(problems...)
 }
+
+// Get returns a rollback by id (store.ErrNotFound if unknown).
+func (e *Engine) Get(ctx context.Context, id string) (Rollback, error) {
+	return e.c.Store.GetRollback(ctx, id)
+}

@@ -38,7 +38,12 @@ type Options struct {
 	// Interactions, when set, serves POST /slack/interactions (it verifies
 	// Slack's signature itself).
 	Interactions http.Handler
-	Providers    *providers.Registry
+	// Rollbacks serves /api/v1/rollbacks and POST /webhooks/alertmanager;
+	// nil answers 503 (rollback not configured).
+	Rollbacks Rollbacks
+	// AlertmanagerToken authenticates POST /webhooks/alertmanager.
+	AlertmanagerToken string
+	Providers         *providers.Registry
 	// Tokens are the static API tokens (configured and bootstrap).
 	Tokens []StaticToken
 	// PolicyStatus reports the policy set for /readyz.
@@ -57,6 +62,8 @@ type Server struct {
 	registry       *registry.Service
 	approvals      *approval.Service
 	dispatch       *enforce.Dispatcher
+	rollbacks      Rollbacks
+	alertToken     string
 	providers      *providers.Registry
 	tokens         []StaticToken
 	policyStatus   func() policy.Status
@@ -77,7 +84,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		cfg: o.Config, log: o.Logger, store: o.Store, gate: o.Gate, registry: o.Registry,
-		approvals: o.Approvals, dispatch: o.Dispatch,
+		approvals: o.Approvals, dispatch: o.Dispatch, rollbacks: o.Rollbacks, alertToken: o.AlertmanagerToken,
 		providers: o.Providers, tokens: o.Tokens, policyStatus: o.PolicyStatus, metrics: o.Metrics,
 		gatherer: o.Gatherer, maxBody: o.Config.MaxBodyBytes, requestTimeout: o.Config.RequestTimeout,
 	}
@@ -109,6 +116,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 	// must not take the other metrics with it.
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})))
 
+	r.POST("/webhooks/alertmanager", s.withBodyLimit(), s.withTimeout(), s.alertmanager)
 	r.POST("/webhooks/:provider", s.withBodyLimit(), s.withTimeout(), s.webhook)
 	s.mountSyncGates(r)
 	s.mountAdmitters(r)
@@ -152,6 +160,8 @@ func (s *Server) routes(o Options) *gin.Engine {
 
 	api.GET("/costs", viewer, s.costs)
 	api.GET("/deployments", viewer, s.listDeployments)
+	api.POST("/rollbacks", operator, s.createRollback)
+	api.GET("/rollbacks/:id", viewer, s.getRollback)
 	api.POST("/evaluate", viewer, s.evaluate)
 	return r
 }

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	agentgate "github.com/agentgate/agentgate/internal/app"
+	"github.com/agentgate/agentgate/internal/config"
+)
+
+// TestRollbackAPIAndAlertmanager: an SRE rollback and an Alertmanager alert
+// each re-run the previous successful GitHub deployment of an agent, and
+// both are audited.
+func TestRollbackAPIAndAlertmanager(t *testing.T) {
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
+	}))
+	t.Cleanup(prom.Close)
+	gh := &fakeGitHub{}
+	ghSrv := httptest.NewServer(gh)
+	t.Cleanup(ghSrv.Close)
+	env := map[string]string{
+		"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin,
+		"ADMISSION_WEBHOOKS_GITHUB_SECRET": e2eSecret, "ADMISSION_GITHUB_TOKEN": "gh-test-token", "ADMISSION_GITHUB_BASE_URL": ghSrv.URL + "/",
+		"ADMISSION_ROLLBACK_PROMETHEUS_URL": prom.URL, "ADMISSION_ROLLBACK_ALERTMANAGER_TOKEN": "alert-token-0123456789",
+	}
+	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agentgate.New(context.Background(), agentgate.Options{Config: cfg, Providers: buildProviders, Announce: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	e := &e2e{t: t, h: a.Server.Handler(), gh: gh, api: ghSrv.URL + "/"}
+	e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "ship-bot", "type": "deployment", "owner": "platform",
+		"capabilities": []string{"deploy"}, "environments": []string{"staging"}, "principals": []string{"github:Codertocat"}}, http.StatusCreated, nil)
+
+	// Two successful deployments: the previous good one (run 289782451), then the new one.
+	e.deliver("deployment_status", e.fixture("deployment_status.success"), true)
+	time.Sleep(10 * time.Millisecond)
+	e.deliver("deployment_status", e.fixture("deployment_status.success", "145988746", "145988747", "289782451", "289782452",
+		"3484a3fb816e0859fd6e1cea078d76385ff50625", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"), true)
+
+	var rb struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+		To    struct {
+			SHA string `json:"sha"`
+		} `json:"to"`
+	}
+	e.call(http.MethodPost, "/api/v1/rollbacks", map[string]any{"provider": "github", "repo": "acme/api", "environment": "staging", "reason": "5xx up"}, http.StatusAccepted, &rb)
+	if rb.To.SHA != "3484a3fb816e0859fd6e1cea078d76385ff50625" {
+		t.Fatalf("rollback target = %+v", rb)
+	}
+	calls := gh.waitCalls(t, 1)
+	if !strings.HasPrefix(calls[0], "POST /repos/acme/api/actions/runs/289782451/rerun") {
+		t.Fatalf("GitHub saw %v", calls)
+	}
+	waitState(t, e, rb.ID, "succeeded")
+
+	// Alertmanager: refused without the token, then a firing alert rolls back.
+	alert := func(token string) int {
+		body, _ := os.ReadFile(filepath.Join("..", "..", "internal", "rollback", "testdata", "alertmanager-agentgate-firing.json"))
+		s := strings.NewReplacer(`"agentgate_repo": "shop/checkout"`, `"agentgate_repo": "acme/api"`,
+			`"agentgate_environment": "production"`, `"agentgate_environment": "staging"`,
+			"2026-11-22T01:46:52.895Z", time.Now().UTC().Format(time.RFC3339Nano)).Replace(string(body))
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/alertmanager", bytes.NewReader([]byte(s)))
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := alert("wrong"); code != http.StatusUnauthorized {
+		t.Fatalf("wrong token = %d", code)
+	}
+	if code := alert("alert-token-0123456789"); code != http.StatusOK {
+		t.Fatalf("alert = %d", code)
+	}
+	calls = gh.waitCalls(t, 1)
+	if !strings.HasPrefix(calls[0], "POST /repos/acme/api/actions/runs/289782451/rerun") {
+		t.Fatalf("GitHub saw %v after the alert", calls)
+	}
+	var recs struct {
+		Items []struct {
+			Message string `json:"message"`
+		} `json:"items"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		e.call(http.MethodGet, "/api/v1/audit?kind=rollback", nil, http.StatusOK, &recs)
+		if len(recs.Items) == 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The SRE rollback, the alert's rollback, and the fixture's second
+	// alert, labelled agentgate_action=notify, which only reports.
+	var succeeded, notified int
+	for _, r := range recs.Items {
+		switch {
+		case strings.HasPrefix(r.Message, "rollback succeeded of bbbbbbb"):
+			succeeded++
+		case strings.HasPrefix(r.Message, "alert reported, no rollback"):
+			notified++
+		}
+	}
+	if succeeded != 2 || notified != 1 {
+		t.Fatalf("rollback audit = %+v", recs.Items)
+	}
+}
+
+func waitState(t *testing.T, e *e2e, id, want string) {
+	t.Helper()
+	var rb struct {
+		State string `json:"state"`
+		Error string `json:"error"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		e.call(http.MethodGet, "/api/v1/rollbacks/"+id, nil, http.StatusOK, &rb)
+		if rb.State == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("rollback %s is %s (%s), want %s", id, rb.State, rb.Error, want)
+}

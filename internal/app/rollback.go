@@ -1,0 +1,109 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/agentgate/agentgate/internal/agents"
+	"github.com/agentgate/agentgate/internal/audit"
+	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/rollback"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// newRollback builds the rollback engine when rollback.prometheus_url is
+// set: watches live in the store, executors use the providers' API
+// credentials (GitHub token, GitLab API token, Argo CD token).
+func (a *App) newRollback(log *slog.Logger) (*rollback.Engine, error) {
+	c := a.Config.Rollback
+	if c.PrometheusURL == "" {
+		return nil, nil
+	}
+	st, ok := a.Store.(rollback.Store)
+	if !ok {
+		return nil, fmt.Errorf("rollback: the %s store keeps no watches", a.Store.Backend())
+	}
+	q, err := rollback.NewPromQuerier(c.PrometheusURL, nil, log)
+	if err != nil {
+		return nil, fmt.Errorf("rollback: %w", err)
+	}
+	executors := map[string]rollback.Executor{}
+	if gh := a.Config.GitHub; gh.Token.IsSet() {
+		ex, err := rollback.NewGitHubExecutor(rollback.GitHubConfig{BaseURL: gh.BaseURL, Token: gh.Token.Reveal(), Mode: c.GitHubMode})
+		if err != nil {
+			return nil, fmt.Errorf("rollback: %w", err)
+		}
+		executors["github"] = ex
+	}
+	if gl := a.Config.GitLab; gl.APIToken.IsSet() {
+		executors["gitlab"] = rollback.NewGitLabExecutor(rollback.GitLabConfig{BaseURL: gl.BaseURL, Token: gl.APIToken.Reveal()})
+	}
+	if ar := a.Config.Argo; ar.ArgoCDURL != "" && ar.ArgoCDToken.IsSet() {
+		executors["argo"] = rollback.NewArgoCDExecutor(rollback.ArgoCDConfig{BaseURL: ar.ArgoCDURL, Token: ar.ArgoCDToken.Reveal()})
+	}
+	return rollback.New(rollback.Config{History: a.Store, Store: st, Querier: q, Executors: executors,
+		OnRollback: a.onRollback, Logger: log})
+}
+
+// watchDeployment opens a watch on an agent's successful deployment.
+func (a *App) watchDeployment(ctx context.Context, d store.Deployment) {
+	c := a.Config.Rollback
+	spec := rollback.WatchSpec{Query: c.Query, Threshold: c.Threshold, BaselineFactor: c.BaselineFactor,
+		TripAfter: c.TripAfter, NoDataAfter: c.NoDataAfter, Window: c.Window, Interval: c.Interval,
+		Namespace: d.Handles["namespace"], App: d.Handles["application"]}
+	if spec.Namespace == "" {
+		spec.Namespace = d.Environment
+	}
+	if _, err := a.Rollback.Open(ctx, d, spec); err != nil {
+		a.log.Error("could not open a rollback watch", "deployment", d.ID, "err", err)
+	}
+}
+
+// onRollback records a finished rollback and applies the configured
+// consequence to the agent whose deploy was rolled back automatically.
+func (a *App) onRollback(ctx context.Context, o rollback.Outcome) {
+	r := o.Rollback
+	rec := &audit.Record{
+		ID: uuid.NewString(), Time: time.Now(), Kind: audit.KindRollback, Actor: "rollback:" + r.Target.Source,
+		AgentID: r.FromAgentID, Provider: r.Target.Provider, Repo: r.Target.Repo, Environment: r.Target.Environment,
+		Namespace: r.Target.Namespace, SHA: r.To.SHA,
+		Message: rollbackMessage(r),
+		Details: map[string]string{"rollback_id": r.ID, "from_deployment": r.FromDeploymentID, "to_deployment": r.To.ID,
+			"method": r.Result.Method, "ref": r.Result.Ref, "steps": strings.Join(r.Result.Steps, "; "), "error": r.Error},
+	}
+	if w := o.Watch; w != nil {
+		rec.Details["watch_id"] = w.ID
+		if n := len(w.Readings); n > 0 {
+			rec.Details["last_reading"] = fmt.Sprint(w.Readings[n-1].Value)
+		}
+	}
+	if err := a.Store.AppendAudit(ctx, rec); err != nil {
+		a.log.Error("could not audit a rollback", "rollback_id", r.ID, "err", err)
+	}
+	if r.State != rollback.RollbackSucceeded || r.FromAgentID == "" || r.Target.Source == rollback.SourceRequest {
+		return
+	}
+	reason := "deploy " + r.FromSHA + " rolled back automatically: " + r.Reason
+	var err error
+	switch a.Config.Rollback.Consequence {
+	case "demote":
+		_, err = a.Registry.Demote(ctx, "rollback", r.FromAgentID, agents.Tier(""), reason)
+	case "kill":
+		_, _, err = a.Registry.Engage(ctx, "rollback", registry.KillRequest{Scope: store.ScopeAgent, Target: r.FromAgentID, Reason: reason})
+	}
+	if err != nil {
+		a.log.Warn("rollback consequence not applied", "agent_id", r.FromAgentID, "consequence", a.Config.Rollback.Consequence, "err", err)
+	}
+}
+
+func rollbackMessage(r rollback.Rollback) string {
+	if r.State == rollback.RollbackNotified {
+		return "alert reported, no rollback (agentgate_action notify): " + r.Reason
+	}
+	return fmt.Sprintf("rollback %s of %s to %s: %s", r.State, r.FromSHA, r.To.SHA, r.Reason)
+}
