@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	agentgate "github.com/agentgate/agentgate/internal/app"
-	"github.com/agentgate/agentgate/internal/config"
 )
 
 const hookToken = "argo-hook-token-0123456789"
@@ -47,15 +45,7 @@ func newArgoE2E(t *testing.T, app string) (*agentgate.App, *httptest.Server) {
 		"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin, "ADMISSION_POLICY_DIR": shortTTLPolicies(t),
 		"ADMISSION_ARGO_HOOK_TOKEN": hookToken, "ADMISSION_ARGO_ARGOCD_URL": argocd.URL, "ADMISSION_ARGO_ARGOCD_TOKEN": "argocd-token",
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agentgate.New(context.Background(), agentgate.Options{Config: cfg, Providers: buildProviders, Announce: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
+	a := startApp(t, env)
 	srv := httptest.NewServer(a.Server.Handler())
 	t.Cleanup(srv.Close)
 	e := &e2e{t: t, h: a.Server.Handler()}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -21,8 +20,6 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
-	agentgate "github.com/agentgate/agentgate/internal/app"
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/policies"
 )
 
@@ -112,15 +109,7 @@ func TestAdmissionGate(t *testing.T) {
 		"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin, "ADMISSION_POLICY_DIR": shortTTLPolicies(t),
 		"ADMISSION_GITLAB_BASE_URL": it.srv.URL, "ADMISSION_GITLAB_OIDC_AUDIENCE": gateAudience,
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agentgate.New(context.Background(), agentgate.Options{Config: cfg, Providers: buildProviders, Announce: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
+	a := startApp(t, env)
 	srv := httptest.NewServer(a.Server.Handler())
 	t.Cleanup(srv.Close)
 	e := &e2e{t: t, h: a.Server.Handler()}

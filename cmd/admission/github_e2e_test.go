@@ -17,8 +17,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	agentgate "github.com/agentgate/agentgate/internal/app"
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
 )
 
@@ -100,18 +98,11 @@ func newE2E(t *testing.T) *e2e {
 		"ADMISSION_WEBHOOKS_GITHUB_SECRET": e2eSecret, "ADMISSION_GITHUB_TOKEN": "gh-test-token",
 		"ADMISSION_GITHUB_BASE_URL": srv.URL + "/",
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agentgate.New(context.Background(), agentgate.Options{Config: cfg, Providers: buildProviders, Announce: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := startApp(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = a.Dispatch.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; _ = a.Close() })
+	t.Cleanup(func() { cancel(); <-done })
 	return &e2e{t: t, h: a.Server.Handler(), gh: gh, api: srv.URL + "/"}
 }
 

@@ -14,9 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	agentgate "github.com/agentgate/agentgate/internal/app"
-	"github.com/agentgate/agentgate/internal/config"
 )
 
 const glHookToken = "gitlab-hook-token"
@@ -91,18 +88,11 @@ func TestGitLabEndToEnd(t *testing.T) {
 		"ADMISSION_WEBHOOKS_GITLAB_TOKEN": glHookToken, "ADMISSION_GITLAB_API_TOKEN": "glpat-test",
 		"ADMISSION_GITLAB_BASE_URL": srv.URL,
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agentgate.New(context.Background(), agentgate.Options{Config: cfg, Providers: buildProviders, Announce: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := startApp(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = a.Dispatch.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; _ = a.Close() })
+	t.Cleanup(func() { cancel(); <-done })
 	e := &e2e{t: t, h: a.Server.Handler()}
 	n := 0
 	deliver := func(event string, body []byte, token string) (int, ghAnswer) {

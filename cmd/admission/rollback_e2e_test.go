@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,9 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	agentgate "github.com/agentgate/agentgate/internal/app"
-	"github.com/agentgate/agentgate/internal/config"
 )
 
 // TestRollbackAPIAndAlertmanager: an SRE rollback and an Alertmanager alert
@@ -33,15 +28,7 @@ func TestRollbackAPIAndAlertmanager(t *testing.T) {
 		"ADMISSION_WEBHOOKS_GITHUB_SECRET": e2eSecret, "ADMISSION_GITHUB_TOKEN": "gh-test-token", "ADMISSION_GITHUB_BASE_URL": ghSrv.URL + "/",
 		"ADMISSION_ROLLBACK_PROMETHEUS_URL": prom.URL, "ADMISSION_ROLLBACK_ALERTMANAGER_TOKEN": "alert-token-0123456789",
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agentgate.New(context.Background(), agentgate.Options{Config: cfg, Providers: buildProviders, Announce: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
+	a := startApp(t, env)
 	e := &e2e{t: t, h: a.Server.Handler(), gh: gh, api: ghSrv.URL + "/"}
 	e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "ship-bot", "type": "deployment", "owner": "platform",
 		"capabilities": []string{"deploy"}, "environments": []string{"staging"}, "principals": []string{"github:Codertocat"}}, http.StatusCreated, nil)

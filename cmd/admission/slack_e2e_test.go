@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -19,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	agentgate "github.com/agentgate/agentgate/internal/app"
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/policies"
 )
 
@@ -143,18 +140,11 @@ func TestSlackApprovalEndToEnd(t *testing.T) {
 		"ADMISSION_SLACK_BOT_TOKEN": "xoxb-test", "ADMISSION_SLACK_SIGNING_SECRET": slackSigning, "ADMISSION_SLACK_CHANNEL": "C0PROD",
 		"ADMISSION_SLACK_API_URL": slackSrv.URL + "/api/",
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agentgate.New(context.Background(), agentgate.Options{Config: cfg, Providers: buildProviders, Announce: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := startApp(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = a.Dispatch.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; _ = a.Slack.Shutdown(context.Background()); _ = a.Close() })
+	t.Cleanup(func() { cancel(); <-done; _ = a.Slack.Shutdown(context.Background()) })
 	e := &e2e{t: t, h: a.Server.Handler(), gh: gh, api: ghSrv.URL + "/"}
 
 	e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "release-bot", "type": "deployment", "owner": "platform", "tier": "established",
