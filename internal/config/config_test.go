@@ -134,6 +134,16 @@ func TestLoad(t *testing.T) {
 		},
 		{name: "negative gitlab runner rate", yaml: "gitlab:\n  runner_rates:\n    gpu: -1\n", wantErr: "gitlab.runner_rates.gpu"},
 		{name: "argo hook without argo cd", env: map[string]string{"ADMISSION_ARGO_HOOK_TOKEN": "hook-token-0123456789"}, wantErr: "argo.argocd_url"},
+		{
+			name: "rollback from the environment",
+			env:  map[string]string{"ADMISSION_ROLLBACK_PROMETHEUS_URL": "http://prom:9090", "ADMISSION_ROLLBACK_THRESHOLD": "0.02", "ADMISSION_ROLLBACK_TRIP_AFTER": "2"},
+			check: func(t *testing.T, c Config) {
+				if c.Rollback.Threshold != 0.02 || c.Rollback.TripAfter != 2 || c.Rollback.PrometheusURL != "http://prom:9090" {
+					t.Fatalf("%+v", c.Rollback)
+				}
+			},
+		},
+		{name: "bad rollback consequence", env: map[string]string{"ADMISSION_ROLLBACK_CONSEQUENCE": "explode"}, wantErr: "rollback.consequence"},
 		{name: "negative runner rate", yaml: "github:\n  runner_rates:\n    gpu: -1\n", wantErr: "github.runner_rates.gpu"},
 		{name: "slack without signing secret", env: map[string]string{"ADMISSION_SLACK_BOT_TOKEN": "xoxb-1", "ADMISSION_SLACK_CHANNEL": "C1"}, wantErr: "slack.signing_secret"},
 		{name: "slack without channel", env: map[string]string{"ADMISSION_SLACK_BOT_TOKEN": "xoxb-1", "ADMISSION_SLACK_SIGNING_SECRET": "s"}, wantErr: "slack.channel"},

@@ -117,23 +117,35 @@ func (s *Server) alertmanager(c *gin.Context) {
 		s.fail(c, apperr.Invalid("%v", err))
 		return
 	}
-	targets, err := rollback.Targets(hook)
-	if err != nil {
-		s.fail(c, apperr.Invalid("%v", err))
+	// A malformed alert does not hold back the well-formed ones beside it;
+	// every problem is reported in the answer and logged.
+	targets, terr := rollback.Targets(hook)
+	if terr != nil && len(targets) == 0 {
+		s.fail(c, apperr.Invalid("%v", terr))
 		return
 	}
-	rbs, err := s.rollbacks.HandleAlerts(c.Request.Context(), targets)
+	rbs, herr := s.rollbacks.HandleAlerts(c.Request.Context(), targets)
 	for _, rb := range rbs {
 		if rb.State == rollback.RollbackPending {
 			s.runRollback(rb.ID)
 		}
 	}
-	if err != nil && len(rbs) == 0 {
-		s.fail(c, err)
-		return
+	ans := alertAnswer{Items: rbs}
+	for _, err := range []error{terr, herr} {
+		if err != nil {
+			s.log.WarnContext(c.Request.Context(), "alertmanager: some alerts were not acted on", "err", err)
+			ans.Problems = append(ans.Problems, strings.Split(err.Error(), "\n")...)
+		}
 	}
-	if rbs == nil {
-		rbs = []rollback.Rollback{}
+	if ans.Items == nil {
+		ans.Items = []rollback.Rollback{}
 	}
-	c.JSON(http.StatusOK, listResponse[rollback.Rollback]{Items: rbs})
+	c.JSON(http.StatusOK, ans)
+}
+
+// alertAnswer is the answer to Alertmanager: the rollbacks the alerts
+// started (or that were already in progress), and the alerts not acted on.
+type alertAnswer struct {
+	Items    []rollback.Rollback `json:"items"`
+	Problems []string            `json:"problems,omitempty"`
 }
