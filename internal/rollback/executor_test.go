@@ -23,6 +23,7 @@ type call struct{ Method, Path, Query, Body, Auth string }
 type fakeAPI struct {
 	mu     sync.Mutex
 	calls  []call
+	times  []time.Time // when each call arrived
 	routes map[string]func() (int, string)
 	srv    *httptest.Server
 }
@@ -35,6 +36,7 @@ func newFakeAPI(t *testing.T, routes map[string]func() (int, string)) *fakeAPI {
 		auth := r.Header.Get("Authorization") + r.Header.Get("PRIVATE-TOKEN")
 		f.mu.Lock()
 		f.calls = append(f.calls, call{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, string(b), auth})
+		f.times = append(f.times, time.Now())
 		f.mu.Unlock()
 		route, ok := f.routes[r.Method+" "+r.URL.EscapedPath()]
 		if !ok {
@@ -238,4 +240,14 @@ func TestArgoCDExecutor(t *testing.T) {
 			t.Fatalf("error %v, want permanent", err)
 		}
 	})
+}
+
+// firstCallAt is when the first call arrived.
+func (f *fakeAPI) firstCallAt() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.times) == 0 {
+		return time.Time{}
+	}
+	return f.times[0]
 }

@@ -158,7 +158,12 @@ func TestRealPrometheus(t *testing.T) {
 		ids[d.Repo] = w.ID
 	}
 	spike.set(0.6) // the agent's deploy breaks checkout
-	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+	spikeQuery, _ := RenderQuery(query, QueryVars{App: "spike"})
+	var visible time.Time // when Prometheus first shows the breach
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		if v, ok, err := q.Query(ctx, spikeQuery, time.Now()); visible.IsZero() && err == nil && ok && v > s.Threshold {
+			visible = time.Now()
+		}
 		if _, err := e.Tick(ctx, time.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -183,6 +188,13 @@ func TestRealPrometheus(t *testing.T) {
 	calls := github.Calls()
 	if len(calls) != 1 || calls[0].Method != "POST" || calls[0].Path != "/repos/shop/spike/actions/runs/111/rerun" {
 		t.Fatalf("GitHub calls %+v, want one rerun of run 111", calls)
+	}
+	// A measurement for docs/benchmarks.md, not an assertion: with a 1 s
+	// watch interval and trip_after 2 the rollback follows the breach by
+	// about one interval plus the tick.
+	if !visible.IsZero() {
+		t.Logf("breach visible in Prometheus -> rollback call: %s (interval %s, trip_after %d)",
+			github.firstCallAt().Sub(visible).Round(10*time.Millisecond), s.Interval, s.TripAfter)
 	}
 	if len(outcomes) != 1 || outcomes[0].Rollback.State != RollbackSucceeded || outcomes[0].Rollback.To.ID != "spike-1" {
 		t.Fatalf("outcomes %+v", outcomes)
