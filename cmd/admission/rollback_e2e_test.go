@@ -23,10 +23,15 @@ func TestRollbackAPIAndAlertmanager(t *testing.T) {
 	gh := &fakeGitHub{}
 	ghSrv := httptest.NewServer(gh)
 	t.Cleanup(ghSrv.Close)
+	sl := &fakeSlack{}
+	slackSrv := httptest.NewServer(sl)
+	t.Cleanup(slackSrv.Close)
 	env := map[string]string{
 		"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin,
 		"ADMISSION_WEBHOOKS_GITHUB_SECRET": e2eSecret, "ADMISSION_GITHUB_TOKEN": "gh-test-token", "ADMISSION_GITHUB_BASE_URL": ghSrv.URL + "/",
 		"ADMISSION_ROLLBACK_PROMETHEUS_URL": prom.URL, "ADMISSION_ROLLBACK_ALERTMANAGER_TOKEN": "alert-token-0123456789",
+		"ADMISSION_SLACK_BOT_TOKEN": "xoxb-test", "ADMISSION_SLACK_SIGNING_SECRET": slackSigning, "ADMISSION_SLACK_CHANNEL": "C0PROD",
+		"ADMISSION_SLACK_API_URL": slackSrv.URL + "/api/",
 	}
 	a := startApp(t, env)
 	e := &e2e{t: t, h: a.Server.Handler(), gh: gh, api: ghSrv.URL + "/"}
@@ -55,6 +60,10 @@ func TestRollbackAPIAndAlertmanager(t *testing.T) {
 		t.Fatalf("GitHub saw %v", calls)
 	}
 	waitState(t, e, rb.ID, "succeeded")
+	announced := strings.Join(sl.wait(t, "chat.postMessage"), "\n")
+	if !strings.Contains(announced, "rolled+back") || !strings.Contains(announced, "ship-bot") {
+		t.Fatalf("Slack was not told about the rollback: %s", announced)
+	}
 
 	// Alertmanager: refused without the token, then a firing alert rolls back.
 	alert := func(token string) int {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agentgate/agentgate/internal/agents"
+	slackui "github.com/agentgate/agentgate/internal/approval/slack"
 	"github.com/agentgate/agentgate/internal/audit"
 	"github.com/agentgate/agentgate/internal/registry"
 	"github.com/agentgate/agentgate/internal/rollback"
@@ -85,6 +86,7 @@ func (a *App) onRollback(ctx context.Context, o rollback.Outcome) {
 	if err := a.Store.AppendAudit(ctx, rec); err != nil {
 		a.log.Error("could not audit a rollback", "rollback_id", r.ID, "err", err)
 	}
+	a.announceRollback(ctx, r)
 	if r.State != rollback.RollbackSucceeded || r.FromAgentID == "" || r.Target.Source == rollback.SourceRequest {
 		return
 	}
@@ -106,4 +108,38 @@ func rollbackMessage(r rollback.Rollback) string {
 		return "alert reported, no rollback (agentgate_action notify): " + r.Reason
 	}
 	return fmt.Sprintf("rollback %s of %s to %s: %s", r.State, r.FromSHA, r.To.SHA, r.Reason)
+}
+
+// announceRollback tells the approvals channel of the environment and the
+// agent's owner what happened, when Slack is configured.
+func (a *App) announceRollback(ctx context.Context, r rollback.Rollback) {
+	if a.Slack == nil {
+		return
+	}
+	owner, who := "", "a person"
+	if r.FromAgentID != "" {
+		if ag, err := a.Store.GetAgent(ctx, r.FromAgentID); err == nil {
+			owner, who = ag.Owner, fmt.Sprintf("agent %s (owner %s)", ag.Name, ag.Owner)
+		}
+	}
+	target := strings.TrimSpace(r.Target.Repo + " " + r.Target.App)
+	text := fmt.Sprintf("agentgate: %s in %s. The deploy of %s by %s was %s: %s",
+		target, r.Target.Environment, r.FromSHA, who, rollbackVerb(r), r.Reason)
+	if r.State == rollback.RollbackSucceeded && r.To.SHA != "" {
+		text += fmt.Sprintf(" (back to %s)", r.To.SHA)
+	}
+	if r.Error != "" {
+		text += ". Error: " + r.Error
+	}
+	a.Slack.Announce(ctx, slackui.Notice{Environment: r.Target.Environment, Owner: owner, Text: text})
+}
+
+func rollbackVerb(r rollback.Rollback) string {
+	switch r.State {
+	case rollback.RollbackSucceeded:
+		return "rolled back"
+	case rollback.RollbackNotified:
+		return "reported by an alert (no rollback)"
+	}
+	return "to be rolled back, but the rollback failed"
 }
