@@ -32,7 +32,14 @@ decision := {
 	"quotas": quotas,
 	"enforcement": global_mode,
 	"anomaly": anomaly,
+	"on_rollback": on_rollback,
 }
+
+# on_rollback is what happens to the agent when one of its deploys is
+# rolled back automatically: none, demote (one tier down) or kill (its kill
+# switch), by tier from settings.rollback.consequence; null for people.
+on_rollback := object.get(settings, ["rollback", "consequence", agent.tier], "none") if is_agent
+else := null
 
 # deny lists the violations that block the event.
 deny := [v | some v in violations; v.enforcement == "enforce"]

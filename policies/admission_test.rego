@@ -144,7 +144,7 @@ test_decision_has_every_field if {
 		agent_input(agent({"state": "killed"}), event({"phase": "end"})),
 	] {
 		d := decide(inp)
-		object.keys(d) == {"allow", "deny", "warnings", "require_approval", "quotas", "enforcement", "anomaly"}
+		object.keys(d) == {"allow", "deny", "warnings", "require_approval", "quotas", "enforcement", "anomaly", "on_rollback"}
 	}
 }
 
@@ -183,4 +183,12 @@ test_owner_not_excluded_by_default if {
 	d := decide(agent_input(agent({"type": "deployment", "tier": "established", "environments": ["production"]}), event({"kind": "deploy", "environment": "production"})))
 	count(d.require_approval.approvers) > 0
 	not "!owner" in d.require_approval.approvers
+}
+
+test_on_rollback_by_tier if {
+	settings := object.union(fixture_settings, {"rollback": {"consequence": {"new": "kill", "established": "demote"}}})
+	decide_with(agent_input(agent({"tier": "new"}), event({})), settings).on_rollback == "kill"
+	decide_with(agent_input(agent({"tier": "established"}), event({})), settings).on_rollback == "demote"
+	decide_with(agent_input(agent({"tier": "trusted"}), event({})), settings).on_rollback == "none"
+	decide(human_input(event({}))).on_rollback == null
 }

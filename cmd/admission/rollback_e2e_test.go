@@ -114,6 +114,20 @@ func TestRollbackAPIAndAlertmanager(t *testing.T) {
 	if succeeded != 2 || notified != 1 {
 		t.Fatalf("rollback audit = %+v", recs.Items)
 	}
+	// The policy's consequence for a new agent after an automatic (alert)
+	// rollback is its kill switch; the SRE's request had none.
+	var ag struct {
+		State string `json:"state"`
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		e.call(http.MethodGet, "/api/v1/agents/ship-bot", nil, http.StatusOK, &ag)
+		if ag.State == "killed" {
+			break
+		}
+	}
+	if ag.State != "killed" {
+		t.Fatalf("agent state after an automatic rollback = %s, want killed (policy on_rollback for tier new)", ag.State)
+	}
 }
 
 func waitState(t *testing.T, e *e2e, id, want string) {

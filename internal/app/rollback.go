@@ -12,6 +12,8 @@ import (
 	"github.com/agentgate/agentgate/internal/agents"
 	slackui "github.com/agentgate/agentgate/internal/approval/slack"
 	"github.com/agentgate/agentgate/internal/audit"
+	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/registry"
 	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/store"
@@ -91,15 +93,16 @@ func (a *App) onRollback(ctx context.Context, o rollback.Outcome) {
 		return
 	}
 	reason := "deploy " + r.FromSHA + " rolled back automatically: " + r.Reason
+	consequence := a.consequenceFor(ctx, r)
 	var err error
-	switch a.Config.Rollback.Consequence {
+	switch consequence {
 	case "demote":
 		_, err = a.Registry.Demote(ctx, "rollback", r.FromAgentID, agents.Tier(""), reason)
 	case "kill":
 		_, _, err = a.Registry.Engage(ctx, "rollback", registry.KillRequest{Scope: store.ScopeAgent, Target: r.FromAgentID, Reason: reason})
 	}
 	if err != nil {
-		a.log.Warn("rollback consequence not applied", "agent_id", r.FromAgentID, "consequence", a.Config.Rollback.Consequence, "err", err)
+		a.log.Warn("rollback consequence not applied", "agent_id", r.FromAgentID, "consequence", consequence, "err", err)
 	}
 }
 
@@ -108,6 +111,29 @@ func rollbackMessage(r rollback.Rollback) string {
 		return "alert reported, no rollback (agentgate_action notify): " + r.Reason
 	}
 	return fmt.Sprintf("rollback %s of %s to %s: %s", r.State, r.FromSHA, r.To.SHA, r.Reason)
+}
+
+// consequenceFor asks the policy what happens to the agent whose deploy
+// was rolled back (decision.on_rollback, by tier); rollback.consequence
+// applies when the policy says nothing.
+func (a *App) consequenceFor(ctx context.Context, r rollback.Rollback) string {
+	ag, err := a.Store.GetAgent(ctx, r.FromAgentID)
+	if err != nil {
+		return a.Config.Rollback.Consequence
+	}
+	principal := "generic:rollback"
+	if len(ag.Principals) > 0 {
+		principal = ag.Principals[0]
+	}
+	res, err := a.Policy.Evaluate(ctx, policy.Input{
+		Event: event.Event{Provider: r.Target.Provider, Kind: event.KindDeploy, Action: "rollback", Phase: event.PhaseReport,
+			Repo: r.Target.Repo, Environment: r.Target.Environment, Namespace: r.Target.Namespace, SHA: r.FromSHA, Principal: principal},
+		Agent: &ag, Usage: map[string]policy.Usage{}, Now: time.Now().UTC().Format(time.RFC3339Nano),
+	})
+	if err != nil || res.Decision.OnRollback == "" {
+		return a.Config.Rollback.Consequence
+	}
+	return res.Decision.OnRollback
 }
 
 // announceRollback tells the approvals channel of the environment and the

@@ -227,8 +227,9 @@ type Rollback struct {
 	// AlertmanagerToken authenticates POST /webhooks/alertmanager
 	// (Authorization: Bearer); without it every alert is refused.
 	AlertmanagerToken Secret `yaml:"alertmanager_token"`
-	// Consequence for the agent whose deploy was rolled back automatically:
-	// none, demote (one tier down) or kill (its kill switch).
+	// Consequence for the agent whose deploy was rolled back automatically
+	// when the policy's decision.on_rollback says nothing: none, demote
+	// (one tier down) or kill (its kill switch).
 	Consequence string `yaml:"consequence"`
 }
 

@@ -88,6 +88,10 @@ func fastDecision(obj map[string]any) (Decision, bool) {
 			d.Enforcement = Enforcement(s)
 		case "anomaly":
 			d.Anomaly, ok = fastAnomaly(v)
+		case "on_rollback":
+			if v != nil {
+				d.OnRollback, ok = v.(string)
+			}
 		default:
 			ok = false
 		}

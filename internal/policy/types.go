@@ -159,6 +159,9 @@ type Decision struct {
 	Quotas          []QuotaSpec          `json:"quotas"`
 	Enforcement     Enforcement          `json:"enforcement"`
 	Anomaly         *AnomalyThresholds   `json:"anomaly,omitempty"`
+	// OnRollback is the consequence for the agent when one of its deploys
+	// is rolled back automatically: none, demote or kill ("" for people).
+	OnRollback string `json:"on_rollback,omitempty"`
 }
 
 // Normalize fills defaults and checks the decision document's shape, so a
@@ -199,6 +202,11 @@ func (d *Decision) Normalize() error {
 		default:
 			return fmt.Errorf("decision.quotas[%d] (%s): kind %q is not rate or concurrency", i, q.Name, q.Kind)
 		}
+	}
+	switch d.OnRollback {
+	case "", "none", "demote", "kill":
+	default:
+		return fmt.Errorf("decision.on_rollback %q is not none, demote or kill", d.OnRollback)
 	}
 	if a := d.RequireApproval; a != nil && a.TTL <= 0 {
 		a.TTL = Duration(4 * time.Hour)
