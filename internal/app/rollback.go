@@ -12,6 +12,7 @@ import (
 	"github.com/agentgate/agentgate/internal/agents"
 	slackui "github.com/agentgate/agentgate/internal/approval/slack"
 	"github.com/agentgate/agentgate/internal/audit"
+	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/registry"
@@ -56,7 +57,7 @@ func (a *App) newRollback(log *slog.Logger) (*rollback.Engine, error) {
 // watchDeployment opens a watch on an agent's successful deployment.
 func (a *App) watchDeployment(ctx context.Context, d store.Deployment) {
 	c := a.Config.Rollback
-	spec := rollback.WatchSpec{Query: c.Query, Threshold: c.Threshold, BaselineFactor: c.BaselineFactor,
+	spec := rollback.WatchSpec{Query: queryFor(c, d), Threshold: c.Threshold, BaselineFactor: c.BaselineFactor,
 		TripAfter: c.TripAfter, NoDataAfter: c.NoDataAfter, Window: c.Window, Interval: c.Interval,
 		Namespace: d.Handles["namespace"], App: d.Handles["application"]}
 	if spec.Namespace == "" {
@@ -65,6 +66,17 @@ func (a *App) watchDeployment(ctx context.Context, d store.Deployment) {
 	if _, err := a.Rollback.Open(ctx, d, spec); err != nil {
 		a.log.Error("could not open a rollback watch", "deployment", d.ID, "err", err)
 	}
+}
+
+// queryFor picks the PromQL template of a deployment: rollback.queries
+// for "repo@environment", then for "repo", then rollback.query.
+func queryFor(c config.Rollback, d store.Deployment) string {
+	for _, k := range []string{d.Repo + "@" + d.Environment, d.Repo} {
+		if q := c.Queries[k]; q != "" {
+			return q
+		}
+	}
+	return c.Query
 }
 
 // onRollback records a finished rollback and applies the configured

@@ -31,3 +31,21 @@ func TestCommitURL(t *testing.T) {
 		})
 	}
 }
+
+func TestQueryFor(t *testing.T) {
+	c := config.Rollback{Query: "default", Queries: map[string]string{"acme/api": "api", "acme/api@production": "api-prod"}}
+	tests := []struct {
+		name, repo, env, want string
+	}{
+		{name: "repo and environment", repo: "acme/api", env: "production", want: "api-prod"},
+		{name: "repo", repo: "acme/api", env: "staging", want: "api"},
+		{name: "default", repo: "acme/web", env: "production", want: "default"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := queryFor(c, store.Deployment{Repo: tc.repo, Environment: tc.env}); got != tc.want {
+				t.Fatalf("= %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -212,6 +212,9 @@ type Rollback struct {
 	// Query is the PromQL error-ratio template; {{.Repo}}, {{.Environment}},
 	// {{.Namespace}} and {{.App}} are filled in (escaped).
 	Query string `yaml:"query"`
+	// Queries overrides Query per service: keys are "repo@environment" or
+	// "repo" (the repo or Argo CD app as deployments record it).
+	Queries map[string]string `yaml:"queries"`
 	// A reading breaches above Threshold, or above BaselineFactor times the
 	// pre-deploy baseline; TripAfter consecutive breaches roll back.
 	Threshold      float64 `yaml:"threshold"`
