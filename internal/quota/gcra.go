@@ -46,7 +46,7 @@ func Apply(r Rate, tat, now time.Time) Verdict {
 		base = now
 	}
 	newTAT := base.Add(t * time.Duration(cost))
-	if newTAT.Sub(now) > r.Window {
+	if newTAT.Sub(now) > r.Window+tolerance(t) {
 		return Verdict{Allowed: false, TAT: tat, Used: Used(r, tat, now), RetryAfter: newTAT.Sub(now) - r.Window}
 	}
 	return Verdict{Allowed: true, TAT: newTAT, Used: Used(r, newTAT, now)}
@@ -64,4 +64,14 @@ func Used(r Rate, tat, now time.Time) int64 {
 		used = r.Limit
 	}
 	return used
+}
+
+// tolerance is GCRA's delay-variation tolerance: concurrent callers take
+// their timestamps before their charges are serialised, so a charge may see
+// a time slightly earlier than one already applied. Up to half an emission
+// interval (at most a second) of such reordering is absorbed. It can never
+// admit more than the limit in a burst (limit + 1/2 units do not fit), and
+// lets a refilled unit through at most that much early.
+func tolerance(interval time.Duration) time.Duration {
+	return min(interval/2, time.Second)
 }

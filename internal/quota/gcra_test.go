@@ -65,3 +65,27 @@ func TestUsedAndRetryAfter(t *testing.T) {
 		t.Fatalf("two hours later used=%d, want 0", got)
 	}
 }
+
+// TestOutOfOrderStamps: concurrent requests take their timestamps before
+// their charges are serialised, so the first charge may carry the latest
+// stamp. The whole burst is still admitted, and never more.
+func TestOutOfOrderStamps(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, r := range []Rate{{Limit: 20, Window: time.Hour, Cost: 1}, {Limit: 500, Window: time.Minute, Cost: 1}} {
+		var tat time.Time
+		allowed := 0
+		for i := 0; i < int(r.Limit)+10; i++ {
+			at := now.Add(-3 * time.Millisecond) // stamped before the first charge...
+			if i == 0 {
+				at = now // ...which carries the latest stamp
+			}
+			if v := Apply(r, tat, at); v.Allowed {
+				allowed++
+				tat = v.TAT
+			}
+		}
+		if int64(allowed) != r.Limit {
+			t.Fatalf("%d per %s: %d admitted, want exactly %d", r.Limit, r.Window, allowed, r.Limit)
+		}
+	}
+}

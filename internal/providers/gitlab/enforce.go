@@ -30,7 +30,8 @@ const (
 )
 
 // Enforce implements providers.Enforcer. It acts on two events and returns
-// nil without calling out for every other one:
+// providers.ErrNoAction without calling out for every other one (and for
+// the cases below that need no call):
 //
 //   - a pipeline's start (Pipeline Hook, pending or created): deny cancels
 //     the pipeline and sets a failed commit status "agentgate" on it with

@@ -24,7 +24,7 @@ const maxBlockedScan = 100
 //     commit status: success when approved (run it again to proceed),
 //     failed when not.
 //
-// Other events hold nothing and Release returns nil.
+// Other events hold nothing and Release returns providers.ErrNoAction.
 func (p *Provider) Release(ctx context.Context, ev event.Event, approved bool, comment string) error {
 	comment = strings.TrimSpace(comment)
 	switch {
