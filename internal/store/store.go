@@ -162,6 +162,21 @@ type QuotaCharge struct {
 	TTL time.Duration
 }
 
+// LeaseFilter selects concurrency leases; Name is required, an empty Key
+// matches every key.
+type LeaseFilter struct {
+	Name string
+	Key  string
+}
+
+// Lease is one concurrency lease an agent holds.
+type Lease struct {
+	AgentID   string    `json:"agent_id"`
+	Name      string    `json:"name"`
+	Key       string    `json:"key"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 // QuotaResult is one quota's state after a charge attempt.
 type QuotaResult struct {
 	Name       string        `json:"name"`
@@ -195,6 +210,9 @@ type QuotaStore interface {
 	// ReleaseLease releases the agent's lease on (name, key); released is
 	// false if it held none.
 	ReleaseLease(ctx context.Context, agentID, name, key string) (released bool, err error)
+	// Leases returns the unexpired leases of every agent matching f, by
+	// key and then agent.
+	Leases(ctx context.Context, f LeaseFilter, now time.Time) ([]Lease, error)
 	// QuotaUsage returns the agent's use of each quota it was ever charged,
 	// using the limit and window of the most recent charge.
 	QuotaUsage(ctx context.Context, agentID string, now time.Time) ([]QuotaUsage, error)
@@ -254,6 +272,11 @@ type Approval struct {
 	ResolvedAt   *time.Time  `json:"resolved_at,omitempty"`
 	ResolvedBy   string      `json:"resolved_by,omitempty"`
 	ResolvedNote string      `json:"resolved_note,omitempty"`
+	// UsedAt and UsedBy (a decision id) record that an approved approval
+	// admitted a resubmission of its change (event.Resubmits); it admits
+	// one.
+	UsedAt *time.Time `json:"used_at,omitempty"`
+	UsedBy string     `json:"used_by,omitempty"`
 }
 
 // ApprovalFilter selects approvals; empty fields match everything.
@@ -261,6 +284,14 @@ type ApprovalFilter struct {
 	State   ApprovalState
 	AgentID string
 	Owner   string
+	// Action selects the approvals of one change (every field exact,
+	// empty included) when it is not nil.
+	Action *ApprovalAction
+}
+
+// ApprovalAction is the change an approval is bound to.
+type ApprovalAction struct {
+	Provider, Repo, SHA, Environment string
 }
 
 // ApprovalStore keeps approvals.
@@ -273,6 +304,10 @@ type ApprovalStore interface {
 	// pending it returns the stored approval and ErrConflict (the caller
 	// tells the clicker who won).
 	ResolveApproval(ctx context.Context, id string, state ApprovalState, by, note string, at time.Time) (Approval, error)
+	// UseApproval records that an approved, unused approval admitted a
+	// resubmission (compare-and-set). Otherwise it returns the stored
+	// approval and ErrConflict.
+	UseApproval(ctx context.Context, id, by string, at time.Time) (Approval, error)
 	// SetApprovalMessage remembers where an approval was announced (a chat
 	// channel and message id) so any replica can update that message.
 	SetApprovalMessage(ctx context.Context, approvalID, channel, messageID string) error

@@ -12,19 +12,19 @@ import (
 )
 
 const approvalColumns = `id, state, agent_id, owner, provider, repo, sha, environment, reason, approvers, event,
-	decision_seq, created_at_us, expires_at_us, resolved_at_us, resolved_by, resolved_note`
+	decision_seq, created_at_us, expires_at_us, resolved_at_us, resolved_by, resolved_note, used_at_us, used_by`
 
 func scanApproval(sc rowScanner) (store.Approval, error) {
 	var a store.Approval
 	var state, approvers, ev string
 	var created, expires int64
-	var resolved sql.NullInt64
+	var resolved, used sql.NullInt64
 	if err := sc.Scan(&a.ID, &state, &a.AgentID, &a.Owner, &a.Provider, &a.Repo, &a.SHA, &a.Environment, &a.Reason,
-		&approvers, &ev, &a.DecisionSeq, &created, &expires, &resolved, &a.ResolvedBy, &a.ResolvedNote); err != nil {
+		&approvers, &ev, &a.DecisionSeq, &created, &expires, &resolved, &a.ResolvedBy, &a.ResolvedNote, &used, &a.UsedBy); err != nil {
 		return store.Approval{}, err
 	}
 	a.State = store.ApprovalState(state)
-	a.CreatedAt, a.ExpiresAt, a.ResolvedAt = fromMicros(created), fromMicros(expires), timePtr(resolved)
+	a.CreatedAt, a.ExpiresAt, a.ResolvedAt, a.UsedAt = fromMicros(created), fromMicros(expires), timePtr(resolved), timePtr(used)
 	if err := decodeJSON("approvers", approvers, &a.Approvers); err != nil {
 		return store.Approval{}, err
 	}
@@ -49,9 +49,10 @@ func (x *queries) CreateApproval(ctx context.Context, a store.Approval) error {
 	}
 	return x.write(ctx, func(q querier) error {
 		res, err := q.ExecContext(ctx, `INSERT INTO approvals (`+approvalColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING`,
 			a.ID, string(a.State), a.AgentID, a.Owner, a.Provider, a.Repo, a.SHA, a.Environment, a.Reason, approvers, ev,
-			a.DecisionSeq, micros(a.CreatedAt), micros(a.ExpiresAt), nullMicros(a.ResolvedAt), a.ResolvedBy, a.ResolvedNote)
+			a.DecisionSeq, micros(a.CreatedAt), micros(a.ExpiresAt), nullMicros(a.ResolvedAt), a.ResolvedBy, a.ResolvedNote,
+			nullMicros(a.UsedAt), a.UsedBy)
 		if err != nil {
 			return fmt.Errorf("sqlstore: create approval %q: %w", a.ID, err)
 		}
@@ -88,6 +89,12 @@ func (x *queries) ListApprovals(ctx context.Context, f store.ApprovalFilter) ([]
 	if f.Owner != "" {
 		w.add("owner = ?", f.Owner)
 	}
+	if a := f.Action; a != nil {
+		w.add("provider = ?", a.Provider)
+		w.add("repo = ?", a.Repo)
+		w.add("sha = ?", a.SHA)
+		w.add("environment = ?", a.Environment)
+	}
 	rows, err := x.conn().QueryContext(ctx, `SELECT `+approvalColumns+` FROM approvals`+w.clause()+
 		` ORDER BY created_at_us DESC, id DESC`, w.args...)
 	if err != nil {
@@ -106,6 +113,35 @@ func (x *queries) ListApprovals(ctx context.Context, f store.ApprovalFilter) ([]
 		return nil, fmt.Errorf("sqlstore: list approvals: %w", err)
 	}
 	return out, nil
+}
+
+// UseApproval marks an approved, unused approval used (compare-and-set).
+func (x *queries) UseApproval(ctx context.Context, id, by string, at time.Time) (store.Approval, error) {
+	var n int64
+	err := x.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE approvals SET used_at_us = $2, used_by = $3
+			WHERE id = $1 AND state = 'approved' AND used_at_us IS NULL`, id, micros(at), by)
+		if err != nil {
+			return fmt.Errorf("sqlstore: use approval %q: %w", id, err)
+		}
+		n, err = affected(res)
+		return err
+	})
+	if err != nil {
+		return store.Approval{}, err
+	}
+	a, err := x.GetApproval(ctx, id)
+	if err != nil {
+		return store.Approval{}, err
+	}
+	if n == 0 {
+		why := "is " + string(a.State)
+		if a.UsedAt != nil {
+			why = "was used by decision " + a.UsedBy
+		}
+		return a, fmt.Errorf("approval %q %s: %w", id, why, store.ErrConflict)
+	}
+	return a, nil
 }
 
 // ResolveApproval moves a pending approval to state (compare-and-set). If

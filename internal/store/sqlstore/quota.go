@@ -189,6 +189,38 @@ func (x *queries) ReleaseLease(ctx context.Context, agentID, name, key string) (
 	return n > 0, err
 }
 
+// Leases returns the unexpired leases matching f, by key and agent.
+func (x *queries) Leases(ctx context.Context, f store.LeaseFilter, now time.Time) ([]store.Lease, error) {
+	if f.Name == "" {
+		return nil, apperr.Invalid("a lease query needs a quota name")
+	}
+	query := `SELECT agent_id, key, expires_at_us FROM quota_leases WHERE name = $1 AND expires_at_us > $2`
+	args := []any{f.Name, micros(now)}
+	if f.Key != "" {
+		query += ` AND key = $3`
+		args = append(args, f.Key)
+	}
+	rows, err := x.conn().QueryContext(ctx, query+` ORDER BY key, agent_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: leases of %q: %w", f.Name, err)
+	}
+	defer rows.Close()
+	out := []store.Lease{}
+	for rows.Next() {
+		l := store.Lease{Name: f.Name}
+		var us int64
+		if err := rows.Scan(&l.AgentID, &l.Key, &us); err != nil {
+			return nil, fmt.Errorf("sqlstore: leases of %q: %w", f.Name, err)
+		}
+		l.ExpiresAt = fromMicros(us)
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: leases of %q: %w", f.Name, err)
+	}
+	return out, nil
+}
+
 // QuotaUsage returns the agent's use of every quota it was charged, by name.
 func (x *queries) QuotaUsage(ctx context.Context, agentID string, now time.Time) ([]store.QuotaUsage, error) {
 	counts := map[string]int64{}

@@ -66,6 +66,10 @@ func testApprovals(t *testing.T, s suite) {
 			{name: "agent", filter: store.ApprovalFilter{AgentID: "a2"}, want: []string{"ap1"}},
 			{name: "owner and state", filter: store.ApprovalFilter{Owner: "team-a1", State: store.ApprovalApproved}, want: []string{"ap2"}},
 			{name: "no match", filter: store.ApprovalFilter{Owner: "nobody"}},
+			{name: "action", filter: store.ApprovalFilter{Action: &store.ApprovalAction{Provider: "github", Repo: "acme/api", SHA: "0123456789abcdef", Environment: "production"}, AgentID: "a1"},
+				want: []string{"ap3", "ap2", "ap0"}},
+			{name: "action of another sha", filter: store.ApprovalFilter{Action: &store.ApprovalAction{Provider: "github", Repo: "acme/api", SHA: "fedcba", Environment: "production"}}},
+			{name: "action matches the empty environment exactly", filter: store.ApprovalFilter{Action: &store.ApprovalAction{Provider: "github", Repo: "acme/api", SHA: "0123456789abcdef"}}},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -99,6 +103,32 @@ func testApprovals(t *testing.T, s suite) {
 			_, err = st.ResolveApproval(ctx, "ap1", state, "alice", "", at)
 			wantKind(t, err, apperr.KindInvalid)
 		}
+	})
+
+	t.Run("use is compare-and-set on approved approvals", func(t *testing.T) {
+		st := s.open(t)
+		ctx := t.Context()
+		must(t, st.CreateApproval(ctx, newApproval("pending", "a1", baseTime())))
+		must(t, st.CreateApproval(ctx, newApproval("approved", "a1", baseTime())))
+		at := baseTime().Add(time.Minute)
+		_, err := st.ResolveApproval(ctx, "approved", store.ApprovalApproved, "alice", "", at)
+		must(t, err)
+		_, err = st.UseApproval(ctx, "pending", "decision-1", at)
+		wantErr(t, err, store.ErrConflict)
+		used := at.Add(time.Minute)
+		got, err := st.UseApproval(ctx, "approved", "decision-2", used)
+		must(t, err)
+		if got.UsedAt == nil || !got.UsedAt.Equal(used) || got.UsedBy != "decision-2" || got.State != store.ApprovalApproved {
+			t.Fatalf("used approval %+v", got)
+		}
+		again, err := st.UseApproval(ctx, "approved", "decision-3", used.Add(time.Minute))
+		wantErr(t, err, store.ErrConflict)
+		equal(t, "second use returns the first", again, got)
+		_, err = st.UseApproval(ctx, "missing", "decision-4", used)
+		wantErr(t, err, store.ErrNotFound)
+		reread, err := st.GetApproval(ctx, "approved")
+		must(t, err)
+		equal(t, "stored", reread, got)
 	})
 
 	t.Run("concurrent resolves: exactly one wins", func(t *testing.T) {

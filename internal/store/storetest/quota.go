@@ -286,4 +286,52 @@ func testQuotasConcurrent(t *testing.T, s suite) {
 			})
 		}
 	})
+
+	t.Run("leases by quota and key across agents", func(t *testing.T) {
+		st := s.open(t)
+		ctx := t.Context()
+		now := baseTime()
+		for _, c := range []struct {
+			agent, name, key string
+			ttl              time.Duration
+		}{
+			{"a2", "wfs", "ns/b", time.Hour},
+			{"a1", "wfs", "ns/b", 2 * time.Hour},
+			{"a1", "wfs", "ns/a", time.Hour},
+			{"a1", "wfs", "ns/old", time.Minute},
+			{"a1", "envs", "ns/a", time.Hour},
+		} {
+			_, ok, err := st.ChargeQuotas(ctx, c.agent, []store.QuotaCharge{leaseCharge(c.name, 10, c.key, c.ttl)}, now)
+			must(t, err)
+			if !ok {
+				t.Fatalf("lease %+v refused", c)
+			}
+		}
+		later := now.Add(5 * time.Minute)
+		all, err := st.Leases(ctx, store.LeaseFilter{Name: "wfs"}, later)
+		must(t, err)
+		equal(t, "every unexpired lease of the quota", all, []store.Lease{
+			{AgentID: "a1", Name: "wfs", Key: "ns/a", ExpiresAt: now.Add(time.Hour)},
+			{AgentID: "a1", Name: "wfs", Key: "ns/b", ExpiresAt: now.Add(2 * time.Hour)},
+			{AgentID: "a2", Name: "wfs", Key: "ns/b", ExpiresAt: now.Add(time.Hour)},
+		})
+		one, err := st.Leases(ctx, store.LeaseFilter{Name: "wfs", Key: "ns/b"}, later)
+		must(t, err)
+		equal(t, "holders of one key", len(one), 2)
+		released, err := st.ReleaseLease(ctx, one[1].AgentID, "wfs", "ns/b")
+		must(t, err)
+		if !released {
+			t.Fatal("listed lease could not be released")
+		}
+		one, err = st.Leases(ctx, store.LeaseFilter{Name: "wfs", Key: "ns/b"}, later)
+		must(t, err)
+		equal(t, "holders after a release", one, []store.Lease{{AgentID: "a1", Name: "wfs", Key: "ns/b", ExpiresAt: now.Add(2 * time.Hour)}})
+		none, err := st.Leases(ctx, store.LeaseFilter{Name: "nothing"}, later)
+		must(t, err)
+		equal(t, "unknown quota", none, []store.Lease{})
+		if _, err := st.Leases(ctx, store.LeaseFilter{}, later); apperr.KindOf(err) != apperr.KindInvalid {
+			t.Fatalf("lease query without a name: err = %v, want invalid", err)
+		}
+	})
+
 }
