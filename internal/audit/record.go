@@ -20,6 +20,9 @@ const (
 	KindEnforcement  Kind = "enforcement"
 	KindAnomaly      Kind = "anomaly"
 	KindCost         Kind = "cost"
+	// KindRelease records a concurrency lease given back by key, for a run
+	// whose end the provider reported without saying who started it.
+	KindRelease Kind = "release"
 )
 
 // Record is one audit entry (design §8). Secrets never appear in it.

@@ -62,6 +62,14 @@ type Event struct {
 	// event never creates an approval: approval_required is recorded and
 	// answered as allow with a warning.
 	NoHold bool `json:"no_hold,omitempty"`
+	// Resubmits says the system cannot wait for a human either, but the
+	// submitter is told to submit the identical change again once it is
+	// approved (a Kubernetes admission request). approval_required refuses
+	// it and creates one approval per change (provider, repo, sha,
+	// environment and agent); while it is pending a resubmission is refused
+	// with the same approval, and once approved one resubmission is
+	// admitted.
+	Resubmits bool `json:"resubmits,omitempty"`
 	// Trigger is what prompted the change, as far as the provider tells.
 	Trigger Trigger `json:"trigger,omitempty"`
 	// Handles are the provider's identifiers needed to enforce a decision

@@ -68,6 +68,14 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 				return nil
 			}
 		}
+		var used *store.Approval
+		if res.Effective == ApprovalRequired && p.ev.Resubmits && p.ident.Agent != nil {
+			pr, err := p.priorApprovals(ctx, q)
+			if err != nil {
+				return err
+			}
+			used = p.applyPrior(pr, &res)
+		}
 		if err := g.charge(ctx, q, p, &res); err != nil {
 			return err
 		}
@@ -81,15 +89,26 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 				return err
 			}
 		}
-		if res.Effective == ApprovalRequired {
+		if res.Effective == ApprovalRequired && res.Approval == nil {
 			approval = p.newApproval()
-			res.Approval = &ApprovalRef{ID: approval.ID, Approvers: approval.Approvers, ExpiresAt: approval.ExpiresAt, Reason: approval.Reason}
+			res.Approval = approvalRef(approval)
+		}
+		if used != nil && res.Outcome != Allow {
+			used, res.Approval = nil, nil // refused anyway (a quota): the approval stays for the next try
 		}
 		rec := p.auditRecord(audit.KindDecision, req, res)
+		if used != nil {
+			rec.Approver = used.ResolvedBy
+		}
 		if err := q.AppendAudit(ctx, rec); err != nil {
 			return fmt.Errorf("append audit record: %w", err)
 		}
 		res.DecisionID, res.AuditSeq = rec.ID, rec.Seq
+		if used != nil {
+			if _, err := q.UseApproval(ctx, used.ID, rec.ID, p.now); err != nil {
+				return fmt.Errorf("use approval %s: %w", used.ID, err)
+			}
+		}
 		if approval != nil {
 			approval.DecisionSeq = rec.Seq
 			if err := q.CreateApproval(ctx, *approval); err != nil {

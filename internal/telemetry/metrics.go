@@ -16,6 +16,7 @@ type Metrics struct {
 	PolicyReloads    *prometheus.CounterVec
 	PolicyHealthy    prometheus.Gauge
 	AnomalyTrips     *prometheus.CounterVec
+	LeasesReleased   *prometheus.CounterVec
 	HTTPRequests     *prometheus.HistogramVec
 	DeliveryReplays  *prometheus.CounterVec
 	EnforcementFails *prometheus.CounterVec
@@ -49,6 +50,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: "agentgate", Name: "policy_last_reload_ok",
 			Help: "1 if the newest policy set on disk is the one serving, 0 if it was rejected and the last good set is still in use.",
 		}),
+		LeasesReleased: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "agentgate", Name: "leases_released_total",
+			Help: "Concurrency leases given back by key (not by the agent's own end event), by quota and cause.",
+		}, []string{"quota", "cause"}),
 		AnomalyTrips: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "agentgate", Name: "anomaly_trips_total",
 			Help: "Kill switches engaged by the anomaly detector, by reason.",
@@ -69,7 +74,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	m.PolicyHealthy.Set(1)
 	reg.MustRegister(m.Decisions, m.DecisionLatency, m.QuotaRejections, m.Webhooks, m.PolicyReloads,
-		m.PolicyHealthy, m.AnomalyTrips, m.HTTPRequests, m.DeliveryReplays, m.EnforcementFails)
+		m.PolicyHealthy, m.AnomalyTrips, m.LeasesReleased, m.HTTPRequests, m.DeliveryReplays, m.EnforcementFails)
 	return m
 }
 
