@@ -58,6 +58,7 @@ valid_shape(shape) if {
 valid_shape(shape) if {
 	shape.kind == "concurrency"
 	time.parse_duration_ns(object.get(shape, "ttl", "24h")) > 0
+	time.parse_duration_ns(object.get(shape, "deadline_grace", "0s")) >= 0
 }
 
 test_data_limits_are_whole_numbers if {

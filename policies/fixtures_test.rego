@@ -101,31 +101,31 @@ deployer(tier) := agent({
 fixture_tiers := {
 	"limits": {
 		"coding": {
-			"new": {"builds_per_hour": 20, "concurrent_environments": 2, "api_calls_per_minute": 500},
-			"established": {"builds_per_hour": 60, "concurrent_environments": 5, "api_calls_per_minute": 2000},
-			"trusted": {"builds_per_hour": 200, "concurrent_environments": 10, "api_calls_per_minute": 5000},
+			"new": {"builds_per_hour": 20, "concurrent_environments": 2, "api_calls_per_minute": 500, "concurrent_workflows": 5},
+			"established": {"builds_per_hour": 60, "concurrent_environments": 5, "api_calls_per_minute": 2000, "concurrent_workflows": 15},
+			"trusted": {"builds_per_hour": 200, "concurrent_environments": 10, "api_calls_per_minute": 5000, "concurrent_workflows": 40},
 		},
 		"testing": {
-			"new": {"builds_per_hour": 40, "concurrent_environments": 2, "api_calls_per_minute": 1000},
-			"established": {"builds_per_hour": 120, "concurrent_environments": 5, "api_calls_per_minute": 3000},
-			"trusted": {"builds_per_hour": 400, "concurrent_environments": 10, "api_calls_per_minute": 10000},
+			"new": {"builds_per_hour": 40, "concurrent_environments": 2, "api_calls_per_minute": 1000, "concurrent_workflows": 10},
+			"established": {"builds_per_hour": 120, "concurrent_environments": 5, "api_calls_per_minute": 3000, "concurrent_workflows": 25},
+			"trusted": {"builds_per_hour": 400, "concurrent_environments": 10, "api_calls_per_minute": 10000, "concurrent_workflows": 60},
 		},
 		"deployment": {
-			"new": {"builds_per_hour": 10, "concurrent_environments": 1, "api_calls_per_minute": 300},
-			"established": {"builds_per_hour": 30, "concurrent_environments": 3, "api_calls_per_minute": 1000},
-			"trusted": {"builds_per_hour": 100, "concurrent_environments": 5, "api_calls_per_minute": 3000},
+			"new": {"builds_per_hour": 10, "concurrent_environments": 1, "api_calls_per_minute": 300, "concurrent_workflows": 3},
+			"established": {"builds_per_hour": 30, "concurrent_environments": 3, "api_calls_per_minute": 1000, "concurrent_workflows": 10},
+			"trusted": {"builds_per_hour": 100, "concurrent_environments": 5, "api_calls_per_minute": 3000, "concurrent_workflows": 20},
 		},
 		"data-pipeline": {
-			"new": {"builds_per_hour": 10, "concurrent_environments": 1, "api_calls_per_minute": 1000},
-			"established": {"builds_per_hour": 30, "concurrent_environments": 2, "api_calls_per_minute": 5000},
-			"trusted": {"builds_per_hour": 100, "concurrent_environments": 4, "api_calls_per_minute": 20000},
+			"new": {"builds_per_hour": 10, "concurrent_environments": 1, "api_calls_per_minute": 1000, "concurrent_workflows": 5},
+			"established": {"builds_per_hour": 30, "concurrent_environments": 2, "api_calls_per_minute": 5000, "concurrent_workflows": 15},
+			"trusted": {"builds_per_hour": 100, "concurrent_environments": 4, "api_calls_per_minute": 20000, "concurrent_workflows": 40},
 		},
 		# A partial row: what it lacks falls back to the default row.
 		"docs": {"new": {"builds_per_hour": 5}},
 		"default": {
-			"new": {"builds_per_hour": 10, "concurrent_environments": 1, "api_calls_per_minute": 300},
-			"established": {"builds_per_hour": 30, "concurrent_environments": 3, "api_calls_per_minute": 1000},
-			"trusted": {"builds_per_hour": 100, "concurrent_environments": 5, "api_calls_per_minute": 3000},
+			"new": {"builds_per_hour": 10, "concurrent_environments": 1, "api_calls_per_minute": 300, "concurrent_workflows": 3},
+			"established": {"builds_per_hour": 30, "concurrent_environments": 3, "api_calls_per_minute": 1000, "concurrent_workflows": 10},
+			"trusted": {"builds_per_hour": 100, "concurrent_environments": 5, "api_calls_per_minute": 3000, "concurrent_workflows": 25},
 		},
 	},
 	"anomaly": {
@@ -152,6 +152,7 @@ fixture_settings := {
 		"builds_per_hour": {"kind": "rate", "window": "1h", "cost": 1},
 		"api_calls_per_minute": {"kind": "rate", "window": "1m", "cost": 1},
 		"concurrent_environments": {"kind": "concurrency", "ttl": "24h"},
+		"concurrent_workflows": {"kind": "concurrency", "ttl": "6h", "deadline_grace": "10m"},
 	},
 	"environments": {
 		"ephemeral": ["preview-*", "pr-*", "review/*"],

@@ -2,10 +2,16 @@
 # data.agentgate.tiers.limits[type][tier][name] (falling back to the
 # "default" type row), shapes from data.agentgate.settings.quotas[name].
 #
-#   builds_per_hour          rate; build and workflow events
+#   builds_per_hour          rate; build and workflow events (not
+#                            WorkflowTemplates, which run nothing)
 #   concurrent_environments  concurrency; events whose environment matches
 #                            settings.environments.ephemeral, keyed
 #                            "<repo>/<environment>"
+#   concurrent_workflows     concurrency; Argo Workflow creations, keyed
+#                            "<namespace>/<name>", released when the
+#                            Workflow completes; the lease lives for the
+#                            Workflow's activeDeadlineSeconds plus
+#                            deadline_grace, else the shape's ttl
 #   api_calls_per_minute     rate; events labelled api_call: "true" (a
 #                            provider or the generic webhook marks events
 #                            that stand for agent API calls)
@@ -21,8 +27,36 @@ quotas := [q | some q in quota_set]
 
 quota_set contains q if {
 	event.kind in {"build", "workflow"}
+	resource_kind != "WorkflowTemplate"
 	q := rate_quota("builds_per_hour")
 }
+
+quota_set contains q if {
+	is_workflow_run
+	base := concurrency_quota("concurrent_workflows", sprintf("%s/%s", [event.namespace, input_event.handles.name]))
+	q := object.union(base, {"ttl": workflow_ttl(base.ttl)})
+}
+
+resource_kind := object.get(input_event, ["labels", "resource_kind"], "")
+
+# is_workflow_run holds for the creation of an Argo Workflow, which runs
+# until it completes.
+is_workflow_run if {
+	event.kind == "workflow"
+	resource_kind == "Workflow"
+	object.get(input_event, "action", "") == "create"
+	object.get(input_event, ["handles", "name"], "") != ""
+}
+
+# workflow_ttl is how long a running Workflow's lease lives without its end:
+# its activeDeadlineSeconds plus the shape's deadline_grace, else fallback.
+workflow_ttl(fallback) := sprintf("%ds", [deadline + ceil(grace_ns / 1000000000)]) if {
+	raw := object.get(input_event, ["handles", "active_deadline_seconds"], "")
+	regex.match(`^[0-9]{1,9}$`, raw)
+	deadline := to_number(raw)
+	deadline > 0
+	grace_ns := time.parse_duration_ns(object.get(quota_shapes, ["concurrent_workflows", "deadline_grace"], "10m"))
+} else := fallback
 
 quota_set contains q if {
 	is_ephemeral

@@ -7,6 +7,15 @@ api_calls(limit) := {"name": "api_calls_per_minute", "kind": "rate", "limit": li
 
 environments(limit, key) := {"name": "concurrent_environments", "kind": "concurrency", "limit": limit, "key": key, "ttl": "24h"}
 
+workflows(limit, key, ttl) := {"name": "concurrent_workflows", "kind": "concurrency", "limit": limit, "key": key, "ttl": ttl}
+
+# argo_event is an Argo admission event for a resource kind and action.
+argo_event(kind, action, handles) := event({
+	"provider": "argo", "kind": "workflow", "action": action, "repo": "team-a/etl-", "namespace": "team-a",
+	"principal": "k8s:system:serviceaccount:team-a:etl-agent",
+	"labels": {"resource_kind": kind}, "handles": handles,
+})
+
 typed(type, tier) := agent({"type": type, "tier": tier})
 
 # quota_cases: name -> {input, quotas (set of specs)}.
@@ -106,6 +115,34 @@ quota_cases := {
 	"denied event still names its quotas": {
 		"input": agent_input(agent({"state": "suspended"}), event({})),
 		"quotas": {builds(20)},
+	},
+	"workflow creation holds a running-workflow lease for its deadline": {
+		"input": agent_input(typed("coding", "new"), argo_event("Workflow", "create", {"name": "etl-x7k2p", "active_deadline_seconds": "3600"})),
+		"quotas": {builds(20), workflows(5, "team-a/etl-x7k2p", "4200s")},
+	},
+	"workflow without a deadline holds the lease for the shape's ttl": {
+		"input": agent_input(typed("data-pipeline", "trusted"), argo_event("Workflow", "create", {"name": "etl-1"})),
+		"quotas": {builds(100), workflows(40, "team-a/etl-1", "6h")},
+	},
+	"a templated deadline falls back to the ttl": {
+		"input": agent_input(typed("coding", "new"), argo_event("Workflow", "create", {"name": "etl-1", "active_deadline_seconds": "{{workflow.parameters.deadline}}"})),
+		"quotas": {builds(20), workflows(5, "team-a/etl-1", "6h")},
+	},
+	"a zero deadline falls back to the ttl": {
+		"input": agent_input(typed("coding", "new"), argo_event("Workflow", "create", {"name": "etl-1", "active_deadline_seconds": "0"})),
+		"quotas": {builds(20), workflows(5, "team-a/etl-1", "6h")},
+	},
+	"workflow update holds no new lease": {
+		"input": agent_input(typed("coding", "new"), argo_event("Workflow", "update", {"name": "etl-1"})),
+		"quotas": {builds(20)},
+	},
+	"cron workflow is a build but runs nothing itself": {
+		"input": agent_input(typed("coding", "new"), argo_event("CronWorkflow", "create", {"name": "nightly"})),
+		"quotas": {builds(20)},
+	},
+	"workflow template charges nothing": {
+		"input": agent_input(typed("coding", "new"), argo_event("WorkflowTemplate", "create", {"name": "etl"})),
+		"quotas": set(),
 	},
 	"humans are charged nothing": {
 		"input": human_input(event({"environment": "preview-1", "labels": {"api_call": "true"}})),
