@@ -33,7 +33,8 @@ func buildProviders(cfg config.Config, log *slog.Logger) ([]providers.Provider, 
 	ar, err := argo.New(argo.Options{
 		HookToken: cfg.Argo.HookToken, ArgoCDURL: cfg.Argo.ArgoCDURL, ArgoCDToken: cfg.Argo.ArgoCDToken,
 		ArgoCDNamespace: cfg.Argo.ArgoCDNamespace, ServerServiceAccounts: cfg.Argo.ServerServiceAccounts,
-		ControllerServiceAccounts: cfg.Argo.ControllerServiceAccounts, Logger: log.With("provider", argo.Name),
+		ControllerServiceAccounts: cfg.Argo.ControllerServiceAccounts, NamespaceEnvironments: cfg.Argo.NamespaceEnvironments,
+		Logger: log.With("provider", argo.Name),
 	})
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/providers/argo/wfwatch"
 	"github.com/agentgate/agentgate/internal/registry"
 	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/server"
@@ -60,8 +61,11 @@ type App struct {
 	Slack *slackui.Notifier
 	// Rollback watches agent deploys, nil without rollback.prometheus_url.
 	Rollback *rollback.Engine
-	log      *slog.Logger
-	holder   string
+	// WorkflowWatch releases the running-workflow leases of finished Argo
+	// Workflows; nil when argo.watch is off (see newWorkflowWatch).
+	WorkflowWatch *wfwatch.Watcher
+	log           *slog.Logger
+	holder        string
 }
 
 // New builds the service. Close releases what it opened.
@@ -120,6 +124,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Killer: a.Registry, Notifier: notifier, OnDeployment: onDeployment, Metrics: a.Metrics, Logger: log.With("component", "gate"),
 		Failure: cfg.Failure, DeliveryTTL: cfg.Webhooks.DeliveryTTL, Now: o.Now,
 	})
+	if a.WorkflowWatch, err = a.newWorkflowWatch(cfg.Argo.Watch, log.With("component", "argo-watch")); err != nil {
+		return nil, err
+	}
 	var provs []providers.Provider
 	if o.Providers != nil {
 		if provs, err = o.Providers(cfg, log.With("component", "provider")); err != nil {
@@ -229,6 +236,9 @@ func (a *App) Run(ctx context.Context) error {
 	tasks := []func(context.Context) error{a.Server.Run, a.Dispatch.Run, a.runLeader}
 	if dir := a.Config.Policy.Dir; dir != "" {
 		tasks = append(tasks, func(ctx context.Context) error { return a.Policy.Watch(ctx, dir, a.Config.Policy.ReloadInterval) })
+	}
+	if a.WorkflowWatch != nil {
+		tasks = append(tasks, a.WorkflowWatch.Run)
 	}
 	errc := make(chan error, len(tasks))
 	for _, task := range tasks {

@@ -202,6 +202,42 @@ type Argo struct {
 	// are the workflow controller's, admitted without a decision.
 	ServerServiceAccounts     []string `yaml:"server_service_accounts"`
 	ControllerServiceAccounts []string `yaml:"controller_service_accounts"`
+	// NamespaceEnvironments maps namespace globs (path.Match) to the
+	// environment a Workflow in such a namespace acts in (an exact
+	// namespace wins, then the longest glob), so the environment rules
+	// (scope, production approval) apply to Workflows too.
+	NamespaceEnvironments map[string]string `yaml:"namespace_environments"`
+	// Watch releases the concurrent_workflows leases of Workflows that
+	// finish.
+	Watch ArgoWatch `yaml:"watch"`
+}
+
+// Values of ArgoWatch.Enabled.
+const (
+	WatchAuto = "auto"
+	WatchOn   = "true"
+	WatchOff  = "false"
+)
+
+// ArgoWatch configures the watch on Argo Workflows that gives back an
+// agent's running-workflow lease when its Workflow completes or is deleted.
+type ArgoWatch struct {
+	// Enabled is auto (default: watch when running in a Kubernetes cluster
+	// or when Kubeconfig is set), true (fail to start without a cluster) or
+	// false (leases lapse after their TTL).
+	Enabled string `yaml:"enabled"`
+	// Kubeconfig is a kubeconfig file to reach the cluster from outside it;
+	// empty uses the in-cluster service account.
+	Kubeconfig string `yaml:"kubeconfig"`
+	// Namespaces limits the watch (a Role per namespace suffices); empty
+	// watches every namespace (a ClusterRole is needed).
+	Namespaces []string `yaml:"namespaces"`
+	// Resync is how often leases are reconciled with the Workflows in the
+	// cluster (default 5m).
+	Resync time.Duration `yaml:"resync"`
+	// OrphanAfter is how long a leased Workflow must be missing from the
+	// cluster before its lease is released (default 2m).
+	OrphanAfter time.Duration `yaml:"orphan_after"`
 }
 
 // Rollback configures watches after agent deploys and rollbacks. Without
@@ -302,7 +338,8 @@ func Default() Config {
 			Build:                  FailOpen,
 			ProductionEnvironments: []string{"production", "prod", "prod-*"},
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:  Log{Level: "info", Format: "text"},
+		Argo: Argo{Watch: ArgoWatch{Enabled: WatchAuto, Resync: 5 * time.Minute, OrphanAfter: 2 * time.Minute}},
 		Rollback: Rollback{
 			Query:     `sum(rate(http_requests_total{namespace="{{.Namespace}}",code=~"5.."}[5m])) / sum(rate(http_requests_total{namespace="{{.Namespace}}"}[5m]))`,
 			Threshold: 0.05, BaselineFactor: 3, TripAfter: 3, NoDataAfter: 5,

@@ -133,6 +133,30 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{name: "negative gitlab runner rate", yaml: "gitlab:\n  runner_rates:\n    gpu: -1\n", wantErr: "gitlab.runner_rates.gpu"},
+		{
+			name: "argo workflow watch",
+			yaml: "argo:\n  watch:\n    enabled: \"true\"\n    kubeconfig: /etc/agentgate/kubeconfig\n    namespaces: [team-a, team-b]\n",
+			env:  map[string]string{"ADMISSION_ARGO_WATCH_RESYNC": "1m"},
+			check: func(t *testing.T, c Config) {
+				w := c.Argo.Watch
+				if w.Enabled != WatchOn || w.Kubeconfig != "/etc/agentgate/kubeconfig" || len(w.Namespaces) != 2 || w.Resync != time.Minute || w.OrphanAfter != 2*time.Minute {
+					t.Fatalf("%+v", w)
+				}
+			},
+		},
+		{
+			name: "argo namespace environments",
+			yaml: "argo:\n  namespace_environments:\n    prod-*: production\n    payments: production\n",
+			check: func(t *testing.T, c Config) {
+				if c.Argo.NamespaceEnvironments["prod-*"] != "production" || len(c.Argo.NamespaceEnvironments) != 2 {
+					t.Fatalf("%+v", c.Argo.NamespaceEnvironments)
+				}
+			},
+		},
+		{name: "argo namespace environment bad glob", yaml: "argo:\n  namespace_environments:\n    \"prod-[\": production\n", wantErr: "argo.namespace_environments.prod-["},
+		{name: "argo namespace environment empty", yaml: "argo:\n  namespace_environments:\n    prod-*: \"\"\n", wantErr: "names no environment"},
+		{name: "argo watch enabled must be a word", env: map[string]string{"ADMISSION_ARGO_WATCH_ENABLED": "yes"}, wantErr: "argo.watch.enabled"},
+		{name: "argo watch resync too short", yaml: "argo:\n  watch:\n    resync: 10ms\n", wantErr: "argo.watch.resync"},
 		{name: "argo hook without argo cd", env: map[string]string{"ADMISSION_ARGO_HOOK_TOKEN": "hook-token-0123456789"}, wantErr: "argo.argocd_url"},
 		{
 			name: "rollback from the environment",

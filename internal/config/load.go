@@ -248,6 +248,14 @@ func (c *Config) Validate() error {
 		// wait for --wait instead of failing.
 		bad("argo.argocd_url", "argo.argocd_url and argo.argocd_token are required with argo.hook_token (agentgate reads the Application to see who synced)")
 	}
+	switch c.Argo.Watch.Enabled {
+	case WatchAuto, WatchOn, WatchOff:
+	default:
+		bad("argo.watch.enabled", "must be auto, true or false, got %q", c.Argo.Watch.Enabled)
+	}
+	if w := c.Argo.Watch; w.Resync < time.Second || w.OrphanAfter < time.Second {
+		bad("argo.watch.resync", "argo.watch.resync and argo.watch.orphan_after must be at least 1s")
+	}
 	if r := c.Rollback; r.PrometheusURL != "" {
 		if r.Query == "" {
 			bad("rollback.query", "is required with rollback.prometheus_url")
@@ -280,6 +288,14 @@ func (c *Config) Validate() error {
 		}
 		if sl.Channel == "" {
 			bad("slack.channel", "is required with slack.bot_token")
+		}
+	}
+	for glob, env := range c.Argo.NamespaceEnvironments {
+		if _, err := path.Match(glob, ""); err != nil {
+			bad("argo.namespace_environments."+glob, "bad pattern: %v", err)
+		}
+		if strings.TrimSpace(env) == "" {
+			bad("argo.namespace_environments."+glob, "names no environment")
 		}
 	}
 	for glob := range c.Slack.Channels {

@@ -150,7 +150,7 @@ func verdictAnswer(kind string, v Verdict) answer {
 		}
 	case EffectiveApprovalRequired:
 		a.allowed, a.code, a.reason = false, http.StatusForbidden, metav1.StatusReasonForbidden
-		a.message = fmt.Sprintf("agentgate: a human must approve this %s (approval %s) and admission cannot wait; submit it again once approved", kind, orUnknown(v.ApprovalID))
+		a.message = fmt.Sprintf("agentgate: a human must approve this %s (approval %s) and admission cannot wait; once it is approved, submit the same spec again (one submission is admitted)", kind, orUnknown(v.ApprovalID))
 		if reasons != "" {
 			a.message += ": " + reasons
 		}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -301,6 +303,161 @@ func TestCleanWarnings(t *testing.T) {
 	}
 }
 
+// TestReviewUnreadableObject refuses, with a message naming the field and
+// the problem, governed objects that do not decode into the upstream Argo
+// types, without deciding them.
+func TestReviewUnreadableObject(t *testing.T) {
+	deep := `{"name":"leaf","plugin":{}}`
+	for range 2400 { // 4 levels of JSON each, under encoding/json's 10000
+		deep = `{"name":"n","dag":{"tasks":[{"name":"t","inline":` + deep + `}]}}`
+	}
+	tests := []struct {
+		name, kind, op, object, old, want string
+	}{
+		{name: "object not an object", kind: kindWorkflow, object: `7`,
+			want: "cannot read the Workflow: must be object, not number"},
+		{name: "spec not an object", kind: kindWorkflow, object: `{"spec":"x"}`,
+			want: "cannot read the Workflow's spec: must be object, not string"},
+		{name: "deadline as a string", kind: kindWorkflow, object: `{"spec":{"activeDeadlineSeconds":"3600"}}`,
+			want: `cannot read the Workflow's spec: field "activeDeadlineSeconds" must be int64, not string`},
+		{name: "deadline out of range", kind: kindWorkflow, object: `{"spec":{"activeDeadlineSeconds":1e99}}`,
+			want: `field "activeDeadlineSeconds" must be int64, not number 1e99`},
+		{name: "name not a string", kind: kindWorkflowTemplate, object: `{"metadata":{"name":7}}`,
+			want: `cannot read the WorkflowTemplate: field "metadata.name" must be string, not number`},
+		{name: "bad timestamp", kind: kindWorkflow, object: `{"metadata":{"creationTimestamp":"yesterday"}}`,
+			want: `cannot read the Workflow: field "metadata.creationTimestamp" is invalid: parsing time "yesterday"`},
+		{name: "bad quantity", kind: kindWorkflow, object: `{"spec":{"templates":[{"name":"a","container":{"image":"i","resources":{"limits":{"cpu":"lots"}}}}]}}`,
+			want: `field "templates[0].container.resources.limits.cpu" is invalid: quantities must match`},
+		{name: "plugin without key", kind: kindCronWorkflow, object: `{"spec":{"schedule":"* * * * *","workflowSpec":{"templates":[{"name":"a"},{"name":"b","plugin":{}}]}}}`,
+			want: `cannot read the CronWorkflow's spec: field "workflowSpec.templates[1].plugin" is invalid: expected exactly one key, got 0`},
+		{name: "unknown step field", kind: kindWorkflow, object: `{"spec":{"templates":[{"name":"a","steps":[[{"name":"s"}],[{"nope":1}]]}]}}`,
+			want: `field "templates[0].steps[1]" is invalid: json: unknown field "nope"`},
+		{name: "template deadline", kind: kindWorkflowTemplate, object: `{"spec":{"templates":[{"name":"a","activeDeadlineSeconds":true}]}}`,
+			want: `field "templates.activeDeadlineSeconds" must be int32, not bool`},
+		{name: "schedules not a list", kind: kindCronWorkflow, object: `{"spec":{"schedules":"* * * * *"}}`,
+			want: `field "schedules" must be array, not string`},
+		{name: "deep, past the locator's budget", kind: kindWorkflow, object: `{"spec":{"templates":[` + deep + `]}}`,
+			want: `cannot read the Workflow: expected exactly one key, got 0`},
+		{name: "old object not an object", kind: kindWorkflow, op: "UPDATE", object: `{"spec":{}}`, old: `[]`,
+			want: "cannot read the old object: must be object, not array"},
+		{name: "old spec not an object", kind: kindCronWorkflow, op: "UPDATE", object: `{"spec":{"workflowSpec":null}}`, old: `{"spec":7}`,
+			want: "spec is not an object"},
+	}
+	p := newProvider(t, Options{})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			op := tc.op
+			if op == "" {
+				op = "CREATE"
+			}
+			d := &fakeDecider{verdict: Verdict{Effective: EffectiveAllow}}
+			start := time.Now()
+			out, err := p.Review(context.Background(), admissionBody(tc.kind, op, tc.object, tc.old), d)
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("took %v", took)
+			}
+			var rev admissionv1.AdmissionReview
+			if err != nil || json.Unmarshal(out, &rev) != nil || rev.Response == nil || rev.Response.Result == nil {
+				t.Fatalf("Review = %s, %v; want a refusal", out, err)
+			}
+			r := rev.Response
+			if r.Allowed || r.Result.Code != http.StatusBadRequest || !strings.Contains(r.Result.Message, tc.want) {
+				t.Fatalf("answer %s; want a 400 refusal containing %q", out, tc.want)
+			}
+			if n := len(d.recorded()); n != 0 {
+				t.Fatalf("decided %d times", n)
+			}
+		})
+	}
+}
+
+// TestWorkflowEventUpstreamFields reads what the golden fixtures do not
+// cover from the upstream types: templates' and the executor's service
+// accounts, a cluster-scoped template reference, a CronWorkflow's
+// schedules, and the active deadline set, unset or null.
+func TestWorkflowEventUpstreamFields(t *testing.T) {
+	tests := []struct {
+		name, kind, object string
+		handles, labels    map[string]string
+	}{
+		{name: "workflow", kind: kindWorkflow,
+			object: `{"metadata":{"name":"w","labels":{"team":"a"}},"spec":{"serviceAccountName":"runner","activeDeadlineSeconds":3600,` +
+				`"executor":{"serviceAccountName":"exec"},"templates":[{"name":"a","serviceAccountName":"tmpl"},{"name":"b","serviceAccountName":"runner"}],` +
+				`"workflowTemplateRef":{"name":"base","clusterScope":true}}}`,
+			handles: map[string]string{HandleName: "w", HandleServiceAccountName: "runner", HandleTemplateServiceAccounts: "exec,runner,tmpl",
+				HandleActiveDeadlineSeconds: "3600", HandleWorkflowTemplateRef: "ClusterWorkflowTemplate/base"},
+			labels: map[string]string{"service_account": "runner", "service_accounts": "runner,exec,tmpl",
+				"workflow_template_ref": "ClusterWorkflowTemplate/base", "active_deadline": ""}},
+		{name: "cron workflow", kind: kindCronWorkflow,
+			object: `{"metadata":{"generateName":"c-"},"spec":{"schedule":"0 * * * *","schedules":["5 * * * *","10 * * * *"],` +
+				`"workflowSpec":{"activeDeadlineSeconds":null,"workflowTemplateRef":{"name":"base"}}}}`,
+			handles: map[string]string{HandleName: "", HandleGenerateName: "c-", HandleActiveDeadlineSeconds: "", HandleWorkflowTemplateRef: "WorkflowTemplate/base"},
+			labels:  map[string]string{"schedule": "0 * * * *,5 * * * *,10 * * * *", "active_deadline": "none", "service_accounts": ""}},
+		{name: "template without spec", kind: kindWorkflowTemplate, object: `{"metadata":{"name":"t"}}`,
+			handles: map[string]string{HandleName: "t", HandleSpecSHA256: "", HandleActiveDeadlineSeconds: ""},
+			labels:  map[string]string{"active_deadline": "none", "schedule": ""}},
+	}
+	p := newProvider(t, Options{})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &fakeDecider{verdict: Verdict{Effective: EffectiveAllow}}
+			if _, err := p.Review(context.Background(), admissionBody(tc.kind, "CREATE", tc.object, ""), d); err != nil {
+				t.Fatal(err)
+			}
+			calls := d.recorded()
+			if len(calls) != 1 {
+				t.Fatalf("decided %d times", len(calls))
+			}
+			ev := calls[0].Event
+			for k, want := range tc.handles {
+				if got := ev.Handles[k]; got != want {
+					t.Errorf("handle %s = %q, want %q", k, got, want)
+				}
+			}
+			for k, want := range tc.labels {
+				if got := ev.Labels[k]; got != want {
+					t.Errorf("label %s = %q, want %q", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestSpecHashIsOfTheRawSpec checks that spec_sha256 hashes the spec as
+// sent (key order aside), fields the upstream types do not know included,
+// and that an UPDATE changing only such a field is still decided.
+func TestSpecHashIsOfTheRawSpec(t *testing.T) {
+	p := newProvider(t, Options{})
+	hash := func(op, object, old string) (string, bool) {
+		t.Helper()
+		d := &fakeDecider{verdict: Verdict{Effective: EffectiveAllow}}
+		if _, err := p.Review(context.Background(), admissionBody(kindWorkflow, op, object, old), d); err != nil {
+			t.Fatal(err)
+		}
+		calls := d.recorded()
+		if len(calls) == 0 {
+			return "", false
+		}
+		return calls[0].Event.Handles[HandleSpecSHA256], true
+	}
+	a, _ := hash("CREATE", `{"spec":{"entrypoint":"main","serviceAccountName":"sa"}}`, "")
+	b, _ := hash("CREATE", `{"spec":{"serviceAccountName":"sa","entrypoint":"main"}}`, "")
+	c, _ := hash("CREATE", `{"spec":{"entrypoint":"main","serviceAccountName":"sa","futureField":{"x":1}}}`, "")
+	if a == "" || a != b || a == c {
+		t.Fatalf("hashes %q %q %q: want the first two equal and the third different", a, b, c)
+	}
+	sum := sha256.Sum256([]byte(`{"entrypoint":"main","serviceAccountName":"sa"}`))
+	if want := hex.EncodeToString(sum[:]); a != want {
+		t.Fatalf("spec_sha256 = %s, want %s", a, want)
+	}
+	if _, decided := hash("UPDATE", `{"spec":{"entrypoint":"main","futureField":2}}`, `{"spec":{"entrypoint":"main","futureField":1}}`); !decided {
+		t.Fatal("an UPDATE changing a field unknown to the upstream types was not decided")
+	}
+	if _, decided := hash("UPDATE", `{"spec":{"entrypoint":"main","suspend":true}}`, `{"spec":{"entrypoint":"main"}}`); decided {
+		t.Fatal("a suspend was decided")
+	}
+}
+
 // FuzzReview checks that any body is either refused as invalid or answered
 // with a well-formed AdmissionReview for the same uid, and that every
 // decided event is valid.
@@ -310,6 +467,15 @@ func FuzzReview(f *testing.F) {
 	}
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"argoproj.io","kind":"CronWorkflow"},"operation":"UPDATE","object":{"spec":{"workflowSpec":null}},"oldObject":{"spec":7}}}`))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"argoproj.io","kind":"Workflow"},"operation":"CREATE","object":{"metadata":{"annotations":{"agentgate.io/prompt":"` + strings.Repeat("x", 9000) + `"}},"spec":{"activeDeadlineSeconds":1e99}}}}`))
+	for _, object := range []string{
+		`{"metadata":{"creationTimestamp":"x"},"spec":{"activeDeadlineSeconds":"3600"}}`,
+		`{"spec":{"templates":[{"name":"a","plugin":{},"activeDeadlineSeconds":"1h","container":{"resources":{"limits":{"cpu":"x"}}}}]}}`,
+		`{"spec":{"templates":[{"name":"a","steps":[[{"name":"s","withItems":[1,"a",{"b":null}]}],[null]]}]}}`,
+		`{"spec":{"executor":{"serviceAccountName":"e"},"workflowTemplateRef":{"name":"t","clusterScope":true}},"status":{"nodes":{"n":{"startedAt":7}}}}`,
+	} {
+		f.Add(admissionBody(kindWorkflow, "CREATE", object, ""))
+	}
+	f.Add(admissionBody(kindCronWorkflow, "UPDATE", `{"spec":{"schedules":["* * * * *"],"workflowSpec":{"templates":[{"name":"a","inputs":{"parameters":[{"name":"p","value":1}]}}]}}}`, `{"metadata":{"name":7},"spec":{}}`))
 	p := newProvider(f, Options{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d := &fakeDecider{verdict: Verdict{Effective: EffectiveDeny, Reasons: []string{"r: m"}}}
@@ -327,4 +493,36 @@ func FuzzReview(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestNamespaceEnvironments(t *testing.T) {
+	p := newProvider(t, Options{NamespaceEnvironments: map[string]string{
+		"prod-*": "production", "prod-payments": "payments-prod", "prod-pay*": "pay", "*-staging": "staging",
+	}})
+	tests := []struct {
+		name, namespace, want string
+	}{
+		{name: "exact namespace wins", namespace: "prod-payments", want: "payments-prod"},
+		{name: "longest glob wins", namespace: "prod-payroll", want: "pay"},
+		{name: "shorter glob", namespace: "prod-shop", want: "production"},
+		{name: "suffix glob", namespace: "web-staging", want: "staging"},
+		{name: "no match, no environment", namespace: "agents", want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &fakeDecider{verdict: Verdict{Effective: EffectiveAllow}}
+			obj := `{"metadata":{"name":"w","namespace":"` + tc.namespace + `"},"spec":{"entrypoint":"main"}}`
+			body := bytes.Replace(admissionBody(kindWorkflow, "CREATE", obj, ""), []byte(`"namespace":"agents"`), []byte(`"namespace":"`+tc.namespace+`"`), 1)
+			if _, err := p.Review(context.Background(), body, d); err != nil {
+				t.Fatal(err)
+			}
+			calls := d.recorded()
+			if len(calls) != 1 || calls[0].Event.Environment != tc.want {
+				t.Fatalf("environment %q, want %q", calls[0].Event.Environment, tc.want)
+			}
+		})
+	}
+	if _, err := New(Options{NamespaceEnvironments: map[string]string{"prod-[": "production"}}); err == nil {
+		t.Fatal("a bad pattern was accepted")
+	}
 }

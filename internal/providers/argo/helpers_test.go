@@ -186,3 +186,26 @@ func hookHeaders(token, app, phase string) http.Header {
 	}
 	return h
 }
+
+// admissionBody is an AdmissionReview v1 of an argoproj.io kind with the
+// given operation, object and old object (JSON; empty for none).
+func admissionBody(kind, op, object, oldObject string) []byte {
+	req := map[string]any{
+		"uid":       "u-1",
+		"kind":      map[string]string{"group": "argoproj.io", "version": "v1alpha1", "kind": kind},
+		"namespace": "agents",
+		"operation": op,
+		"userInfo":  map[string]any{"username": "system:serviceaccount:agents:claude-bot"},
+	}
+	if object != "" {
+		req["object"] = json.RawMessage(object)
+	}
+	if oldObject != "" {
+		req["oldObject"] = json.RawMessage(oldObject)
+	}
+	b, err := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

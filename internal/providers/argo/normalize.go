@@ -4,10 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/agentgate/agentgate/internal/apperr"
@@ -48,6 +51,7 @@ const (
 	HandleUID                     = "uid"
 	HandleKind                    = "kind"
 	HandleName                    = "name"
+	HandleGenerateName            = "generate_name"
 	HandleOperation               = "operation"
 	HandleServiceAccountName      = "service_account_name"
 	HandleTemplateServiceAccounts = "template_service_accounts"
@@ -55,48 +59,6 @@ const (
 	HandleWorkflowTemplateRef     = "workflow_template_ref"
 	HandleSpecSHA256              = "spec_sha256"
 )
-
-// workflowObject is the part of a Workflow, CronWorkflow or
-// WorkflowTemplate the webhook reads.
-type workflowObject struct {
-	Metadata objectMeta      `json:"metadata"`
-	Spec     json.RawMessage `json:"spec"`
-}
-
-type objectMeta struct {
-	Name         string            `json:"name"`
-	GenerateName string            `json:"generateName"`
-	Namespace    string            `json:"namespace"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-}
-
-// workflowSpec is the part of a WorkflowSpec (and of a CronWorkflow's
-// spec, whose workflowSpec is one) the webhook reads.
-type workflowSpec struct {
-	ServiceAccountName    string        `json:"serviceAccountName"`
-	ActiveDeadlineSeconds *json.Number  `json:"activeDeadlineSeconds"`
-	Templates             []template    `json:"templates"`
-	Executor              *executor     `json:"executor"`
-	WorkflowTemplateRef   *templateRef  `json:"workflowTemplateRef"`
-	WorkflowSpec          *workflowSpec `json:"workflowSpec"`
-	Schedule              string        `json:"schedule"`
-	Schedules             []string      `json:"schedules"`
-}
-
-type template struct {
-	Name               string `json:"name"`
-	ServiceAccountName string `json:"serviceAccountName"`
-}
-
-type executor struct {
-	ServiceAccountName string `json:"serviceAccountName"`
-}
-
-type templateRef struct {
-	Name         string `json:"name"`
-	ClusterScope bool   `json:"clusterScope"`
-}
 
 // governed reports whether the request is about a resource the webhook
 // decides on, and why not otherwise.
@@ -131,18 +93,12 @@ func (p *Provider) workflowEvent(req *admissionv1.AdmissionRequest) (ev event.Ev
 	if len(req.Object.Raw) == 0 || string(req.Object.Raw) == "null" {
 		return event.Event{}, false, "", apperr.Invalid("the %s request carries no object", req.Kind.Kind)
 	}
-	var obj workflowObject
-	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
-		return event.Event{}, false, "", apperr.Invalid("cannot read the %s: %s", req.Kind.Kind, jsonProblem(err))
-	}
-	var spec workflowSpec
-	if len(obj.Spec) > 0 && string(obj.Spec) != "null" {
-		if err := json.Unmarshal(obj.Spec, &spec); err != nil {
-			return event.Event{}, false, "", apperr.Invalid("cannot read the %s's spec: %s", req.Kind.Kind, jsonProblem(err))
-		}
+	obj, err := decodeObject(req.Kind.Kind, req.Object.Raw)
+	if err != nil {
+		return event.Event{}, false, "", err
 	}
 	if req.Operation == admissionv1.Update {
-		changed, err := specChanged(obj.Spec, req.OldObject.Raw)
+		changed, err := specChanged(obj.rawSpec, req.OldObject.Raw)
 		if err != nil {
 			return event.Event{}, false, "", err
 		}
@@ -151,25 +107,27 @@ func (p *Provider) workflowEvent(req *admissionv1.AdmissionRequest) (ev event.Ev
 		}
 	}
 
-	ns := firstNonEmpty(req.Namespace, obj.Metadata.Namespace)
-	name := firstNonEmpty(req.Name, obj.Metadata.Name, obj.Metadata.GenerateName)
-	principal, machine := p.principal(req, obj.Metadata.Labels)
+	meta, ws := obj.meta, obj.spec
+	ns := firstNonEmpty(req.Namespace, meta.Namespace)
+	// The kube-apiserver has resolved generateName before validating
+	// admission: the object carries its name (request.name may be empty).
+	name := firstNonEmpty(req.Name, meta.Name)
+	principal, machine := p.principal(req, meta.Labels)
 	ev = event.Event{
-		Provider:  Name,
-		Kind:      event.KindWorkflow,
-		Action:    strings.ToLower(string(req.Operation)),
-		Phase:     event.PhaseStart,
-		Repo:      clip(ns+"/"+name, maxField),
-		Namespace: clip(ns, maxField),
-		Principal: principal,
-		Machine:   machine,
-		Trigger:   annotationTrigger(obj.Metadata.Annotations),
-	}
-
-	// A CronWorkflow's workflow spec is spec.workflowSpec.
-	ws := &spec
-	if req.Kind.Kind == kindCronWorkflow && spec.WorkflowSpec != nil {
-		ws = spec.WorkflowSpec
+		Provider: Name,
+		Kind:     event.KindWorkflow,
+		Action:   strings.ToLower(string(req.Operation)),
+		Phase:    event.PhaseStart,
+		// The change as its submitter wrote it: a resubmission of a
+		// generateName object gets a new name but is the same change.
+		Repo:        clip(ns+"/"+firstNonEmpty(meta.GenerateName, name), maxField),
+		Namespace:   clip(ns, maxField),
+		Environment: clip(p.environmentOf(ns), maxField),
+		Principal:   principal,
+		Machine:     machine,
+		Trigger:     annotationTrigger(meta.Annotations),
+		// Admission cannot wait for a human; the submitter resubmits.
+		Resubmits: true,
 	}
 	tmplSAs := templateServiceAccounts(ws)
 
@@ -177,11 +135,12 @@ func (p *Provider) workflowEvent(req *admissionv1.AdmissionRequest) (ev event.Ev
 	h.set(HandleUID, string(req.UID))
 	h.set(HandleKind, req.Kind.Kind)
 	h.set(HandleName, name)
+	h.set(HandleGenerateName, meta.GenerateName)
 	h.set(HandleOperation, string(req.Operation))
 	h.set(HandleServiceAccountName, ws.ServiceAccountName)
 	h.set(HandleTemplateServiceAccounts, strings.Join(tmplSAs, ","))
 	if ws.ActiveDeadlineSeconds != nil {
-		h.set(HandleActiveDeadlineSeconds, ws.ActiveDeadlineSeconds.String())
+		h.set(HandleActiveDeadlineSeconds, strconv.FormatInt(*ws.ActiveDeadlineSeconds, 10))
 	}
 	if ref := ws.WorkflowTemplateRef; ref != nil && ref.Name != "" {
 		kind := "WorkflowTemplate/"
@@ -190,9 +149,11 @@ func (p *Provider) workflowEvent(req *admissionv1.AdmissionRequest) (ev event.Ev
 		}
 		h.set(HandleWorkflowTemplateRef, kind+ref.Name)
 	}
-	if len(obj.Spec) > 0 {
-		sum := sha256.Sum256(canonicalJSON(obj.Spec))
+	if len(obj.rawSpec) > 0 {
+		sum := sha256.Sum256(canonicalJSON(obj.rawSpec))
 		h.set(HandleSpecSHA256, hex.EncodeToString(sum[:]))
+		// The spec's digest stands for the commit: an approval is bound to it.
+		ev.SHA = h[HandleSpecSHA256]
 	}
 	ev.Handles = h.orNil()
 
@@ -202,7 +163,7 @@ func (p *Provider) workflowEvent(req *admissionv1.AdmissionRequest) (ev event.Ev
 	l.set("service_accounts", strings.Join(allServiceAccounts(ws, tmplSAs), ","))
 	l.set("workflow_template_ref", h[HandleWorkflowTemplateRef])
 	if req.Kind.Kind == kindCronWorkflow {
-		l.set("schedule", strings.Join(append(nonEmpty(spec.Schedule), spec.Schedules...), ","))
+		l.set("schedule", strings.Join(obj.schedules, ","))
 	}
 	if ws.ActiveDeadlineSeconds == nil {
 		l.set("active_deadline", "none")
@@ -246,7 +207,7 @@ func annotationTrigger(a map[string]string) event.Trigger {
 
 // templateServiceAccounts lists the service accounts templates and the
 // executor set, sorted and unique.
-func templateServiceAccounts(ws *workflowSpec) []string {
+func templateServiceAccounts(ws *wfv1.WorkflowSpec) []string {
 	set := map[string]bool{}
 	for _, t := range ws.Templates {
 		if sa := strings.TrimSpace(t.ServiceAccountName); sa != "" {
@@ -258,16 +219,11 @@ func templateServiceAccounts(ws *workflowSpec) []string {
 			set[sa] = true
 		}
 	}
-	out := make([]string, 0, len(set))
-	for sa := range set {
-		out = append(out, sa)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(set))
 }
 
 // allServiceAccounts is the workflow's service account and its templates'.
-func allServiceAccounts(ws *workflowSpec, tmpl []string) []string {
+func allServiceAccounts(ws *wfv1.WorkflowSpec, tmpl []string) []string {
 	out := nonEmpty(strings.TrimSpace(ws.ServiceAccountName))
 	for _, sa := range tmpl {
 		if len(out) == 0 || sa != out[0] {
@@ -283,15 +239,15 @@ func specChanged(newSpec json.RawMessage, oldRaw []byte) (bool, error) {
 	if len(oldRaw) == 0 {
 		return true, nil
 	}
-	var old workflowObject
-	if err := json.Unmarshal(oldRaw, &old); err != nil {
-		return false, apperr.Invalid("cannot read the old object: %s", jsonProblem(err))
+	oldSpec, err := rawSpecOf("the old object", oldRaw)
+	if err != nil {
+		return false, err
 	}
 	a, err := specMap(newSpec)
 	if err != nil {
 		return false, err
 	}
-	b, err := specMap(old.Spec)
+	b, err := specMap(oldSpec)
 	if err != nil {
 		return false, err
 	}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -60,6 +62,11 @@ type Options struct {
 	// requests (status updates, Workflows spawned by a CronWorkflow that
 	// was itself admitted) are allowed without a decision.
 	ControllerServiceAccounts []string
+	// NamespaceEnvironments maps namespace globs (path.Match syntax) to the
+	// environment of the Workflows in them: an exact namespace wins, then
+	// the longest glob (ties alphabetical). A namespace matching none gives
+	// no environment.
+	NamespaceEnvironments map[string]string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 	// HTTPClient supplies the transport and timeout for Argo CD API calls;
@@ -79,6 +86,8 @@ type Provider struct {
 	controllers map[string]bool
 	log         *slog.Logger
 	cd          *argoCDClient
+	nsEnvs      map[string]string
+	nsGlobs     []string // longest first
 }
 
 var (
@@ -117,6 +126,23 @@ func New(o Options) (*Provider, error) {
 		log:         log,
 		cd:          cd,
 	}
+	for glob, env := range o.NamespaceEnvironments {
+		if _, err := path.Match(glob, ""); err != nil {
+			return nil, fmt.Errorf("argo: namespace environment pattern %q: %w", glob, err)
+		}
+		if p.nsEnvs == nil {
+			p.nsEnvs = map[string]string{}
+		}
+		p.nsEnvs[glob] = strings.TrimSpace(env)
+		p.nsGlobs = append(p.nsGlobs, glob)
+	}
+	sort.Slice(p.nsGlobs, func(i, j int) bool {
+		a, b := p.nsGlobs[i], p.nsGlobs[j]
+		if len(a) != len(b) {
+			return len(a) > len(b)
+		}
+		return a < b
+	})
 	if p.cdNamespace == "" {
 		p.cdNamespace = DefaultArgoCDNamespace
 	}
@@ -128,6 +154,20 @@ func New(o Options) (*Provider, error) {
 
 // Name implements providers.Provider.
 func (*Provider) Name() string { return Name }
+
+// environmentOf is the environment of Workflows in namespace ns: an exact
+// entry, else the longest matching glob, else none.
+func (p *Provider) environmentOf(ns string) string {
+	if env, ok := p.nsEnvs[ns]; ok {
+		return env
+	}
+	for _, g := range p.nsGlobs {
+		if ok, _ := path.Match(g, ns); ok {
+			return p.nsEnvs[g]
+		}
+	}
+	return ""
+}
 
 // usernames is the set of names, or of def when names is nil.
 func usernames(names []string, def string) map[string]bool {

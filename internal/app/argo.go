@@ -1,0 +1,67 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/providers/argo/wfwatch"
+)
+
+// newWorkflowWatch builds the watch that gives back the running-workflow
+// leases of finished Argo Workflows (argo.watch), or nil when it is off:
+// disabled, or "auto" outside a cluster without a kubeconfig. With
+// enabled "true" a cluster that cannot be reached from the configuration
+// fails the start; with "auto" it is logged and the leases lapse by TTL.
+func (a *App) newWorkflowWatch(cfg config.ArgoWatch, log *slog.Logger) (*wfwatch.Watcher, error) {
+	inCluster := os.Getenv("KUBERNETES_SERVICE_HOST") != ""
+	switch {
+	case cfg.Enabled == config.WatchOff:
+		return nil, nil
+	case cfg.Enabled == config.WatchAuto && cfg.Kubeconfig == "" && !inCluster:
+		log.Debug("not in a Kubernetes cluster and no argo.watch.kubeconfig: running-workflow leases lapse by TTL")
+		return nil, nil
+	}
+	w, err := a.buildWorkflowWatch(cfg, log)
+	if err != nil && cfg.Enabled == config.WatchAuto {
+		log.Warn("cannot watch Argo Workflows: running-workflow leases lapse by TTL", "err", err)
+		return nil, nil
+	}
+	return w, err
+}
+
+func (a *App) buildWorkflowWatch(cfg config.ArgoWatch, log *slog.Logger) (*wfwatch.Watcher, error) {
+	var (
+		rc  *rest.Config
+		err error
+	)
+	if cfg.Kubeconfig != "" {
+		rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+	} else {
+		rc, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("argo.watch: kubernetes client configuration: %w", err)
+	}
+	rc.UserAgent = "agentgate/argo-workflow-watch"
+	client, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("argo.watch: kubernetes client: %w", err)
+	}
+	// client-go logs through klog; send it to the service's log.
+	klog.SetSlogLogger(log.With("component", "client-go"))
+	w, err := wfwatch.New(wfwatch.Options{
+		Client: client, Namespaces: cfg.Namespaces, Releaser: a.Gate, Resync: cfg.Resync,
+		OrphanAfter: cfg.OrphanAfter, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("argo.watch: %w", err)
+	}
+	return w, nil
+}
