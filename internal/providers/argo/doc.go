@@ -7,34 +7,41 @@
 // # Workflows admission
 //
 // Review (or Handler) answers AdmissionReview v1 requests. Workflow,
-// CronWorkflow and WorkflowTemplate (argoproj.io) CREATEs and UPDATEs
-// become workflow start events, decided, and answered allowed unless the
-// effective outcome is deny or approval_required (admission cannot wait
-// for a human: the answer names the approval and asks to submit again).
-// Under warn enforcement the reasons come back as warnings. Anything else
-// is allowed without a decision, with an "ignored" audit annotation:
-// other resources, subresources, DELETE and CONNECT, dry-run requests
-// (agentgate charges quotas and records decisions: the webhook is
-// sideEffects NoneOnDryRun), the workflow controller's own requests, and
-// UPDATEs that change nothing in the spec but spec.suspend and
-// spec.shutdown.
+// CronWorkflow and WorkflowTemplate (argoproj.io) CREATEs and UPDATEs,
+// decoded into the argo-workflows/v3 types, become workflow start events,
+// decided, and answered allowed unless the effective outcome is deny or
+// approval_required. Admission cannot wait for a human: events carry
+// Resubmits, so the answer names the approval and the same spec submitted
+// again is admitted once it is approved. Under warn enforcement the reasons
+// come back as warnings. Anything else is allowed without a decision, with
+// an "ignored" audit annotation: other resources, subresources, DELETE and
+// CONNECT, dry-run requests (agentgate charges quotas and records
+// decisions: the webhook is sideEffects NoneOnDryRun), the workflow
+// controller's own requests, and UPDATEs that change nothing in the spec
+// but spec.suspend and spec.shutdown.
 //
-//	field       value
-//	kind        workflow; phase start; action create | update
-//	repo        <namespace>/<name, or generateName>
-//	namespace   request.namespace
-//	principal   k8s:<userInfo.username>, Machine for system:serviceaccount:*;
-//	            argo:<creator-preferred-username | creator label> when the
-//	            request comes from an Argo Workflows server account
-//	            (Options.ServerServiceAccounts), which sets them from SSO
-//	trigger     annotations agentgate.io/agent-id, prompt, reasoning,
-//	            triggered-by (source "annotations")
-//	handles     uid, kind, name, operation, service_account_name,
-//	            template_service_accounts, active_deadline_seconds,
-//	            workflow_template_ref, spec_sha256
-//	labels      resource_kind, service_account, service_accounts (all, comma
-//	            separated), workflow_template_ref, schedule (CronWorkflow),
-//	            active_deadline "none" when unset, k8s_username, k8s_groups
+//	field        value
+//	kind         workflow; phase start; action create | update
+//	repo         <namespace>/<generateName>, else <namespace>/<name>
+//	sha          the spec's SHA-256 (spec_sha256)
+//	environment  Options.NamespaceEnvironments of the namespace, if any
+//	namespace    request.namespace
+//	principal    k8s:<userInfo.username>, Machine for system:serviceaccount:*;
+//	             argo:<creator-preferred-username | creator label> when the
+//	             request comes from an Argo Workflows server account
+//	             (Options.ServerServiceAccounts), which sets them from SSO
+//	trigger      annotations agentgate.io/agent-id, prompt, reasoning,
+//	             triggered-by (source "annotations")
+//	resubmits    true
+//	handles      uid, kind, name, generate_name, operation,
+//	             service_account_name, template_service_accounts,
+//	             active_deadline_seconds, workflow_template_ref, spec_sha256
+//	labels       resource_kind, service_account, service_accounts (all, comma
+//	             separated), workflow_template_ref, schedule (CronWorkflow),
+//	             active_deadline "none" when unset, k8s_username, k8s_groups
+//
+// The running-workflow leases a Workflow creation takes are released by the
+// Workflow watch in package wfwatch.
 //
 // A CronWorkflow's settings are read from spec.workflowSpec. The delivery
 // id is "admission-<request uid>": the kube-apiserver keeps the uid when it
