@@ -166,3 +166,33 @@ func waitReleases(e *e2e, n int) []releaseRecord {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestArgoWatchModes: with enabled auto, a cluster that does not serve
+// Workflows (no Argo Workflows CRDs) gets no watch; with true, the watch is
+// built anyway and keeps retrying; with false there is none.
+func TestArgoWatchModes(t *testing.T) {
+	tests := []struct {
+		name    string
+		enabled string
+		absent  bool
+		want    bool
+	}{
+		{name: "auto with Workflows served", enabled: "auto", want: true},
+		{name: "auto without Argo Workflows", enabled: "auto", absent: true, want: false},
+		{name: "true without Argo Workflows", enabled: "true", absent: true, want: true},
+		{name: "false", enabled: "false", want: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kube := newFakeKube(t)
+			kube.absent = tc.absent
+			a := startApp(t, map[string]string{
+				"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin,
+				"ADMISSION_ARGO_WATCH_ENABLED": tc.enabled, "ADMISSION_ARGO_WATCH_KUBECONFIG": kube.kubeconfig(),
+			})
+			if got := a.WorkflowWatch != nil; got != tc.want {
+				t.Fatalf("watch built: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -22,6 +22,9 @@ type fakeKube struct {
 	t     *testing.T
 	srv   *httptest.Server
 	token string
+	// absent makes the server answer 404 for Workflows, as a cluster
+	// without Argo Workflows' CRDs does.
+	absent bool
 
 	mu       sync.Mutex
 	rv       int
@@ -121,7 +124,7 @@ func (k *fakeKube) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns, ok := workflowsNamespace(r.URL.Path)
-	if !ok || r.Method != http.MethodGet {
+	if !ok || r.Method != http.MethodGet || k.absent {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}

@@ -1,9 +1,11 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -29,12 +31,29 @@ func (a *App) newWorkflowWatch(cfg config.ArgoWatch, log *slog.Logger) (*wfwatch
 		return nil, nil
 	}
 	w, err := a.buildWorkflowWatch(cfg, log)
-	if err != nil && cfg.Enabled == config.WatchAuto {
-		log.Warn("cannot watch Argo Workflows: running-workflow leases lapse by TTL", "err", err)
-		return nil, nil
+	if err != nil {
+		if cfg.Enabled == config.WatchAuto {
+			log.Warn("cannot watch Argo Workflows: running-workflow leases lapse by TTL", "err", err)
+			return nil, nil
+		}
+		return nil, err
 	}
-	return w, err
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	if err := w.Probe(ctx); err != nil {
+		if cfg.Enabled == config.WatchAuto {
+			// In a cluster without Argo Workflows, or without the RBAC:
+			// say so once instead of client-go retrying for ever.
+			log.Warn("not watching Argo Workflows (argo.watch.enabled auto): running-workflow leases lapse by TTL", "err", err)
+			return nil, nil
+		}
+		log.Warn("Argo Workflows are not readable yet; the watch keeps retrying", "err", err)
+	}
+	return w, nil
 }
+
+// probeTimeout bounds the start-up check that the cluster serves Workflows.
+const probeTimeout = 10 * time.Second
 
 func (a *App) buildWorkflowWatch(cfg config.ArgoWatch, log *slog.Logger) (*wfwatch.Watcher, error) {
 	var (

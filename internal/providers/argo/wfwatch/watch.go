@@ -12,6 +12,7 @@ import (
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -144,6 +145,24 @@ func New(o Options) (*Watcher, error) {
 		w.informers[ns] = inf
 	}
 	return w, nil
+}
+
+// Probe lists one Workflow in each watched namespace, to learn whether the
+// API server serves Workflows to this client at all: an error names the
+// namespace and says why (Argo Workflows not installed, RBAC refused, the
+// server unreachable).
+func (w *Watcher) Probe(ctx context.Context) error {
+	for _, ns := range namespaces(w.o.Namespaces) {
+		_, err := w.o.Client.Resource(workflowsResource()).Namespace(ns).List(ctx, metav1.ListOptions{Limit: 1})
+		if err != nil {
+			where := "every namespace"
+			if ns != "" {
+				where = "namespace " + ns
+			}
+			return fmt.Errorf("wfwatch: list Workflows in %s: %w", where, err)
+		}
+	}
+	return nil
 }
 
 // namespaces is the sorted, unique list to watch; [""] watches all.

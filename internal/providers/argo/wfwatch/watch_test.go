@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -366,5 +367,26 @@ func TestNewNeedsClientAndReleaser(t *testing.T) {
 	}
 	if _, err := wfwatch.New(wfwatch.Options{Client: newCluster().client}); err == nil {
 		t.Fatal("no releaser accepted")
+	}
+}
+
+func TestProbe(t *testing.T) {
+	c := newCluster(workflow("team-a", "etl-1", "Running"))
+	w, err := wfwatch.New(wfwatch.Options{Client: c.client, Releaser: newReleaser(), Namespaces: []string{"team-a", "team-b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Probe(context.Background()); err != nil {
+		t.Fatalf("probe of a cluster serving Workflows: %v", err)
+	}
+	c.client.PrependReactor("list", "workflows", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() == "team-b" {
+			return true, nil, errors.New(`workflows.argoproj.io is forbidden: User "system:serviceaccount:agentgate:agentgate" cannot list resource "workflows"`)
+		}
+		return false, nil, nil
+	})
+	err = w.Probe(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "namespace team-b") || !strings.Contains(err.Error(), "forbidden") {
+		t.Fatalf("probe refused in team-b: %v", err)
 	}
 }
