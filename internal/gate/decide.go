@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,7 +95,9 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 			res.Approval = approvalRef(approval)
 		}
 		if used != nil && res.Outcome != Allow {
-			used, res.Approval = nil, nil // refused anyway (a quota): the approval stays for the next try
+			// Refused anyway (a quota): the approval stays for the next try.
+			res.Warnings = slices.DeleteFunc(res.Warnings, func(w policy.Reason) bool { return w == usedWarning(used) })
+			used, res.Approval = nil, nil
 		}
 		rec := p.auditRecord(audit.KindDecision, req, res)
 		if used != nil {

@@ -67,8 +67,7 @@ func (p *plan) applyPrior(pr prior, res *Result) *store.Approval {
 	case pr.approved != nil:
 		ap := pr.approved
 		res.Outcome, res.Effective, res.Reasons = Allow, p.effectiveOf(Allow), []policy.Reason{}
-		res.Warnings = append(res.Warnings, policy.Reason{Rule: "approval", Enforcement: policy.Warn,
-			Message: fmt.Sprintf("approved by %s at %s (approval %s); this approval admits this one submission", ap.ResolvedBy, ap.ResolvedAt.UTC().Format(time.RFC3339), ap.ID)})
+		res.Warnings = append(res.Warnings, usedWarning(ap))
 		res.Approval = approvalRef(ap)
 		return ap
 	case pr.rejected != nil:
@@ -85,6 +84,16 @@ func (p *plan) applyPrior(pr prior, res *Result) *store.Approval {
 		res.Approval = approvalRef(pr.pending)
 	}
 	return nil
+}
+
+// usedWarning tells the submitter which approval admitted the change.
+func usedWarning(ap *store.Approval) policy.Reason {
+	at := ""
+	if ap.ResolvedAt != nil {
+		at = " at " + ap.ResolvedAt.UTC().Format(time.RFC3339)
+	}
+	return policy.Reason{Rule: "approval", Enforcement: policy.Warn,
+		Message: fmt.Sprintf("approved by %s%s (approval %s); this approval admits this one submission", ap.ResolvedBy, at, ap.ID)}
 }
 
 func approvalRef(ap *store.Approval) *ApprovalRef {

@@ -84,7 +84,8 @@ func TestResubmittedChangeUsesItsApproval(t *testing.T) {
 	resolve(a, store.ApprovalApproved, "")
 	clk.advance(time.Minute)
 	// Approved but refused by a quota: the approval is not spent.
-	if res := decide(gOverQuota, ev("spec-1", true)); res.Effective != gate.Deny || !strings.Contains(reasons(res), "concurrent_workflows") {
+	if res := decide(gOverQuota, ev("spec-1", true)); res.Effective != gate.Deny || !strings.Contains(reasons(res), "concurrent_workflows") ||
+		strings.Contains(warnings(res), "approved by") || res.Approval != nil {
 		t.Fatalf("approved but over quota: %+v", res)
 	}
 	admitted := decide(g, ev("spec-1", true))
