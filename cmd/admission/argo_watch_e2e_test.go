@@ -73,6 +73,11 @@ func TestArgoWorkflowLeases(t *testing.T) {
 	}
 
 	e := &e2e{t: t, h: a.Server.Handler()}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(metrics(e), "agentgate_workflow_watch_synced 1"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("agentgate_workflow_watch_synced never became 1:\n%s", metrics(e))
+		}
+	}
 	e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "claude-bot", "type": "data-pipeline", "owner": "data-team",
 		"capabilities": []string{"workflow"}, "namespaces": []string{"agents"}, "labels": map[string]string{"argo.service_accounts": "agent-runner"},
 		"principals": []string{"k8s:system:serviceaccount:agents:claude-bot"}}, http.StatusCreated, nil)
@@ -131,6 +136,10 @@ func TestArgoWorkflowLeases(t *testing.T) {
 	}
 	if _, ok, _ := submit(); ok {
 		t.Fatal("a sixth running workflow was admitted")
+	}
+	if !strings.Contains(metrics(e), `agentgate_leases_released_total{cause="completed",quota="concurrent_workflows"} 1`) ||
+		!strings.Contains(metrics(e), `agentgate_leases_released_total{cause="deleted",quota="concurrent_workflows"} 1`) {
+		t.Fatalf("release metrics:\n%s", metrics(e))
 	}
 	if recs[0].Repo != "agents/"+running[0] || recs[0].Details["cause"] != "completed" || recs[0].Details["phase"] != "Succeeded" ||
 		recs[1].Repo != "agents/"+running[1] || recs[1].Details["cause"] != "deleted" || recs[0].AgentName != "claude-bot" || recs[0].Owner != "data-team" {
@@ -195,4 +204,16 @@ func TestArgoWatchModes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// metrics scrapes /metrics.
+func metrics(e *e2e) string {
+	e.t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		e.t.Fatalf("/metrics = %d", rec.Code)
+	}
+	return rec.Body.String()
 }

@@ -127,6 +127,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if a.WorkflowWatch, err = a.newWorkflowWatch(cfg.Argo.Watch, log.With("component", "argo-watch")); err != nil {
 		return nil, err
 	}
+	if a.WorkflowWatch != nil {
+		telemetry.RegisterWorkflowWatchGauge(reg, a.WorkflowWatch.Synced)
+	}
 	var provs []providers.Provider
 	if o.Providers != nil {
 		if provs, err = o.Providers(cfg, log.With("component", "provider")); err != nil {

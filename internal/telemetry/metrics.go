@@ -96,6 +96,21 @@ func RegisterKillSwitchGauge(reg prometheus.Registerer, count ActiveKillSwitches
 		[]string{"scope"}, nil)})
 }
 
+// RegisterWorkflowWatchGauge exports agentgate_workflow_watch_synced: 1
+// once the Argo Workflow watch's caches have synced, 0 before (RBAC
+// refused, API server unreachable).
+func RegisterWorkflowWatchGauge(reg prometheus.Registerer, synced func() bool) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "agentgate", Name: "workflow_watch_synced",
+		Help: "1 when the Argo Workflow watch has synced its caches and releases running-workflow leases, 0 before.",
+	}, func() float64 {
+		if synced() {
+			return 1
+		}
+		return 0
+	}))
+}
+
 func (c *killSwitchCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *killSwitchCollector) Collect(ch chan<- prometheus.Metric) {

@@ -103,6 +103,7 @@ type Watcher struct {
 	informers map[string]cache.SharedIndexInformer // by namespace ("" = all)
 	suspects  map[string]time.Time                 // missing keys, first seen missing
 	passes    atomic.Int64                         // reconcile passes done
+	synced    atomic.Bool                          // every cache has synced
 }
 
 // New returns a Watcher; Run starts it.
@@ -199,6 +200,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 		return errors.New("wfwatch: Workflow caches did not sync")
 	}
+	w.synced.Store(true)
+	defer w.synced.Store(false)
 	w.log.InfoContext(ctx, "watching Argo Workflows", "namespaces", namespaces(w.o.Namespaces), "resync", w.o.Resync)
 	go w.work(ctx)
 	t := time.NewTicker(w.o.Resync)
@@ -214,6 +217,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Synced reports whether Run has synced every cache and is releasing leases.
+func (w *Watcher) Synced() bool { return w.synced.Load() }
 
 // changed queues a release for a Workflow that has finished.
 func (w *Watcher) changed(obj any) {

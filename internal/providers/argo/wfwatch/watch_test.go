@@ -179,6 +179,9 @@ func startClock(t *testing.T, c *cluster, r *releaser, namespaces ...string) (*w
 			t.Fatal("the watcher never reconciled")
 		}
 	}
+	if !w.Synced() {
+		t.Fatal("reconciling but not synced")
+	}
 	return w, clk
 }
 
@@ -375,6 +378,9 @@ func TestProbe(t *testing.T) {
 	w, err := wfwatch.New(wfwatch.Options{Client: c.client, Releaser: newReleaser(), Namespaces: []string{"team-a", "team-b"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if w.Synced() {
+		t.Fatal("synced before running")
 	}
 	if err := w.Probe(context.Background()); err != nil {
 		t.Fatalf("probe of a cluster serving Workflows: %v", err)
