@@ -45,7 +45,11 @@ func (a *app) approvalsCmd() *cobra.Command {
 			}
 			rows := make([][]string, len(list))
 			for i, ap := range list {
-				rows[i] = []string{ap.ID, string(ap.State), ap.AgentID, ap.Owner, ap.Repo, ap.Environment, showTime(ap.ExpiresAt), ap.Reason}
+				state := string(ap.State)
+				if ap.UsedAt != nil {
+					state += " (used)" // an approved resubmission was admitted with it
+				}
+				rows[i] = []string{ap.ID, state, ap.AgentID, ap.Owner, ap.Repo, ap.Environment, showTime(ap.ExpiresAt), ap.Reason}
 			}
 			return s.out.Table([]string{"ID", "STATE", "AGENT", "OWNER", "REPO", "ENVIRONMENT", "EXPIRES", "REASON"}, rows)
 		},

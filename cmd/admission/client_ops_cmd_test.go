@@ -75,6 +75,15 @@ func TestKillSwitchAndApprovalCommands(t *testing.T) {
 				"ap-1  pending  a-1    team-a  acme/api  prod         2025-01-03T03:04:05Z  prod deploy needs a human\n",
 		},
 		{
+			name: "a used approval",
+			args: []string{"approvals", "list"},
+			routes: map[string]fakeReply{"GET /api/v1/approvals": {body: `{"items":[` + strings.Replace(approvalA, `"state":"pending"`,
+				`"state":"approved","resolved_at":"2025-01-02T04:00:00Z","resolved_by":"alice","used_at":"2025-01-02T04:05:00Z","used_by":"dec-9"`, 1) + `]}`}},
+			wantCalls: []call{{line: "GET /api/v1/approvals"}},
+			wantOut: "ID    STATE            AGENT  OWNER   REPO      ENVIRONMENT  EXPIRES               REASON\n" +
+				"ap-1  approved (used)  a-1    team-a  acme/api  prod         2025-01-03T03:04:05Z  prod deploy needs a human\n",
+		},
+		{
 			name:      "one approval",
 			args:      []string{"approvals", "get", "ap-1"},
 			routes:    map[string]fakeReply{"GET /api/v1/approvals/ap-1": {body: approvalA}},
