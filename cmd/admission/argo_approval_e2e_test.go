@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -27,36 +24,10 @@ func TestArgoWorkflowApprovalResubmit(t *testing.T) {
 		"principals": []string{"k8s:system:serviceaccount:prod-data:claude-bot"}}, http.StatusCreated, nil)
 
 	n := 0
-	type answer struct {
-		allowed  bool
-		message  string
-		warnings []string
-	}
-	submit := func() answer {
+	submit := func() admission {
 		t.Helper()
 		n++
-		body := admissionRequestIn(t, "prod-data", fmt.Sprintf("review-%03d", n), fmt.Sprintf("hello-world-%03d", n))
-		req := httptest.NewRequest(http.MethodPost, "/argo/admission?timeout=10s", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		e.h.ServeHTTP(rec, req)
-		var out struct {
-			Response struct {
-				Allowed  bool     `json:"allowed"`
-				Warnings []string `json:"warnings"`
-				Status   *struct {
-					Message string `json:"message"`
-				} `json:"status"`
-			} `json:"response"`
-		}
-		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
-			t.Fatalf("admission answered %d: %s", rec.Code, rec.Body)
-		}
-		ans := answer{allowed: out.Response.Allowed, warnings: out.Response.Warnings}
-		if out.Response.Status != nil {
-			ans.message = out.Response.Status.Message
-		}
-		return ans
+		return admit(t, e.h, admissionRequestIn(t, "prod-data", fmt.Sprintf("review-%03d", n), fmt.Sprintf("hello-world-%03d", n)))
 	}
 	pending := func() []string {
 		t.Helper()
@@ -75,19 +46,19 @@ func TestArgoWorkflowApprovalResubmit(t *testing.T) {
 
 	first := submit()
 	ids := pending()
-	if first.allowed || len(ids) != 1 || !strings.Contains(first.message, ids[0]) || !strings.Contains(first.message, "production") {
+	if first.Allowed || len(ids) != 1 || !strings.Contains(first.Message, ids[0]) || !strings.Contains(first.Message, "production") {
 		t.Fatalf("first submission: %+v, pending %v", first, ids)
 	}
-	if again := submit(); again.allowed || !strings.Contains(again.message, ids[0]) || len(pending()) != 1 {
+	if again := submit(); again.Allowed || !strings.Contains(again.Message, ids[0]) || len(pending()) != 1 {
 		t.Fatalf("resubmission while pending: %+v, pending %v", again, pending())
 	}
 	e.call(http.MethodPost, "/api/v1/approvals/"+ids[0]+"/approve", map[string]string{"reason": "checked the export"}, http.StatusOK, nil)
 	admitted := submit()
-	if !admitted.allowed || !strings.Contains(strings.Join(admitted.warnings, "\n"), "approved by") {
+	if !admitted.Allowed || !strings.Contains(strings.Join(admitted.Warnings, "\n"), "approved by") {
 		t.Fatalf("resubmission after approval: %+v", admitted)
 	}
 	next := submit()
-	if next.allowed || strings.Contains(next.message, ids[0]) || len(pending()) != 1 {
+	if next.Allowed || strings.Contains(next.Message, ids[0]) || len(pending()) != 1 {
 		t.Fatalf("a second resubmission used the same approval: %+v", next)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
 
 	agentgate "github.com/agentgate/agentgate/internal/app"
 )
@@ -126,23 +129,12 @@ func TestArgoWorkflowsAdmission(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var out struct {
-			Response struct {
-				UID     string `json:"uid"`
-				Allowed bool   `json:"allowed"`
-				Status  *struct {
-					Message string `json:"message"`
-				} `json:"status"`
-			} `json:"response"`
+		raw, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil || out.Response.UID == "" {
-			t.Fatalf("admission answered %d", resp.StatusCode)
-		}
-		msg := ""
-		if out.Response.Status != nil {
-			msg = out.Response.Status.Message
-		}
-		return out.Response.Allowed, msg
+		a := decodeAdmission(t, resp.StatusCode, raw)
+		return a.Allowed, a.Message
 	}
 	if ok, msg := review(argoFixture(t, "admission", "workflow.create.agent.json"), "?timeout=10s"); !ok {
 		t.Fatalf("agent workflow in its namespace refused: %s", msg)
@@ -177,4 +169,37 @@ func TestArgoWorkflowsAdmission(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no captured request was replayed")
 	}
+}
+
+// admission is what the kube-apiserver reads of an AdmissionReview answer.
+type admission struct {
+	Allowed  bool
+	Message  string
+	Warnings []string
+}
+
+// decodeAdmission reads an AdmissionReview v1 answer into the upstream
+// type; anything but a 200 with a response carrying a uid fails the test.
+func decodeAdmission(t *testing.T, status int, body []byte) admission {
+	t.Helper()
+	var rev admissionv1.AdmissionReview
+	if status != http.StatusOK || json.Unmarshal(body, &rev) != nil || rev.Response == nil || rev.Response.UID == "" {
+		t.Fatalf("admission answered %d: %s", status, body)
+	}
+	a := admission{Allowed: rev.Response.Allowed, Warnings: rev.Response.Warnings}
+	if rev.Response.Result != nil {
+		a.Message = rev.Response.Result.Message
+	}
+	return a
+}
+
+// admit posts an AdmissionReview to /argo/admission through handler h, as
+// the kube-apiserver does with ?timeout=10s.
+func admit(t *testing.T, h http.Handler, body []byte) admission {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/argo/admission?timeout=10s", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return decodeAdmission(t, rec.Code, rec.Body.Bytes())
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -86,29 +85,11 @@ func TestArgoWorkflowLeases(t *testing.T) {
 		t.Helper()
 		n++
 		name := fmt.Sprintf("hello-world-%03d", n)
-		req := httptest.NewRequest(http.MethodPost, "/argo/admission?timeout=10s", bytes.NewReader(admissionRequest(t, fmt.Sprintf("review-%03d", n), name)))
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		e.h.ServeHTTP(rec, req)
-		var out struct {
-			Response struct {
-				Allowed bool `json:"allowed"`
-				Status  *struct {
-					Message string `json:"message"`
-				} `json:"status"`
-			} `json:"response"`
-		}
-		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
-			t.Fatalf("admission answered %d: %s", rec.Code, rec.Body)
-		}
-		msg := ""
-		if out.Response.Status != nil {
-			msg = out.Response.Status.Message
-		}
-		if out.Response.Allowed {
+		a := admit(t, e.h, admissionRequest(t, fmt.Sprintf("review-%03d", n), name))
+		if a.Allowed {
 			kube.put("agents", name, "Running") // the kube-apiserver stores it, the controller runs it
 		}
-		return name, out.Response.Allowed, msg
+		return name, a.Allowed, a.Message
 	}
 	var running []string
 	for range 5 {

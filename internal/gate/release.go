@@ -3,7 +3,7 @@ package gate
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -117,20 +117,16 @@ func releaseRecord(ctx context.Context, q store.Queries, r ReleaseRequest, l sto
 	return rec, nil
 }
 
-// HeldKeys lists the keys of quota's unexpired leases, sorted and unique.
+// HeldKeys lists the keys of quota's unexpired leases, sorted and unique
+// (the store returns leases ordered by key).
 func (g *Gate) HeldKeys(ctx context.Context, quota string) ([]string, error) {
 	leases, err := g.o.Store.Leases(ctx, store.LeaseFilter{Name: quota}, g.o.Now())
 	if err != nil {
 		return nil, fmt.Errorf("gate: leases of %s: %w", quota, err)
 	}
-	seen := map[string]bool{}
-	keys := []string{}
+	keys := make([]string, 0, len(leases))
 	for _, l := range leases {
-		if !seen[l.Key] {
-			seen[l.Key] = true
-			keys = append(keys, l.Key)
-		}
+		keys = append(keys, l.Key)
 	}
-	sort.Strings(keys)
-	return keys, nil
+	return slices.Compact(keys), nil
 }

@@ -2,6 +2,7 @@ package gate_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ func TestReleaseByKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := keys, []string{"team-a/wf-1", "team-a/wf-2"}; !equalStrings(got, want) {
+	if got, want := keys, []string{"team-a/wf-1", "team-a/wf-2"}; !slices.Equal(got, want) {
 		t.Fatalf("held keys %v, want %v", got, want)
 	}
 
@@ -94,16 +95,4 @@ func auditRecords(t *testing.T, st store.Store, kind audit.Kind) []audit.Record 
 
 func auditCount(t *testing.T, st store.Store, kind audit.Kind) int {
 	return len(auditRecords(t, st, kind))
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
