@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/principal"
 )
 
 // Tier is an agent's trust tier.
@@ -91,9 +92,9 @@ func (a *Agent) Validate() error {
 		return apperr.Invalid("state %q is not one of active, suspended, killed, decommissioned", a.State)
 	}
 	seen := map[string]bool{}
-	for _, p := range a.Principals {
+	for i, p := range a.Principals {
 		if err := ValidatePrincipal(p); err != nil {
-			return err
+			return apperr.Invalid("principals[%d]: %s", i, err.Error())
 		}
 		if seen[p] {
 			return apperr.Invalid("principal %q is listed twice", p)
@@ -113,16 +114,37 @@ func (a *Agent) Validate() error {
 	return nil
 }
 
-// principalPattern: provider prefix, a colon, and a non-empty name without spaces.
-var principalPattern = regexp.MustCompile(`^(github|github-app|gitlab|k8s|argocd|generic|[a-z][a-z0-9-]{1,31}):[^\s]{1,255}$`)
-
-// ValidatePrincipal checks a provider-qualified principal such as
-// "github:octo-bot[bot]" or "k8s:system:serviceaccount:ci:agent".
+// ValidatePrincipal checks that p is a principal in its canonical form
+// (package principal): "github:octo-bot[bot]", "k8s:system:serviceaccount:ci:agent".
 func ValidatePrincipal(p string) error {
-	if !principalPattern.MatchString(p) {
-		return apperr.Invalid("principal %q must look like provider:name (github:login, github-app:slug, gitlab:user, k8s:system:serviceaccount:ns:name, argocd:account)", p)
+	c, err := principal.Canonical(p)
+	if err != nil {
+		return apperr.Invalid("principal %q %s (principals look like github:login, github-app:slug, gitlab:user, k8s:system:serviceaccount:ns:name, argocd:account)", p, err.Error())
+	}
+	if c != p {
+		return apperr.Invalid("principal %q is not in its canonical form %q", p, c)
 	}
 	return nil
+}
+
+// CanonicalPrincipals returns the canonical form of each principal, or an
+// invalid-input error naming the first that is not a principal. Two
+// spellings of one principal are reported as listed twice.
+func CanonicalPrincipals(list []string) ([]string, error) {
+	out := make([]string, 0, len(list))
+	seen := map[string]int{}
+	for i, p := range list {
+		c, err := principal.Canonical(p)
+		if err != nil {
+			return nil, apperr.Invalid("principals[%d] %q %s", i, p, err.Error())
+		}
+		if j, ok := seen[c]; ok {
+			return nil, apperr.Invalid("principals[%d] %q and principals[%d] %q are the same principal %q", j, list[j], i, p, c)
+		}
+		seen[c] = i
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // Expired reports whether the agent's optional expiry has passed.

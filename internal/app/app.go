@@ -104,6 +104,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.Dispatch = enforce.New(enforce.Options{Audit: st, Metrics: a.Metrics, Logger: log.With("component", "enforce")})
 	a.Registry = registry.New(registry.Options{Store: st, Logger: log.With("component", "registry"), Now: o.Now, TokenGrace: cfg.Auth.AgentTokenGrace,
 		OnApprovalsResolved: func(ctx context.Context, list []store.Approval, note string) { a.Approvals.Released(ctx, list, note) }})
+	if _, err := a.Registry.CanonicalizeStored(ctx); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
 	telemetry.RegisterKillSwitchGauge(reg, a.countKillSwitches)
 	if a.Slack, err = a.newSlack(log.With("component", "slack")); err != nil {
 		return nil, err

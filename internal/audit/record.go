@@ -23,6 +23,10 @@ const (
 	// KindRelease records a concurrency lease given back by key, for a run
 	// whose end the provider reported without saying who started it.
 	KindRelease Kind = "release"
+	// KindRefusal records an authenticated event refused as invalid input
+	// (an invalid principal, an over-long field) before any decision: the
+	// sender got a 400 and nothing was charged or held.
+	KindRefusal Kind = "refusal"
 )
 
 // Record is one audit entry (design §8). Secrets never appear in it.

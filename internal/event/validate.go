@@ -1,10 +1,11 @@
 package event
 
 import (
+	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/principal"
 )
 
 // Field length caps keep one event from bloating the store and the audit log.
@@ -12,7 +13,14 @@ const (
 	maxField   = 512
 	maxTrigger = 8192
 	maxMapLen  = 64
+	maxValue   = 4 * maxField
 )
+
+// ErrInvalidPrincipal is wrapped by Validate's error when the principal is
+// no provider's principal (a space, a control or zero-width character, a
+// non-ASCII GitHub login): such an event is an attempt to be taken for
+// someone else, and the gate records its refusal.
+var ErrInvalidPrincipal = errors.New("invalid principal")
 
 // Validate checks that the event is complete enough to decide on. Its
 // errors are apperr.KindInvalid and name the offending field.
@@ -35,8 +43,8 @@ func (e *Event) Validate() error {
 	if e.Principal == "" {
 		return apperr.Invalid("event.principal is required")
 	}
-	if !strings.Contains(e.Principal, ":") {
-		return apperr.Invalid("event.principal %q must be provider-qualified, e.g. github:login", e.Principal)
+	if _, err := principal.Canonical(e.Principal); err != nil {
+		return apperr.Wrap(apperr.KindInvalid, ErrInvalidPrincipal, "event.principal %s", err.Error())
 	}
 	fields := map[string]string{
 		"provider": e.Provider, "action": e.Action, "repo": e.Repo, "ref": e.Ref,
@@ -46,19 +54,24 @@ func (e *Event) Validate() error {
 	}
 	for name, v := range fields {
 		if len(v) > maxField {
-			return apperr.Invalid("event.%s is longer than %d bytes", name, maxField)
+			return apperr.Invalid("event.%s is %d bytes, the limit is %d", name, len(v), maxField)
 		}
 	}
-	if len(e.Trigger.Prompt) > maxTrigger || len(e.Trigger.Reasoning) > maxTrigger {
-		return apperr.Invalid("event.trigger.prompt and reasoning are limited to %d bytes each", maxTrigger)
+	for name, v := range map[string]string{"prompt": e.Trigger.Prompt, "reasoning": e.Trigger.Reasoning} {
+		if len(v) > maxTrigger {
+			return apperr.Invalid("event.trigger.%s is %d bytes, the limit is %d", name, len(v), maxTrigger)
+		}
 	}
 	for name, m := range map[string]map[string]string{"handles": e.Handles, "labels": e.Labels} {
 		if len(m) > maxMapLen {
-			return apperr.Invalid("event.%s has more than %d entries", name, maxMapLen)
+			return apperr.Invalid("event.%s has %d entries, the limit is %d", name, len(m), maxMapLen)
 		}
 		for k, v := range m {
-			if len(k) > maxField || len(v) > maxField*4 {
-				return apperr.Invalid("event.%s[%q] is too long", name, truncate(k))
+			if len(k) > maxField {
+				return apperr.Invalid("event.%s key %q is %d bytes, the limit is %d", name, truncate(k), len(k), maxField)
+			}
+			if len(v) > maxValue {
+				return apperr.Invalid("event.%s[%q] value is %d bytes, the limit is %d", name, truncate(k), len(v), maxValue)
 			}
 		}
 	}
@@ -66,6 +79,17 @@ func (e *Event) Validate() error {
 		return apperr.Invalid("event.cost must not be negative")
 	}
 	return nil
+}
+
+// CanonicalPrincipal returns the event's principal in its canonical form
+// (package principal), or the principal as it is when it is invalid, which
+// Validate reports.
+func (e *Event) CanonicalPrincipal() string {
+	c, err := principal.Canonical(e.Principal)
+	if err != nil {
+		return e.Principal
+	}
+	return c
 }
 
 // Normalize fills defaults in place: the start phase.

@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -43,6 +44,9 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 	start := time.Now()
 	p, err := g.prepare(ctx, req.Event)
 	if err != nil {
+		if errors.Is(err, event.ErrInvalidPrincipal) {
+			g.recordRefusal(ctx, req, err)
+		}
 		return Result{}, err
 	}
 	res := p.result()

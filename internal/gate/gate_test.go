@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/audit"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
@@ -142,18 +144,48 @@ func TestEnforcementModes(t *testing.T) {
 }
 
 func TestInvalidEventChangesNothing(t *testing.T) {
-	f := newFixture(t)
-	g := f.gate(stubEvaluator{d: policy.Decision{Allow: true}})
-	_, err := g.Decide(context.Background(), gate.Request{Event: event.Event{Provider: "generic", Kind: "teleport", Principal: "github:x"}, DeliveryID: "d1"})
-	if err == nil {
-		t.Fatal("an invalid event was decided")
+	tests := []struct {
+		name    string
+		ev      event.Event
+		wantErr string
+		// refusal: an invalid principal is an attempt to pass for someone
+		// else, recorded; other invalid input leaves no trace.
+		refusal bool
+	}{
+		{name: "unknown kind", ev: event.Event{Provider: "generic", Kind: "teleport", Principal: "github:x"}, wantErr: "event.kind"},
+		{name: "principal with a trailing space", ev: event.Event{Provider: "generic", Kind: event.KindBuild, Principal: "github:x[bot] "}, wantErr: "event.principal contains a space or separator U+0020 at byte 13", refusal: true},
+		{name: "principal with a zero-width space", ev: event.Event{Provider: "generic", Kind: event.KindBuild, Principal: "github:x[bot]\u200b"}, wantErr: "event.principal contains a format character U+200B", refusal: true},
+		{name: "principal with a NUL", ev: event.Event{Provider: "generic\x00", Kind: event.KindBuild, Principal: "github:x[bot]\x00"}, wantErr: "event.principal contains a control character U+0000", refusal: true},
 	}
-	n := 0
-	if err := f.store.ScanAudit(context.Background(), 0, func(_ audit.Stored) error { n++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
-		t.Fatalf("audit records = %d", n)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			g := f.gate(stubEvaluator{d: policy.Decision{Allow: true}})
+			_, err := g.Decide(context.Background(), gate.Request{Event: tc.ev, DeliveryID: "d1"})
+			if apperr.KindOf(err) != apperr.KindInvalid || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want invalid input naming %q", err, tc.wantErr)
+			}
+			var recs []audit.Record
+			if err := f.store.ScanAudit(context.Background(), 0, func(s audit.Stored) error {
+				r, err := s.Decode()
+				recs = append(recs, r)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case !tc.refusal && len(recs) != 0:
+				t.Fatalf("audit records = %+v, want none", recs)
+			case tc.refusal && (len(recs) != 1 || recs[0].Kind != audit.KindRefusal || recs[0].Decision == nil || recs[0].Decision.Outcome != string(gate.Deny)):
+				t.Fatalf("audit records = %+v, want one refusal", recs)
+			}
+			// Nothing else was stored: the delivery id was not claimed.
+			ok := event.Event{Provider: "generic", Kind: event.KindBuild, Principal: "github:octocat"}
+			res, err := g.Decide(context.Background(), gate.Request{Event: ok, DeliveryID: "d1"})
+			if err != nil || res.Replayed {
+				t.Fatalf("the same delivery id, now valid: %+v, %v", res, err)
+			}
+		})
 	}
 }
 

@@ -38,6 +38,7 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, err
 	}
+	ev.Principal = ev.CanonicalPrincipal()
 	p := &plan{ev: ev, now: g.o.Now().UTC(), usage: map[string]policy.Usage{}}
 	ident, err := g.o.Identify.Identify(ctx, &p.ev)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/agentgate/agentgate/internal/agents"
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/principal"
 )
 
 // Identity is who is behind an event.
@@ -21,8 +22,17 @@ type Identity struct {
 // Identify resolves the agent behind an event from its principal. A claimed
 // agent id (a trailer or variable) is not trusted: it only flags an event
 // whose principal does not belong to that agent as an unregistered agent.
+//
+// The event's principal is put in its canonical form first (package
+// principal); one that is no principal at all is refused as invalid input,
+// never taken for a human.
 func (s *Service) Identify(ctx context.Context, ev *event.Event) (Identity, error) {
-	a, err := s.store.AgentByPrincipal(ctx, ev.Principal)
+	canonical, err := principal.Canonical(ev.Principal)
+	if err != nil {
+		return Identity{}, apperr.Wrap(apperr.KindInvalid, event.ErrInvalidPrincipal, "event.principal %s", err.Error())
+	}
+	ev.Principal = canonical
+	a, err := s.store.AgentByPrincipal(ctx, canonical)
 	switch {
 	case err == nil:
 		if claim := ev.Trigger.AgentID; claim != "" && claim != a.ID && claim != a.Name {

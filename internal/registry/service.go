@@ -69,6 +69,11 @@ type Spec struct {
 // given) and returns it with its API token, which is shown only this once.
 func (s *Service) Provision(ctx context.Context, actor string, spec Spec) (agents.Agent, string, error) {
 	now := s.now().UTC().Truncate(time.Microsecond) // as the store keeps it
+	principals, err := agents.CanonicalPrincipals(spec.Principals)
+	if err != nil {
+		return agents.Agent{}, "", err
+	}
+	spec.Principals = principals
 	a := agents.Agent{
 		ID: uuid.NewString(), Name: spec.Name, Type: spec.Type, Owner: spec.Owner,
 		Capabilities: nonNil(spec.Capabilities), Tier: spec.Tier, State: agents.StateActive,
@@ -150,7 +155,13 @@ func (s *Service) Update(ctx context.Context, actor, id string, p Patch) (agents
 		set(&a.Capabilities, p.Capabilities)
 		set(&a.Environments, p.Environments)
 		set(&a.Namespaces, p.Namespaces)
-		set(&a.Principals, p.Principals)
+		if p.Principals != nil {
+			principals, err := agents.CanonicalPrincipals(*p.Principals)
+			if err != nil {
+				return nil, err
+			}
+			a.Principals = principals
+		}
 		set(&a.Labels, p.Labels)
 		if p.ExpiresAt != nil {
 			a.ExpiresAt = p.ExpiresAt

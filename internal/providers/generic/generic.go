@@ -57,7 +57,8 @@ func (p *Provider) Parse(h http.Header, body []byte) (providers.Delivery, error)
 	return providers.Delivery{ID: id, Events: []event.Event{ev}}, nil
 }
 
-// DecodeEvent strictly decodes and validates one normalized event.
+// DecodeEvent strictly decodes and validates one normalized event. An
+// event whose principal is invalid is returned for the gate to refuse.
 func DecodeEvent(body []byte) (event.Event, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -74,7 +75,9 @@ func DecodeEvent(body []byte) (event.Event, error) {
 	if err := checkProviderName(ev.Provider); err != nil {
 		return event.Event{}, err
 	}
-	if err := ev.Validate(); err != nil {
+	// An invalid principal is left to the gate, which refuses the event
+	// and records the attempt in the audit log.
+	if err := ev.Validate(); err != nil && !errors.Is(err, event.ErrInvalidPrincipal) {
 		return event.Event{}, err
 	}
 	return ev, nil

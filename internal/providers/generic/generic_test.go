@@ -1,11 +1,14 @@
 package generic
 
 import (
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/providers"
 )
 
@@ -92,7 +95,6 @@ func TestParse(t *testing.T) {
 		{name: "unknown field", delivery: "d", body: `{"kind":"build","principal":"generic:bot","enviroment":"prod"}`, wantErr: `unknown field "enviroment"`},
 		{name: "bad kind", delivery: "d", body: `{"kind":"nuke","principal":"generic:bot"}`, wantErr: "event.kind"},
 		{name: "missing principal", delivery: "d", body: `{"kind":"build"}`, wantErr: "event.principal is required"},
-		{name: "unqualified principal", delivery: "d", body: `{"kind":"build","principal":"bot"}`, wantErr: "provider-qualified"},
 		{name: "wrong type", delivery: "d", body: `{"kind":"build","principal":"generic:bot","handles":[1]}`, wantErr: `field "handles"`},
 		{name: "syntax error", delivery: "d", body: `{"kind":`, wantErr: "invalid event JSON"},
 		{name: "trailing data", delivery: "d", body: `{"kind":"build","principal":"generic:bot"} {}`, wantErr: "after the event"},
@@ -151,4 +153,21 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Verify(%q) = %v; the valid signature is %q", sig, err, want)
 		}
 	})
+}
+
+// TestParseLeavesInvalidPrincipalToGate: an event whose principal is no
+// principal is parsed, so that the gate refuses it and records the attempt.
+func TestParseLeavesInvalidPrincipalToGate(t *testing.T) {
+	for name, p := range map[string]string{"unqualified": "bot", "trailing space": "github:bot[bot] ", "zero-width space": "github:bot[bot]\u200b"} {
+		t.Run(name, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]string{"kind": "build", "principal": p})
+			d, err := New(secret).Parse(headers("", "d"), body)
+			if err != nil || len(d.Events) != 1 || d.Events[0].Principal != p {
+				t.Fatalf("Parse = %+v, %v", d, err)
+			}
+			if err := d.Events[0].Validate(); !errors.Is(err, event.ErrInvalidPrincipal) {
+				t.Fatalf("Validate = %v, want ErrInvalidPrincipal", err)
+			}
+		})
+	}
 }
