@@ -189,8 +189,26 @@ func TestWebhookConfiguration(t *testing.T) {
 				resources = append(resources, r.Resources...)
 			}
 			slices.Sort(resources)
-			if !slices.Equal(resources, []string{"cronworkflows", "workflows", "workflowtemplates"}) {
+			if !slices.Equal(resources, []string{"cronworkflows", "workflows", "workflows/status", "workflowtemplates"}) {
 				t.Errorf("%s: resources %v", w.Name, resources)
+			}
+			controllerExcluded := false
+			for _, mc := range w.MatchConditions {
+				controllerExcluded = controllerExcluded || strings.Contains(mc.Expression, "request.userInfo.username != 'system:serviceaccount:argo:argo'")
+			}
+			if !controllerExcluded {
+				t.Errorf("%s: no matchCondition keeps the workflow controller's requests away", w.Name)
+			}
+			excluded := map[string]bool{}
+			for _, e := range w.NamespaceSelector.MatchExpressions {
+				if e.Key == "kubernetes.io/metadata.name" && e.Operator == metav1.LabelSelectorOpNotIn {
+					for _, v := range e.Values {
+						excluded[v] = true
+					}
+				}
+			}
+			if !excluded["kube-system"] || !excluded["agentgate"] {
+				t.Errorf("%s: namespaceSelector does not exclude kube-system and agentgate: %v", w.Name, w.NamespaceSelector.MatchExpressions)
 			}
 		}
 	}

@@ -13,6 +13,7 @@ known_rules := {
 	"scope.namespace",
 	"scope.service_account",
 	"capability",
+	"workflow.status_write",
 }
 
 known_tiers := {"new", "established", "trusted"}

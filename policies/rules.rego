@@ -6,7 +6,8 @@
 # data.agentgate.settings.enforcement.rules (enforce when absent).
 #
 # Rule ids: unregistered_agent, agent_inactive, agent_expired,
-# scope.environment, scope.production, scope.namespace, capability.
+# scope.environment, scope.production, scope.namespace,
+# scope.service_account, capability, workflow.status_write.
 #
 # End events (event.phase "end") only release what their start event held:
 # no rule applies to them except unregistered_agent.
@@ -184,3 +185,18 @@ allowed_service_accounts := [trim_space(s) |
 workflow_service_accounts := {"default"} if {
 	object.get(event, ["labels", "service_accounts"], "") == ""
 } else := {trim_space(s) | some s in split(event.labels.service_accounts, ","); trim_space(s) != ""}
+
+# workflow.status_write: only the workflow controller writes a Workflow's
+# status (its own requests never reach agentgate) and the Argo Workflows
+# server (retry, resume); the webhook sends any other status write as an
+# event with action "update_status". Whoever writes it — agent or not —
+# could mark a running Workflow finished and free its concurrent_workflows
+# slot, so it is refused for everyone.
+violations contains violation("workflow.status_write", msg) if {
+	event.kind == "workflow"
+	object.get(input_event, "action", "") == "update_status"
+	msg := sprintf(
+		"principal %q may not write the status of Workflow %q: only the workflow controller and the Argo Workflows server do; resume, retry or stop the workflow through the Argo server (argo resume|retry|stop with ARGO_SERVER set), or change spec.suspend or spec.shutdown",
+		[event.principal, event.repo],
+	)
+}

@@ -270,3 +270,31 @@ test_service_account_ignores_other_kinds if {
 	d := decide(agent_input(agent({}), event({"kind": "build", "labels": {"service_accounts": "cluster-admin"}})))
 	not "scope.service_account" in {v.rule | some v in d.deny}
 }
+
+# workflow.status_write: a status write is refused whoever makes it, and
+# charges nothing.
+status_write := event({"provider": "argo", "kind": "workflow", "action": "update_status", "repo": "agents/etl-", "namespace": "agents", "labels": {"resource_kind": "Workflow"}, "handles": {"name": "etl-x"}})
+
+test_status_write_denied_for_an_agent if {
+	d := decide(agent_input(agent({"namespaces": ["agents"], "labels": {"argo.service_accounts": "default"}}), status_write))
+	some v in d.deny
+	v.rule == "workflow.status_write"
+	contains(v.message, `"agents/etl-"`)
+	count(d.quotas) == 0
+}
+
+test_status_write_denied_for_a_human if {
+	d := decide(human_input(status_write))
+	"workflow.status_write" in {v.rule | some v in d.deny}
+	not d.allow
+}
+
+test_status_write_denied_for_an_unregistered_agent if {
+	d := decide(unregistered_input(status_write))
+	"workflow.status_write" in {v.rule | some v in d.deny}
+}
+
+test_status_write_rule_ignores_spec_updates if {
+	d := decide(human_input(object.union(status_write, {"action": "update"})))
+	not "workflow.status_write" in {v.rule | some v in d.deny}
+}

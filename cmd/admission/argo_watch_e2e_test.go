@@ -38,12 +38,18 @@ func admissionRequestIn(t *testing.T, ns, uid, name string) []byte {
 	return b
 }
 
-// TestArgoWorkflowLeases runs agentgate with the Workflow watch against a
-// Kubernetes API server over HTTP (kubeconfig, bearer token, client-go
-// informers): a new data-pipeline agent may run 5 Workflows at once; the
-// sixth is refused until one of the five finishes in the cluster, and a
-// deleted one gives its place back too.
-func TestArgoWorkflowLeases(t *testing.T) {
+// watchedAgent is agentgate with the Workflow watch running against a fake
+// Kubernetes API, and a new data-pipeline agent (5 running Workflows at
+// most) whose Workflows submit admits and, when admitted, stores as
+// Running.
+type watchedAgent struct {
+	e      *e2e
+	kube   *fakeKube
+	submit func() (name string, allowed bool, message string)
+}
+
+func newWatchedAgent(t *testing.T) watchedAgent {
+	t.Helper()
 	kube := newFakeKube(t)
 	a := startApp(t, map[string]string{
 		"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin,
@@ -91,6 +97,17 @@ func TestArgoWorkflowLeases(t *testing.T) {
 		}
 		return name, a.Allowed, a.Message
 	}
+	return watchedAgent{e: e, kube: kube, submit: submit}
+}
+
+// TestArgoWorkflowLeases runs agentgate with the Workflow watch against a
+// Kubernetes API server over HTTP (kubeconfig, bearer token, client-go
+// informers): a new data-pipeline agent may run 5 Workflows at once; the
+// sixth is refused until one of the five finishes in the cluster, and a
+// deleted one gives its place back too.
+func TestArgoWorkflowLeases(t *testing.T) {
+	w := newWatchedAgent(t)
+	e, kube, submit := w.e, w.kube, w.submit
 	var running []string
 	for range 5 {
 		name, ok, msg := submit()
@@ -99,8 +116,9 @@ func TestArgoWorkflowLeases(t *testing.T) {
 		}
 		running = append(running, name)
 	}
-	if _, ok, msg := submit(); ok || !strings.Contains(msg, "concurrent_workflows") {
-		t.Fatalf("sixth running workflow: allowed=%v %q, want refused naming concurrent_workflows", ok, msg)
+	if _, ok, msg := submit(); ok || !strings.Contains(msg, "quota.concurrent_workflows: quota concurrent_workflows exhausted: 5 of 5 in use; a slot frees when one of your 5 running workflows finishes") ||
+		strings.Contains(msg, "retry in") {
+		t.Fatalf("sixth running workflow: allowed=%v %q, want refused saying a slot frees when a running workflow finishes", ok, msg)
 	}
 
 	// One finishes: its place comes back once the watch has seen it.

@@ -77,6 +77,12 @@ current-context: test
 // put creates or replaces a Workflow with the given status phase and
 // tells the watchers.
 func (k *fakeKube) put(ns, name, phase string) {
+	k.putBy(ns, name, phase, "workflow-controller")
+}
+
+// putBy is put with status.phase written by the given field manager, as
+// the API server records it in metadata.managedFields.
+func (k *fakeKube) putBy(ns, name, phase, manager string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.rv++
@@ -87,9 +93,11 @@ func (k *fakeKube) put(ns, name, phase string) {
 	}
 	obj := map[string]any{
 		"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-		"metadata": map[string]any{"name": name, "namespace": ns, "uid": "uid-" + name, "resourceVersion": fmt.Sprint(k.rv)},
-		"spec":     map[string]any{"entrypoint": "main", "serviceAccountName": "agent-runner"},
-		"status":   map[string]any{"phase": phase},
+		"metadata": map[string]any{"name": name, "namespace": ns, "uid": "uid-" + name, "resourceVersion": fmt.Sprint(k.rv),
+			"managedFields": []any{map[string]any{"manager": manager, "operation": "Update", "apiVersion": "argoproj.io/v1alpha1",
+				"fieldsType": "FieldsV1", "fieldsV1": map[string]any{"f:status": map[string]any{".": map[string]any{}, "f:phase": map[string]any{}}}}}},
+		"spec":   map[string]any{"entrypoint": "main", "serviceAccountName": "agent-runner"},
+		"status": map[string]any{"phase": phase},
 	}
 	k.objs[key] = obj
 	k.notify(ns, typ, obj)

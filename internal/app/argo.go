@@ -77,7 +77,7 @@ func (a *App) buildWorkflowWatch(cfg config.ArgoWatch, log *slog.Logger) (*wfwat
 	klog.SetSlogLogger(log.With("component", "client-go"))
 	w, err := wfwatch.New(wfwatch.Options{
 		Client: client, Namespaces: cfg.Namespaces, Releaser: a.Gate, Resync: cfg.Resync,
-		OrphanAfter: cfg.OrphanAfter, Logger: log,
+		OrphanAfter: cfg.OrphanAfter, ControllerManagers: cfg.ControllerManagers, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("argo.watch: %w", err)

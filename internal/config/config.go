@@ -238,6 +238,10 @@ type ArgoWatch struct {
 	// OrphanAfter is how long a leased Workflow must be missing from the
 	// cluster before its lease is released (default 2m).
 	OrphanAfter time.Duration `yaml:"orphan_after"`
+	// ControllerManagers are the field managers of the workflow
+	// controller (default workflow-controller): a completed phase frees a
+	// slot only when one of them owns status.phase in managedFields.
+	ControllerManagers []string `yaml:"controller_managers"`
 }
 
 // Rollback configures watches after agent deploys and rollbacks. Without

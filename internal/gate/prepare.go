@@ -162,12 +162,28 @@ func (p *plan) effectiveOf(o Outcome) Outcome {
 
 // quotaReason explains a refused quota.
 func quotaReason(c store.QuotaCharge, r store.QuotaResult) policy.Reason {
-	msg := fmt.Sprintf("quota %s exhausted: %d of %d in use", r.Name, r.Used, r.Limit)
-	if !c.Concurrency {
-		msg = fmt.Sprintf("quota %s exhausted: %d of %d per %s used", r.Name, r.Used, r.Limit, c.Window)
+	if c.Concurrency {
+		// A slot frees when something held ends, usually long before
+		// the lease's TTL (which only bounds a lost end).
+		msg := fmt.Sprintf("quota %s exhausted: %d of %d in use; a slot frees when one of your %d %s",
+			r.Name, r.Used, r.Limit, r.Used, heldNoun(r.Name))
+		return policy.Reason{Rule: RuleQuota + "." + r.Name, Message: msg, Enforcement: policy.Enforce}
 	}
+	msg := fmt.Sprintf("quota %s exhausted: %d of %d per %s used", r.Name, r.Used, r.Limit, c.Window)
 	if r.RetryAfter > 0 {
 		msg += fmt.Sprintf("; retry in %s", r.RetryAfter.Round(time.Second))
 	}
 	return policy.Reason{Rule: RuleQuota + "." + r.Name, Message: msg, Enforcement: policy.Enforce}
+}
+
+// heldNoun says what a concurrency quota's leases stand for and what ends
+// one.
+func heldNoun(quota string) string {
+	switch quota {
+	case "concurrent_workflows":
+		return "running workflows finishes (or is deleted)"
+	case "concurrent_environments":
+		return "ephemeral environments is torn down (its end event)"
+	}
+	return "held " + quota + " leases is released by its end event"
 }

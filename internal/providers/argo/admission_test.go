@@ -35,6 +35,10 @@ func verdicts() map[string]Verdict {
 			Reasons: []string{"quota: builds_per_hour is used up (20 of 20 in 1h)"}},
 		"workflow.create.warn": {DecisionID: "dec-5", Effective: EffectiveAllow, Enforcement: "warn",
 			Reasons: []string{`unregistered_agent: principal "k8s:system:serviceaccount:agents:claude-bot" looks like an AI agent but is not registered with agentgate`}},
+		"workflow.update.status-only": {DecisionID: "dec-7", Effective: EffectiveDeny, Enforcement: "enforce",
+			Reasons: []string{`workflow.status_write: principal "k8s:system:serviceaccount:agents:claude-bot" may not write the status of Workflow "agents/etl-"`}},
+		"workflow.update.status-subresource": {DecisionID: "dec-8", Effective: EffectiveDeny, Enforcement: "enforce",
+			Reasons: []string{`workflow.status_write: principal "k8s:system:serviceaccount:agents:claude-bot" may not write the status of Workflow "agents/etl-"`}},
 		"workflow.create.approval": {DecisionID: "dec-6", Effective: EffectiveApprovalRequired, Enforcement: "enforce", ApprovalID: "apr-42",
 			Reasons: []string{"scope.production: production changes by agent claude-bot need a human's approval"}},
 	}

@@ -67,7 +67,7 @@ func (p *Provider) governed(req *admissionv1.AdmissionRequest) (bool, string) {
 	switch {
 	case k.Group != argoGroup || (k.Kind != kindWorkflow && k.Kind != kindCronWorkflow && k.Kind != kindWorkflowTemplate):
 		return false, "resource " + groupKind(k.Group, k.Kind) + " is not governed"
-	case req.SubResource != "":
+	case req.SubResource != "" && (req.SubResource != subresourceStatus || k.Kind != kindWorkflow):
 		return false, "subresource " + req.SubResource + " is not governed"
 	case req.Operation != admissionv1.Create && req.Operation != admissionv1.Update:
 		return false, "operation " + string(req.Operation) + " is not governed"
@@ -97,7 +97,12 @@ func (p *Provider) workflowEvent(req *admissionv1.AdmissionRequest) (ev event.Ev
 	if err != nil {
 		return event.Event{}, false, "", err
 	}
-	if req.Operation == admissionv1.Update {
+	writesStatus, err := statusWrite(req)
+	if err != nil {
+		return event.Event{}, false, "", err
+	}
+	writesStatus = writesStatus && !p.servers[strings.TrimSpace(req.UserInfo.Username)]
+	if req.Operation == admissionv1.Update && !writesStatus {
 		changed, err := specChanged(obj.rawSpec, req.OldObject.Raw)
 		if err != nil {
 			return event.Event{}, false, "", err
@@ -128,6 +133,9 @@ func (p *Provider) workflowEvent(req *admissionv1.AdmissionRequest) (ev event.Ev
 		Trigger:     annotationTrigger(meta.Annotations),
 		// Admission cannot wait for a human; the submitter resubmits.
 		Resubmits: true,
+	}
+	if writesStatus {
+		ev.Action, ev.Resubmits = ActionUpdateStatus, false
 	}
 	tmplSAs := templateServiceAccounts(ws)
 

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -53,7 +52,7 @@ func (w *Watcher) Reconcile(ctx context.Context) error {
 			continue
 		}
 		if u, ok := obj.(*unstructured.Unstructured); ok {
-			if phase := phaseOf(u); wfv1.WorkflowPhase(phase).Completed() {
+			if phase := phaseOf(u); w.completed(u, phase) {
 				w.queue.Add(release{key: key, cause: CauseCompleted, phase: phase, uid: string(u.GetUID())})
 			}
 		}

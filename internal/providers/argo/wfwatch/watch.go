@@ -79,6 +79,13 @@ type Options struct {
 	// cache, seen on two reconcile passes at least that far apart, before
 	// the lease is released as orphaned (DefaultOrphanAfter when zero).
 	OrphanAfter time.Duration
+	// ControllerManagers are the field managers of the workflow
+	// controller (DefaultControllerManager when empty). A Workflow's
+	// completion frees its slot only when one of them owns status.phase
+	// in metadata.managedFields; the admission webhook refuses status
+	// writes by anyone but the controller, so no one else can write it
+	// under the controller's name.
+	ControllerManagers []string
 	// Logger receives the watcher's logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil).
@@ -122,6 +129,9 @@ func New(o Options) (*Watcher, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if len(o.ControllerManagers) == 0 {
+		o.ControllerManagers = []string{DefaultControllerManager}
 	}
 	log := o.Logger
 	if log == nil {
@@ -228,10 +238,25 @@ func (w *Watcher) changed(obj any) {
 		return
 	}
 	phase := phaseOf(u)
-	if !wfv1.WorkflowPhase(phase).Completed() {
+	if !w.completed(u, phase) {
 		return
 	}
 	w.queue.Add(release{key: u.GetNamespace() + "/" + u.GetName(), cause: CauseCompleted, phase: phase, uid: string(u.GetUID())})
+}
+
+// completed reports whether the Workflow finished by its controller's
+// word. A completed phase that someone else wrote is logged and ignored:
+// the slot stays taken until the Workflow is deleted or the lease's TTL.
+func (w *Watcher) completed(u *unstructured.Unstructured, phase string) bool {
+	if !wfv1.WorkflowPhase(phase).Completed() {
+		return false
+	}
+	if !w.controllerWrotePhase(u) {
+		w.log.Warn("workflow reports a completed phase the workflow controller did not write; its slot stays taken",
+			"workflow", u.GetNamespace()+"/"+u.GetName(), "phase", phase, "phase_managers", u.GetAnnotations()[annotationPhaseManagers])
+		return false
+	}
+	return true
 }
 
 // deleted queues a release for a deleted Workflow.
@@ -326,6 +351,9 @@ func slim(obj any) (any, error) {
 	}
 	if len(status) > 0 {
 		out.Object["status"] = status
+	}
+	if m := phaseManagers(u); len(m) > 0 {
+		out.SetAnnotations(map[string]string{annotationPhaseManagers: strings.Join(m, ",")})
 	}
 	return out, nil
 }

@@ -87,7 +87,20 @@ func workflow(ns, name, phase string) *unstructured.Unstructured {
 	}}
 	if phase != "" {
 		_ = unstructured.SetNestedField(u.Object, phase, "status", "phase")
+		writtenBy(u, wfwatch.DefaultControllerManager)
 	}
+	return u
+}
+
+// writtenBy records in metadata.managedFields, as the API server does,
+// that manager wrote status.phase (and is its only owner).
+func writtenBy(u *unstructured.Unstructured, manager string) *unstructured.Unstructured {
+	u.SetManagedFields([]metav1.ManagedFieldsEntry{
+		{Manager: "argo", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "argoproj.io/v1alpha1", FieldsType: "FieldsV1",
+			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{".":{},"f:entrypoint":{}}}`)}},
+		{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "argoproj.io/v1alpha1", FieldsType: "FieldsV1",
+			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{".":{},"f:phase":{},"f:finishedAt":{}}}`)}},
+	})
 	return u
 }
 
@@ -202,6 +215,43 @@ func noRelease(t *testing.T, r *releaser) {
 	case req := <-r.notify:
 		t.Fatalf("unexpected release %+v", req)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestBypassArgoWatchIgnoresForgedStatus: an agent that writes its own
+// running Workflow's status.phase to a completed phase (a patch, or an
+// update naming another field manager) does not free its slot.
+func TestBypassArgoWatchIgnoresForgedStatus(t *testing.T) {
+	for _, tc := range []struct{ name, manager, phase string }{
+		{name: "kubectl patch", manager: "kubectl-patch", phase: "Succeeded"},
+		{name: "client-go update", manager: "agent-tool", phase: "Failed"},
+		{name: "no managed fields", manager: "", phase: "Succeeded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(workflow("team-a", "etl-1", "Running"))
+			r := newReleaser("team-a/etl-1")
+			w := start(t, c, r)
+			forged := workflow("team-a", "etl-1", tc.phase)
+			if tc.manager == "" {
+				forged.SetManagedFields(nil)
+			} else {
+				writtenBy(forged, tc.manager)
+			}
+			c.update(t, forged)
+			noRelease(t, r)
+			if err := w.Reconcile(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			noRelease(t, r)
+			if !r.holds("team-a/etl-1") {
+				t.Fatal("a forged completion freed the slot")
+			}
+			// The controller's own completion still frees it.
+			c.update(t, workflow("team-a", "etl-1", "Succeeded"))
+			if got := waitRelease(t, r); got.Key != "team-a/etl-1" || got.Cause != wfwatch.CauseCompleted {
+				t.Fatalf("release %+v", got)
+			}
+		})
 	}
 }
 
@@ -356,8 +406,10 @@ func TestCacheKeepsOnlyWhatItReads(t *testing.T) {
 	unstructured.RemoveNestedField(got.Object, "metadata", "resourceVersion")
 	want := map[string]any{
 		"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-		"metadata": map[string]any{"name": "big", "namespace": "team-a", "uid": "uid-big"},
-		"status":   map[string]any{"phase": "Running"},
+		"metadata": map[string]any{"name": "big", "namespace": "team-a", "uid": "uid-big",
+			// managedFields are reduced to who wrote status.phase.
+			"annotations": map[string]any{"agentgate.io/phase-managers": wfwatch.DefaultControllerManager}},
+		"status": map[string]any{"phase": "Running"},
 	}
 	if !reflect.DeepEqual(got.Object, want) {
 		t.Fatalf("cached %v, want %v", got.Object, want)

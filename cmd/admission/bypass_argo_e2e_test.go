@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// statusUpdate is the review of an UPDATE of the agent's running Workflow
+// that writes status.phase, by username, through the main resource or the
+// status subresource.
+func statusUpdate(t *testing.T, uid, name, username, phase, subresource string) []byte {
+	t.Helper()
+	var review map[string]any
+	if err := json.Unmarshal(admissionRequest(t, uid, name), &review); err != nil {
+		t.Fatal(err)
+	}
+	req := review["request"].(map[string]any)
+	req["operation"] = "UPDATE"
+	req["userInfo"].(map[string]any)["username"] = username
+	if subresource != "" {
+		req["subResource"], req["requestSubResource"] = subresource, subresource
+	}
+	obj := req["object"].(map[string]any)
+	old := map[string]any{}
+	for k, v := range obj {
+		old[k] = v
+	}
+	old["status"] = map[string]any{"phase": "Running"}
+	obj["status"] = map[string]any{"phase": phase}
+	req["oldObject"] = old
+	b, err := json.Marshal(review)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestBypassArgoStatusPatch: an agent (or anyone but the workflow
+// controller and the Argo server) that writes its running Workflow's
+// status to free its concurrent_workflows slot is refused by the webhook,
+// and the refusal is a recorded decision.
+func TestBypassArgoStatusPatch(t *testing.T) {
+	w := newWatchedAgent(t)
+	name, ok, msg := w.submit()
+	if !ok {
+		t.Fatalf("workflow refused: %s", msg)
+	}
+	tests := []struct {
+		name, username, subresource string
+		allowed                     bool
+	}{
+		{name: "agent writes the main resource", username: "system:serviceaccount:agents:claude-bot"},
+		{name: "agent writes the status subresource", username: "system:serviceaccount:agents:claude-bot", subresource: "status"},
+		{name: "another service account", username: "system:serviceaccount:agents:helper"},
+		{name: "a person with kubectl", username: "jane@example.com"},
+		{name: "the Argo server (retry, resume)", username: "system:serviceaccount:argo:argo-server", allowed: true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := admit(t, w.e.h, statusUpdate(t, "status-"+string(rune('a'+i)), name, tc.username, "Succeeded", tc.subresource))
+			if a.Allowed != tc.allowed {
+				t.Fatalf("status write by %s: allowed=%v %q, want %v", tc.username, a.Allowed, a.Message, tc.allowed)
+			}
+			if !tc.allowed && !strings.Contains(a.Message, "workflow.status_write") {
+				t.Fatalf("refusal %q does not name workflow.status_write", a.Message)
+			}
+		})
+	}
+	var page struct {
+		Items []struct {
+			Decision struct {
+				Reasons []string `json:"reasons"`
+			} `json:"decision"`
+		} `json:"items"`
+	}
+	w.e.call(http.MethodGet, "/api/v1/audit?kind=decision&outcome=deny", nil, http.StatusOK, &page)
+	refused := 0
+	for _, it := range page.Items {
+		if len(it.Decision.Reasons) > 0 && strings.Contains(strings.Join(it.Decision.Reasons, ";"), "workflow.status_write") {
+			refused++
+		}
+	}
+	if refused != 4 {
+		t.Fatalf("%d recorded status-write refusals, want 4", refused)
+	}
+}
+
+// TestBypassArgoForgedStatusKeepsSlot: a completed phase in the cluster
+// that the workflow controller did not write (the webhook was bypassed,
+// or down with failurePolicy Ignore) does not free the agent's slot; the
+// controller's own completion does.
+func TestBypassArgoForgedStatusKeepsSlot(t *testing.T) {
+	w := newWatchedAgent(t)
+	var running []string
+	for range 5 {
+		name, ok, msg := w.submit()
+		if !ok {
+			t.Fatalf("workflow %s refused within the limit: %s", name, msg)
+		}
+		running = append(running, name)
+	}
+	w.kube.putBy("agents", running[0], "Succeeded", "kubectl-patch")
+	time.Sleep(500 * time.Millisecond) // the watch sees the change at once
+	if _, ok, _ := w.submit(); ok {
+		t.Fatal("a forged completion freed a running-workflow slot")
+	}
+	w.kube.put("agents", running[0], "Succeeded")
+	waitReleases(w.e, 1)
+	if name, ok, msg := w.submit(); !ok {
+		t.Fatalf("workflow %s refused after the controller completed one: %s", name, msg)
+	}
+}
