@@ -25,10 +25,25 @@ const (
 	e2eSecret = "github-webhook-secret"
 )
 
-// fakeGitHub records the REST calls agentgate makes.
+// fakeGitHub records the REST calls agentgate makes, and answers
+// GET /repos/acme/api/actions/runs/{id} for the runs it knows.
 type fakeGitHub struct {
 	mu    sync.Mutex
 	calls []string
+	// runs are workflow runs by id, as the Actions API returns them.
+	runs map[string]string
+}
+
+// addRun makes the fake know run id, triggered by the user login of the
+// given type (User or Bot).
+func (f *fakeGitHub) addRun(id, login, typ string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.runs == nil {
+		f.runs = map[string]string{}
+	}
+	user := fmt.Sprintf(`{"login": %q, "id": 1, "type": %q, "site_admin": false}`, login, typ)
+	f.runs[id] = fmt.Sprintf(`{"id": %s, "name": "deploy", "event": "push", "status": "in_progress", "head_sha": "4f2c9e1", "run_attempt": 1, "actor": %s, "triggering_actor": %s}`, id, user, user)
 }
 
 func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -38,6 +53,19 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	if r.Header.Get("Authorization") != "Bearer gh-test-token" {
 		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if run, ok := strings.CutPrefix(r.URL.Path, "/repos/acme/api/actions/runs/"); ok && r.Method == http.MethodGet {
+		f.mu.Lock()
+		body, known := f.runs[run]
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !known {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"message": "Not Found", "documentation_url": "https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run"}`))
+			return
+		}
+		_, _ = w.Write([]byte(body))
 		return
 	}
 	switch {

@@ -40,6 +40,17 @@ type Provider interface {
 	Parse(h http.Header, body []byte) (Delivery, error)
 }
 
+// Resolver is implemented by providers whose payloads do not always name
+// the actor, so that a parsed event must be completed from the provider's
+// API before it is decided (a deployment made with a workflow's
+// GITHUB_TOKEN names the token, and the run's actor must be looked up).
+// Resolve changes the event in place. When the look-up fails it leaves the
+// event as parsed, which must fail closed (a machine identity no agent
+// holds), and returns the error for the log.
+type Resolver interface {
+	Resolve(ctx context.Context, ev *event.Event) error
+}
+
 // Decision is what an Enforcer needs of a decision.
 type Decision struct {
 	DecisionID string

@@ -147,6 +147,9 @@ func (s *Server) evaluate(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
+		for i := range d.Events {
+			s.resolve(c.Request.Context(), r.Provider, p, &d.Events[i])
+		}
 		events = d.Events
 	default:
 		s.fail(c, apperr.Invalid("give either event (a normalized event) or provider with headers and payload"))

@@ -71,6 +71,7 @@ func (s *Server) webhook(c *gin.Context) {
 		if i > 0 {
 			id = fmt.Sprintf("%s#%d", d.ID, i)
 		}
+		s.resolve(c.Request.Context(), name, p, &ev)
 		res, err := s.gate.Decide(c.Request.Context(), gate.Request{Event: ev, DeliveryID: id, Source: name, Actor: "webhook:" + name})
 		if err != nil {
 			count("error")
@@ -88,6 +89,19 @@ func (s *Server) webhook(c *gin.Context) {
 		count("decided")
 	}
 	c.JSON(http.StatusOK, ans)
+}
+
+// resolve completes an event from the provider's API when the provider
+// needs to (providers.Resolver). A failed look-up leaves the event as
+// parsed, which fails closed, and is logged.
+func (s *Server) resolve(ctx context.Context, name string, p providers.Provider, ev *event.Event) {
+	r, ok := p.(providers.Resolver)
+	if !ok {
+		return
+	}
+	if err := r.Resolve(ctx, ev); err != nil {
+		s.log.WarnContext(ctx, "could not complete the event from the provider's API; it is decided as parsed", "provider", name, "err", err)
+	}
 }
 
 // enforce queues the provider's enforcement of a decision, to run after

@@ -17,10 +17,34 @@ const githubActionsSlug = "github-actions"
 // dependabot[bot] or my-app[bot]).
 const userTypeBot = "Bot"
 
+// tokenIdentities are the logins GitHub gives what a workflow does with its
+// GITHUB_TOKEN (a deployment a step creates through the API, a Pages
+// deployment). They name the token, not the person or agent whose run it
+// is: such a change is attributed to the run's triggering actor.
+var tokenIdentities = []string{"github-actions[bot]", "github-pages[bot]"}
+
+// isTokenIdentity reports whether u is a GITHUB_TOKEN identity.
+func isTokenIdentity(u *gh.User) bool {
+	login := strings.ToLower(strings.TrimSpace(u.GetLogin()))
+	for _, t := range tokenIdentities {
+		if login == t {
+			return true
+		}
+	}
+	return false
+}
+
 // actor is who caused an event, as a principal.
 type actor struct {
 	principal string
 	machine   bool
+	// viaRun says the principal is a GITHUB_TOKEN identity whose run the
+	// payload does not carry: the run's triggering actor must be looked up
+	// (Resolve) before the event is decided.
+	viaRun bool
+	// token is the GITHUB_TOKEN identity the change was made with, when
+	// it was attributed to the run's actor instead.
+	token string
 }
 
 // userActor names a user; ok is false when the user is absent or has no
@@ -54,10 +78,27 @@ func runActor(run *gh.WorkflowRun, sender *gh.User) (actor, error) {
 
 // deploymentActor is the principal of a deployment: the App that created it
 // when that is not GitHub Actions itself ("github-app:<slug>"), else its
-// creator, else the delivery's sender.
-func deploymentActor(d *gh.Deployment, via *gh.App, sender *gh.User) (actor, error) {
+// creator, else the delivery's sender. A deployment created with a
+// workflow's GITHUB_TOKEN (creator github-actions[bot] or
+// github-pages[bot]) is the run's: its triggering actor (else its actor)
+// when the payload carries the run, else to be looked up (viaRun).
+func deploymentActor(d *gh.Deployment, via *gh.App, run *gh.WorkflowRun, sender *gh.User) (actor, error) {
 	if slug := strings.TrimSpace(via.GetSlug()); slug != "" && slug != githubActionsSlug {
 		return actor{principal: "github-app:" + slug, machine: true}, nil
 	}
-	return firstUser("deployment.creator and sender", d.GetCreator(), sender)
+	creator := d.GetCreator()
+	if creator == nil && isTokenIdentity(sender) {
+		creator = sender
+	}
+	if !isTokenIdentity(creator) {
+		return firstUser("deployment.creator and sender", creator, sender)
+	}
+	token := strings.ToLower(strings.TrimSpace(creator.GetLogin()))
+	if a, err := firstUser("workflow_run.triggering_actor and workflow_run.actor", run.GetTriggeringActor(), run.GetActor()); err == nil {
+		a.token = token
+		return a, nil
+	}
+	// Until the run is looked up the change stands as the token's: a
+	// machine identity no agent holds, which fails closed.
+	return actor{principal: "github:" + token, machine: true, viaRun: true, token: token}, nil
 }

@@ -27,6 +27,11 @@ const (
 	handleCallbackURL        = "deployment_callback_url"
 	handleEnvironment        = "environment"
 	handleCreator            = "creator"
+	// handleAttributeViaRun marks a GITHUB_TOKEN deployment whose run's
+	// actor Resolve must look up before the event is decided.
+	handleAttributeViaRun = "attribute_via_run"
+	// labelToken names the GITHUB_TOKEN identity a change was made with.
+	labelToken = "github_token_identity"
 )
 
 // Event actions of this provider that are not GitHub's own words.
@@ -195,7 +200,7 @@ func deploymentBase(name string, d *gh.Deployment, env *envelope, repo *gh.Repos
 	if env.Deployment != nil {
 		via = env.Deployment.PerformedViaGitHubApp
 	}
-	a, err := deploymentActor(d, via, sender)
+	a, err := deploymentActor(d, via, env.WorkflowRun, sender)
 	if err != nil {
 		return event.Event{}, nil, nil, err
 	}
@@ -221,6 +226,13 @@ func deploymentBase(name string, d *gh.Deployment, env *envelope, repo *gh.Repos
 
 	l := fields{}
 	l.set("task", d.GetTask())
+	if a.token != "" {
+		// Made with the run's GITHUB_TOKEN: decided as the run's actor.
+		l.set(labelToken, a.token)
+	}
+	if a.viaRun {
+		h.set(handleAttributeViaRun, "true")
+	}
 	if env.Deployment != nil {
 		l.setBool("transient_environment", env.Deployment.TransientEnvironment)
 		l.setBool("production_environment", env.Deployment.ProductionEnvironment)

@@ -69,17 +69,30 @@ func TestPrincipal(t *testing.T) {
 		}, want: actor{principal: "github:octocat"}},
 		{name: "run: nobody", got: func() (actor, error) { return runActor(nil, nil) }, err: true},
 		{name: "deployment: an App", got: func() (actor, error) {
-			return deploymentActor(&gh.Deployment{Creator: user("release-bot[bot]", "Bot")}, &gh.App{Slug: gh.String("release-bot")}, human)
+			return deploymentActor(&gh.Deployment{Creator: user("release-bot[bot]", "Bot")}, &gh.App{Slug: gh.String("release-bot")}, nil, human)
 		}, want: actor{principal: "github-app:release-bot", machine: true}},
 		{name: "deployment: GitHub Actions is not the actor", got: func() (actor, error) {
-			return deploymentActor(&gh.Deployment{Creator: human}, &gh.App{Slug: gh.String("github-actions")}, bot)
+			return deploymentActor(&gh.Deployment{Creator: human}, &gh.App{Slug: gh.String("github-actions")}, nil, bot)
 		}, want: actor{principal: "github:octocat"}},
 		{name: "deployment: creator", got: func() (actor, error) {
-			return deploymentActor(&gh.Deployment{Creator: bot}, nil, human)
+			return deploymentActor(&gh.Deployment{Creator: bot}, nil, nil, human)
 		}, want: actor{principal: "github:coder-bot[bot]", machine: true}},
 		{name: "deployment: sender", got: func() (actor, error) {
-			return deploymentActor(&gh.Deployment{}, nil, human)
+			return deploymentActor(&gh.Deployment{}, nil, nil, human)
 		}, want: actor{principal: "github:octocat"}},
+		{name: "deployment: GITHUB_TOKEN of a human's run", got: func() (actor, error) {
+			return deploymentActor(&gh.Deployment{Creator: user("github-actions[bot]", "Bot")}, &gh.App{Slug: gh.String("github-actions")},
+				&gh.WorkflowRun{TriggeringActor: human, Actor: human}, user("github-actions[bot]", "Bot"))
+		}, want: actor{principal: "github:octocat", token: "github-actions[bot]"}},
+		{name: "deployment: Pages GITHUB_TOKEN of an agent's run", got: func() (actor, error) {
+			return deploymentActor(&gh.Deployment{Creator: user("github-pages[bot]", "Bot")}, nil, &gh.WorkflowRun{TriggeringActor: bot}, human)
+		}, want: actor{principal: "github:coder-bot[bot]", machine: true, token: "github-pages[bot]"}},
+		{name: "deployment: GITHUB_TOKEN without the run is looked up", got: func() (actor, error) {
+			return deploymentActor(&gh.Deployment{Creator: user("github-actions[bot]", "Bot")}, nil, nil, human)
+		}, want: actor{principal: "github:github-actions[bot]", machine: true, viaRun: true, token: "github-actions[bot]"}},
+		{name: "deployment: the sender does not stand in for the token's run", got: func() (actor, error) {
+			return deploymentActor(&gh.Deployment{}, nil, nil, user("github-actions[bot]", "Bot"))
+		}, want: actor{principal: "github:github-actions[bot]", machine: true, viaRun: true, token: "github-actions[bot]"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

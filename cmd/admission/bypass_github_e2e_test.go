@@ -1,0 +1,120 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// The GITHUB_TOKEN suite: a deployment a workflow step creates with its
+// GITHUB_TOKEN names github-actions[bot] (or github-pages[bot]) as its
+// creator. It is the run's: a person's deploy is not refused as an
+// unregistered agent, and an agent's deploy stays the agent's.
+
+// tokenDeployGate delivers the protection rule of a GITHUB_TOKEN deployment
+// to production (run 289782451) and returns the decision.
+func tokenDeployGate(t *testing.T, e *e2e) (string, []string) {
+	t.Helper()
+	code, a := e.deliver("deployment_protection_rule", e.fixture("deployment_protection_rule.requested.github-token"), true)
+	if code != http.StatusOK || len(a.Decisions) != 1 {
+		t.Fatalf("protection rule = %d %+v", code, a)
+	}
+	var audit struct {
+		Items []struct {
+			Principal string `json:"principal"`
+			AgentName string `json:"agent_name"`
+			Decision  struct {
+				Reasons      []string `json:"reasons"`
+				Unregistered bool     `json:"unregistered_agent"`
+			} `json:"decision"`
+		} `json:"items"`
+	}
+	e.call(http.MethodGet, "/api/v1/audit?kind=decision", nil, http.StatusOK, &audit)
+	if len(audit.Items) == 0 {
+		t.Fatal("no decision recorded")
+	}
+	last := audit.Items[len(audit.Items)-1]
+	return a.Decisions[0].Outcome, append([]string{"principal=" + last.Principal, "agent=" + last.AgentName}, last.Decision.Reasons...)
+}
+
+func registerCoderBot(e *e2e) {
+	e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "coder-bot", "type": "coding", "owner": "alice",
+		"capabilities": []string{"build", "deploy"}, "environments": []string{"staging"}, "principals": []string{"github:coder-bot[bot]"}}, http.StatusCreated, nil)
+}
+
+func TestBypassGitHubTokenDeployHuman(t *testing.T) {
+	e := newE2E(t)
+	registerCoderBot(e)
+	e.gh.addRun("289782451", "octocat", "User")
+	outcome, why := tokenDeployGate(t, e)
+	if outcome != "allow" || !strings.Contains(strings.Join(why, " "), "principal=github:octocat") {
+		t.Fatalf("a person's GITHUB_TOKEN deploy = %s %v, want allowed as github:octocat", outcome, why)
+	}
+}
+
+func TestBypassGitHubTokenDeployByAgent(t *testing.T) {
+	e := newE2E(t)
+	registerCoderBot(e)
+	e.gh.addRun("289782451", "coder-bot[bot]", "Bot")
+	outcome, why := tokenDeployGate(t, e)
+	joined := strings.Join(why, " ")
+	if outcome != "deny" || !strings.Contains(joined, "agent=coder-bot") || !strings.Contains(joined, "scope.environment") {
+		t.Fatalf("an agent's GITHUB_TOKEN deploy to production = %s %v, want denied as coder-bot by scope.environment", outcome, why)
+	}
+}
+
+func TestBypassGitHubTokenDeployRunUnknown(t *testing.T) {
+	e := newE2E(t)
+	registerCoderBot(e)
+	// The run cannot be read: the deployment stays the token's, a machine
+	// identity no agent holds, and fails closed.
+	outcome, why := tokenDeployGate(t, e)
+	if outcome != "deny" || !strings.Contains(strings.Join(why, " "), "unregistered_agent") {
+		t.Fatalf("a GITHUB_TOKEN deploy whose run is unknown = %s %v, want denied as an unregistered agent", outcome, why)
+	}
+}
+
+func TestBypassGitHubTokenDeployChainedToken(t *testing.T) {
+	e := newE2E(t)
+	registerCoderBot(e)
+	// A run that the token itself triggered (workflow_dispatch from a
+	// step) names no person: it is not taken for a human.
+	e.gh.addRun("289782451", "github-actions[bot]", "Bot")
+	outcome, why := tokenDeployGate(t, e)
+	if outcome != "deny" {
+		t.Fatalf("a GITHUB_TOKEN deploy of a token-triggered run = %s %v, want denied", outcome, why)
+	}
+}
+
+func TestBypassGitHubTokenPagesDeploy(t *testing.T) {
+	e := newE2E(t)
+	registerCoderBot(e)
+	code, a := e.deliver("deployment", e.fixture("deployment.created.pages"), true)
+	if code != http.StatusOK || len(a.Decisions) != 1 || a.Decisions[0].Outcome != "allow" {
+		t.Fatalf("a person's Pages deployment = %d %+v, want allowed", code, a)
+	}
+	code, a = e.deliver("deployment", e.fixture("deployment.created.github-token.agent", "production", "production"), true)
+	if code != http.StatusOK || len(a.Decisions) != 1 {
+		t.Fatalf("an agent's GITHUB_TOKEN deployment = %d %+v", code, a)
+	}
+	_, why := lastDecision(t, e)
+	if !strings.Contains(strings.Join(why, " "), "agent=coder-bot") {
+		t.Fatalf("an agent's GITHUB_TOKEN deployment was decided as %v, want coder-bot", why)
+	}
+}
+
+func lastDecision(t *testing.T, e *e2e) (string, []string) {
+	t.Helper()
+	var audit struct {
+		Items []struct {
+			Principal string `json:"principal"`
+			AgentName string `json:"agent_name"`
+		} `json:"items"`
+	}
+	e.call(http.MethodGet, "/api/v1/audit?kind=decision", nil, http.StatusOK, &audit)
+	if len(audit.Items) == 0 {
+		t.Fatal("no decision recorded")
+	}
+	last := audit.Items[len(audit.Items)-1]
+	return last.Principal, []string{"principal=" + last.Principal, "agent=" + last.AgentName}
+}
