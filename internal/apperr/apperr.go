@@ -17,6 +17,7 @@ const (
 	KindNotFound        Kind = "not_found"
 	KindConflict        Kind = "conflict"
 	KindTooLarge        Kind = "payload_too_large"
+	KindTimeout         Kind = "request_timeout"
 	KindUnavailable     Kind = "unavailable"
 )
 

@@ -109,7 +109,7 @@ func (s *Server) alertmanager(c *gin.Context) {
 	}
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
-		s.fail(c, err)
+		s.fail(c, apperr.FromBodyRead(err))
 		return
 	}
 	hook, err := rollback.ParseWebhook(body)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,11 +17,7 @@ import (
 func decodeJSON(c *gin.Context, v any) error {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return apperr.New(apperr.KindTooLarge, "request body exceeds %d bytes", mbe.Limit)
-		}
-		return apperr.Invalid("read body: %v", err)
+		return apperr.FromBodyRead(err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

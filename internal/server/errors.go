@@ -11,25 +11,7 @@ import (
 
 // statusOf maps an error kind to its HTTP status. This is the only place
 // that knows the mapping.
-func statusOf(k apperr.Kind) int {
-	switch k {
-	case apperr.KindInvalid:
-		return http.StatusBadRequest
-	case apperr.KindUnauthenticated:
-		return http.StatusUnauthorized
-	case apperr.KindForbidden:
-		return http.StatusForbidden
-	case apperr.KindNotFound:
-		return http.StatusNotFound
-	case apperr.KindConflict:
-		return http.StatusConflict
-	case apperr.KindTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.KindUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+func statusOf(k apperr.Kind) int { return apperr.HTTPStatus(k) }
 
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -49,6 +31,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 		err = apperr.New(apperr.KindTooLarge, "request body exceeds %d bytes", mbe.Limit)
 	}
 	kind := apperr.KindOf(err)
+	if kind == apperr.KindTimeout {
+		s.log.InfoContext(c.Request.Context(), "request body timed out", "route", c.FullPath(), "remote", c.ClientIP(), "request_id", requestID(c))
+	}
 	status := statusOf(kind)
 	if status >= 500 {
 		s.log.ErrorContext(c.Request.Context(), "request failed", "err", err, "route", c.FullPath(), "request_id", requestID(c))

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,9 +40,12 @@ func (s *Server) webhook(c *gin.Context) {
 	}
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		err := apperr.FromBodyRead(err)
+		switch err.Kind {
+		case apperr.KindTooLarge:
 			count("too_large")
+		case apperr.KindTimeout:
+			count("timeout")
 		}
 		s.fail(c, err)
 		return

@@ -3,7 +3,6 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,12 +48,8 @@ func (n *Notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "could not read the request body", http.StatusBadRequest)
+		e := apperr.FromBodyRead(err)
+		http.Error(w, e.Message, apperr.HTTPStatus(e.Kind))
 		return
 	}
 	if err := verifySignature(n.o.SigningSecret.Reveal(), r.Header.Get(headerTimestamp), r.Header.Get(headerSignature), body, n.o.Now()); err != nil {

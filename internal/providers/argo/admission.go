@@ -3,7 +3,6 @@ package argo
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -184,12 +183,8 @@ func (p *Provider) Handler(d Decider) http.Handler {
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxReviewBytes))
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				writeError(w, http.StatusRequestEntityTooLarge, string(apperr.KindTooLarge), fmt.Sprintf("AdmissionReview exceeds %d bytes", mbe.Limit))
-				return
-			}
-			writeError(w, http.StatusBadRequest, string(apperr.KindInvalid), "cannot read the body")
+			e := apperr.FromBodyRead(err)
+			writeError(w, apperr.HTTPStatus(e.Kind), string(e.Kind), "AdmissionReview: "+e.Message)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), reviewTimeout(r.URL.Query().Get("timeout")))
