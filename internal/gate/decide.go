@@ -47,7 +47,7 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 		if errors.Is(err, event.ErrInvalidPrincipal) {
 			g.recordRefusal(ctx, req, err)
 		}
-		return Result{}, err
+		return Result{}, g.storeDown(err)
 	}
 	res := p.result()
 	var (
@@ -134,7 +134,7 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 		return nil
 	})
 	if err != nil {
-		return Result{}, err
+		return Result{}, g.storeDown(err)
 	}
 	g.observe(ctx, p, res, replayed, time.Since(start))
 	if !replayed {
@@ -322,4 +322,18 @@ func reasonStrings(rs []policy.Reason) []string {
 		out = append(out, r.String())
 	}
 	return out
+}
+
+// ErrStoreDown is the message of a decision that could not be made because
+// the store is unavailable: nothing was decided, charged or recorded, and
+// the sender is told to come back (503 with Retry-After).
+const ErrStoreDown = "audit store unavailable, decision not recorded"
+
+// storeDown turns an error that says the store cannot be reached into an
+// apperr.KindUnavailable that says what it means for the sender.
+func (g *Gate) storeDown(err error) error {
+	if err == nil || apperr.KindOf(err) != apperr.KindInternal || !g.o.Store.Unavailable(err) {
+		return err
+	}
+	return apperr.Wrap(apperr.KindUnavailable, err, ErrStoreDown)
 }

@@ -16,7 +16,7 @@ import (
 func (g *Gate) Evaluate(ctx context.Context, req Request) (Result, error) {
 	p, err := g.prepare(ctx, req.Event)
 	if err != nil {
-		return Result{}, err
+		return Result{}, g.storeDown(err)
 	}
 	res := p.result()
 	res.DryRun, res.DryRunViolations = true, p.dryrun
@@ -42,7 +42,7 @@ func (g *Gate) Evaluate(ctx context.Context, req Request) (Result, error) {
 	}
 	rec := p.auditRecord(audit.KindEvaluate, req, res)
 	if err := g.o.Store.AppendAudit(ctx, rec); err != nil {
-		return Result{}, fmt.Errorf("append audit record: %w", err)
+		return Result{}, g.storeDown(fmt.Errorf("append audit record: %w", err))
 	}
 	res.DecisionID, res.AuditSeq = rec.ID, rec.Seq
 	return res, nil

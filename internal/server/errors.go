@@ -13,6 +13,9 @@ import (
 // that knows the mapping.
 func statusOf(k apperr.Kind) int { return apperr.HTTPStatus(k) }
 
+// retryAfterUnavailable is the Retry-After (seconds) of a 503.
+const retryAfterUnavailable = "10"
+
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }
@@ -30,7 +33,14 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if errors.As(err, &mbe) {
 		err = apperr.New(apperr.KindTooLarge, "request body exceeds %d bytes", mbe.Limit)
 	}
+	if apperr.KindOf(err) == apperr.KindInternal && s.store != nil && s.store.Unavailable(err) {
+		err = apperr.Wrap(apperr.KindUnavailable, err, "store unavailable")
+	}
 	kind := apperr.KindOf(err)
+	if kind == apperr.KindUnavailable {
+		// Nothing was done; the same request may succeed shortly.
+		c.Header("Retry-After", retryAfterUnavailable)
+	}
 	if kind == apperr.KindTimeout {
 		s.log.InfoContext(c.Request.Context(), "request body timed out", "route", c.FullPath(), "remote", c.ClientIP(), "request_id", requestID(c))
 	}

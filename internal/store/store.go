@@ -35,6 +35,11 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Backend names the backend: "sqlite" or "postgres".
 	Backend() string
+	// Unavailable reports whether err says the backend cannot be reached
+	// or cannot write now (connection refused or lost, server shutting
+	// down, disk I/O error): nothing was stored, and the same call may
+	// succeed later.
+	Unavailable(err error) bool
 	Close() error
 }
 

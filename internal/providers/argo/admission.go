@@ -128,6 +128,14 @@ func (p *Provider) Review(ctx context.Context, body []byte, d Decider) ([]byte, 
 		return encodeReview(req, answer{allowed: true, audit: map[string]string{"ignored": why}})
 	}
 	v, err := d.Decide(ctx, ev, DeliveryID(string(req.UID)))
+	if apperr.KindOf(err) == apperr.KindUnavailable {
+		// No decision can be recorded: refuse, whoever asks, rather than
+		// leave it to the webhook's failurePolicy (Ignore would let an
+		// agent's change through unrecorded).
+		log.WarnContext(ctx, "admission refused: agentgate cannot decide now", "err", err)
+		return encodeReview(req, answer{code: http.StatusServiceUnavailable, reason: metav1.StatusReasonServiceUnavailable,
+			message: "agentgate cannot decide now (" + apperr.PublicMessage(err) + "); nothing was admitted, submit again shortly"})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("argo: decide %s %s: %w", req.Kind.Kind, ev.Repo, err)
 	}

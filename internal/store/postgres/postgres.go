@@ -6,8 +6,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	// The pgx database/sql driver, registered as "pgx".
@@ -82,10 +84,31 @@ func dialect(migrations fs.FS) sqlstore.Dialect {
 		MigrationLock:     fmt.Sprintf("SELECT pg_advisory_lock(%d)", int64(migrationLockKey)),
 		MigrationUnlock:   fmt.Sprintf("SELECT pg_advisory_unlock(%d)", int64(migrationLockKey)),
 		IsUniqueViolation: isUniqueViolation,
+		IsUnavailable:     isUnavailable,
 	}
 }
 
 // isUniqueViolation reports a unique or primary key constraint failure.
+// isUnavailable: the connection could not be made or was lost, or the
+// server says it cannot serve now (class 08 connection exceptions, class
+// 57P shutting down or starting up, 53300 too many connections).
+func isUnavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || pgconn.Timeout(err) {
+		return true
+	}
+	// The server or the network dropped a pooled connection mid-query:
+	// pgx reports the cut as an unexpected EOF.
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return strings.HasPrefix(e.Code, "08") || strings.HasPrefix(e.Code, "57P") || e.Code == "53300"
+	}
+	return false
+}
+
 func isUniqueViolation(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == uniqueViolation

@@ -161,10 +161,26 @@ func dialect(migrations fs.FS) sqlstore.Dialect {
 		SingleWriter:      true,
 		CacheStatements:   true,
 		IsUniqueViolation: isUniqueViolation,
+		IsUnavailable:     isUnavailable,
 	}
 }
 
 // isUniqueViolation reports a UNIQUE or PRIMARY KEY constraint failure.
+// isUnavailable: the database file cannot be opened, read or written now
+// (disk I/O error, disk full, read-only file system, locked past the busy
+// timeout).
+func isUnavailable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
+}
+
 func isUniqueViolation(err error) bool {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {

@@ -45,6 +45,10 @@ type Dialect struct {
 	// IsUniqueViolation reports whether err is a unique or primary key
 	// constraint violation.
 	IsUniqueViolation func(error) bool
+	// IsUnavailable reports whether err is the backend's way of saying it
+	// cannot be reached or cannot write now (Store.Unavailable adds the
+	// errors every database/sql driver shares).
+	IsUnavailable func(error) bool
 }
 
 // Store implements store.Store over database/sql.

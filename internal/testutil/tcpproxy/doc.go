@@ -1,0 +1,4 @@
+// Package tcpproxy is a loopback TCP proxy for tests that must cut a
+// real server off (a database outage) and bring it back, without stopping
+// the server other tests share.
+package tcpproxy
