@@ -18,10 +18,22 @@ package agentgate.admission
 violations contains violation("unregistered_agent", msg) if {
 	is_unregistered
 	msg := sprintf(
-		"principal %q looks like an AI agent but is not registered with agentgate, so its %s (%s) is refused; register it with \"admission agents create\", naming its owner, environments and namespaces",
-		[event.principal, event_kind, target_desc],
+		"principal %q looks like an AI agent but is not registered with agentgate, so its %s (%s) is refused; %s",
+		[event.principal, event_kind, target_desc, unregistered_hint],
 	)
 }
+
+# unregistered_hint says how to fix an unregistered actor. A Workflow the
+# Argo Workflows server submitted without naming a user (no SSO) is the
+# server's own service account, not an agent: say how to set that up.
+unregistered_hint := concat("", [
+	"this Workflow came from the Argo Workflows server without a signed-in user (no SSO), so agentgate cannot tell who submitted it: ",
+	"enable SSO on the Argo server (its creator labels then name the user), or have agents submit with their own service accounts, ",
+	"or, to govern everything submitted through the server as one agent, register the server's service account with ",
+	"\"admission agents create --principal k8s:<server account> --capability workflow\" (see docs/integrations/argo.md, Argo server without SSO)",
+]) if {
+	object.get(input_event, ["labels", "argo_server_unattributed"], "") == "true"
+} else := "register it with \"admission agents create\", naming its owner, environments and namespaces"
 
 # agent_inactive: only active agents may act.
 violations contains violation("agent_inactive", msg) if {

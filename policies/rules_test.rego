@@ -298,3 +298,20 @@ test_status_write_rule_ignores_spec_updates if {
 	d := decide(human_input(object.union(status_write, {"action": "update"})))
 	not "workflow.status_write" in {v.rule | some v in d.deny}
 }
+
+test_unregistered_argo_server_without_sso_says_how_to_set_up if {
+	e := event({"provider": "argo", "kind": "workflow", "principal": "k8s:system:serviceaccount:argo:argo-server", "labels": {"argo_server_unattributed": "true"}})
+	d := decide(unregistered_input(e))
+	some v in d.deny
+	v.rule == "unregistered_agent"
+	contains(v.message, "without a signed-in user (no SSO)")
+	contains(v.message, "--capability workflow")
+}
+
+test_unregistered_hint_default if {
+	d := decide(unregistered_input(event({})))
+	some v in d.deny
+	v.rule == "unregistered_agent"
+	contains(v.message, "naming its owner, environments and namespaces")
+	not contains(v.message, "SSO")
+}

@@ -177,6 +177,11 @@ func (p *Provider) workflowEvent(req *admissionv1.AdmissionRequest) (ev event.Ev
 		l.set("active_deadline", "none")
 	}
 	l.set("k8s_username", req.UserInfo.Username)
+	if p.servers[strings.TrimSpace(req.UserInfo.Username)] && !strings.HasPrefix(principal, "argo:") {
+		// Submitted through the Argo server with no user named: the
+		// policy says how to set that up instead of only refusing.
+		l.set("argo_server_unattributed", "true")
+	}
 	l.set("k8s_groups", strings.Join(req.UserInfo.Groups, ","))
 	ev.Labels = l.orNil()
 	return ev, true, "", nil
