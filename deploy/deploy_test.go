@@ -217,24 +217,26 @@ func TestWebhookConfiguration(t *testing.T) {
 // TestWatchRBAC checks that the watch's role grants what the informer uses.
 func TestWatchRBAC(t *testing.T) {
 	roles := decode[rbacv1.ClusterRole](t, "ClusterRole")
-	found := false
-	for _, r := range roles {
-		for _, rule := range r.Rules {
-			if slices.Contains(rule.APIGroups, "argoproj.io") && slices.Contains(rule.Resources, "workflows") {
-				found = true
-				for _, verb := range []string{"get", "list", "watch"} {
-					if !slices.Contains(rule.Verbs, verb) {
-						t.Errorf("%s lacks %s on workflows", r.Name, verb)
+	for _, resource := range []string{"workflows", "workflowtemplates", "clusterworkflowtemplates"} {
+		found := false
+		for _, r := range roles {
+			for _, rule := range r.Rules {
+				if slices.Contains(rule.APIGroups, "argoproj.io") && slices.Contains(rule.Resources, resource) {
+					found = true
+					for _, verb := range []string{"get", "list", "watch"} {
+						if !slices.Contains(rule.Verbs, verb) {
+							t.Errorf("%s lacks %s on %s", r.Name, verb, resource)
+						}
 					}
-				}
-				if slices.ContainsFunc(rule.Verbs, func(v string) bool { return v != "get" && v != "list" && v != "watch" }) {
-					t.Errorf("%s grants more than reading workflows: %v", r.Name, rule.Verbs)
+					if slices.ContainsFunc(rule.Verbs, func(v string) bool { return v != "get" && v != "list" && v != "watch" }) {
+						t.Errorf("%s grants more than reading %s: %v", r.Name, resource, rule.Verbs)
+					}
 				}
 			}
 		}
-	}
-	if !found {
-		t.Fatal("no role grants reading workflows.argoproj.io")
+		if !found {
+			t.Errorf("no role grants reading %s.argoproj.io", resource)
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ known_rules := {
 	"scope.service_account",
 	"capability",
 	"workflow.status_write",
+	"scope.template_ref",
 }
 
 known_tiers := {"new", "established", "trusted"}

@@ -7,7 +7,8 @@
 #
 # Rule ids: unregistered_agent, agent_inactive, agent_expired,
 # scope.environment, scope.production, scope.namespace,
-# scope.service_account, capability, workflow.status_write.
+# scope.service_account, scope.template_ref, capability,
+# workflow.status_write.
 #
 # End events (event.phase "end") only release what their start event held:
 # no rule applies to them except unregistered_agent.
@@ -210,5 +211,21 @@ violations contains violation("workflow.status_write", msg) if {
 	msg := sprintf(
 		"principal %q may not write the status of Workflow %q: only the workflow controller and the Argo Workflows server do; resume, retry or stop the workflow through the Argo server (argo resume|retry|stop with ARGO_SERVER set), or change spec.suspend or spec.shutdown",
 		[event.principal, event.repo],
+	)
+}
+
+# scope.template_ref: an agent's workflow references a WorkflowTemplate or
+# ClusterWorkflowTemplate (workflowTemplateRef, templateRef in steps, DAG
+# tasks or hooks) that agentgate could not read, so what it would run — and
+# as which service account — is unknown: refused (fail closed). People's
+# workflows are not refused for it.
+violations contains violation("scope.template_ref", msg) if {
+	governed
+	event.kind == "workflow"
+	unresolved := object.get(input_event, ["labels", "unresolved_template_refs"], "")
+	unresolved != ""
+	msg := sprintf(
+		"%s references templates agentgate could not resolve, so what the workflow would run cannot be checked: %s; create the template first, or check agentgate's access to WorkflowTemplates and ClusterWorkflowTemplates (argo.watch)",
+		[agent_desc, unresolved],
 	)
 }

@@ -315,3 +315,26 @@ test_unregistered_hint_default if {
 	contains(v.message, "naming its owner, environments and namespaces")
 	not contains(v.message, "SSO")
 }
+
+test_unresolved_template_ref_denied_for_an_agent if {
+	d := decide(agent_input(
+		agent({"labels": {"argo.service_accounts": "agent-runner"}, "namespaces": ["agents"]}),
+		event({"kind": "workflow", "namespace": "agents", "labels": {"service_accounts": "agent-runner", "unresolved_template_refs": "WorkflowTemplate/agents/ghost (not found)"}}),
+	))
+	some v in d.deny
+	v.rule == "scope.template_ref"
+	contains(v.message, "WorkflowTemplate/agents/ghost")
+}
+
+test_unresolved_template_ref_allowed_for_a_human if {
+	d := decide(human_input(event({"kind": "workflow", "labels": {"unresolved_template_refs": "WorkflowTemplate/agents/ghost (not found)"}})))
+	d.allow
+}
+
+test_resolved_template_ref_not_denied if {
+	d := decide(agent_input(
+		agent({"labels": {"argo.service_accounts": "agent-runner"}, "namespaces": ["agents"]}),
+		event({"kind": "workflow", "namespace": "agents", "labels": {"service_accounts": "agent-runner", "template_refs": "WorkflowTemplate/agents/lib"}}),
+	))
+	not "scope.template_ref" in {v.rule | some v in d.deny}
+}

@@ -48,9 +48,12 @@ type watchedAgent struct {
 	submit func() (name string, allowed bool, message string)
 }
 
-func newWatchedAgent(t *testing.T) watchedAgent {
+func newWatchedAgent(t *testing.T, setup ...func(*fakeKube)) watchedAgent {
 	t.Helper()
 	kube := newFakeKube(t)
+	for _, f := range setup {
+		f(kube)
+	}
 	a := startApp(t, map[string]string{
 		"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin,
 		"ADMISSION_ARGO_WATCH_ENABLED": "true", "ADMISSION_ARGO_WATCH_KUBECONFIG": kube.kubeconfig(),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -112,4 +113,91 @@ func TestBypassArgoForgedStatusKeepsSlot(t *testing.T) {
 	if name, ok, msg := w.submit(); !ok {
 		t.Fatalf("workflow %s refused after the controller completed one: %s", name, msg)
 	}
+}
+
+// workflowWithSpec is the agent's Workflow review with spec replaced.
+func workflowWithSpec(t *testing.T, uid, name string, spec map[string]any) []byte {
+	t.Helper()
+	var review map[string]any
+	if err := json.Unmarshal(admissionRequest(t, uid, name), &review); err != nil {
+		t.Fatal(err)
+	}
+	review["request"].(map[string]any)["object"].(map[string]any)["spec"] = spec
+	b, err := json.Marshal(review)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// humanTemplates are the templates people made: one safe for the agent,
+// others running as privileged accounts.
+func humanTemplates(k *fakeKube) {
+	k.addTemplate("agents", "safe-lib", "agent-runner")
+	k.addTemplate("agents", "privileged-lib", "cluster-admin-sa")
+	k.addTemplate("", "platform-ops", "platform-admin")
+}
+
+// refAttempts submits each spec as the agent and checks the answer.
+func refAttempts(t *testing.T, tests []refAttempt) {
+	t.Helper()
+	w := newWatchedAgent(t, humanTemplates)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var a admission
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				// The template caches fill moments after the watch starts.
+				a = admit(t, w.e.h, workflowWithSpec(t, fmt.Sprintf("ref-%d-%d", i, time.Now().UnixNano()), fmt.Sprintf("ref-wf-%d", i), tc.spec))
+				if !strings.Contains(a.Message, "has not synced") || time.Now().After(deadline) {
+					break
+				}
+			}
+			if a.Allowed != tc.allowed || (tc.want != "" && !strings.Contains(a.Message, tc.want)) {
+				t.Fatalf("allowed=%v %q, want allowed=%v naming %q", a.Allowed, a.Message, tc.allowed, tc.want)
+			}
+		})
+	}
+}
+
+type refAttempt struct {
+	name    string
+	spec    map[string]any
+	allowed bool
+	want    string
+}
+
+func stepsRef(ref map[string]any) map[string]any {
+	return map[string]any{"entrypoint": "main", "serviceAccountName": "agent-runner", "templates": []any{map[string]any{
+		"name": "main", "steps": []any{[]any{map[string]any{"name": "s1", "templateRef": ref}}}}}}
+}
+
+func TestBypassArgoWorkflowTemplateRef(t *testing.T) {
+	refAttempts(t, []refAttempt{
+		{name: "a template running as the agent's account", spec: map[string]any{"workflowTemplateRef": map[string]any{"name": "safe-lib"}}, allowed: true},
+		{name: "a template running privileged", spec: map[string]any{"workflowTemplateRef": map[string]any{"name": "privileged-lib"}},
+			want: `scope.service_account: data-pipeline agent "claude-bot"`},
+	})
+}
+
+func TestBypassArgoClusterWorkflowTemplateRef(t *testing.T) {
+	refAttempts(t, []refAttempt{
+		{name: "cluster template running privileged", spec: map[string]any{"workflowTemplateRef": map[string]any{"name": "platform-ops", "clusterScope": true}},
+			want: `"platform-admin"`},
+	})
+}
+
+func TestBypassArgoStepTemplateRef(t *testing.T) {
+	refAttempts(t, []refAttempt{
+		{name: "step referencing a privileged template", spec: stepsRef(map[string]any{"name": "privileged-lib", "template": "main"}), want: `"cluster-admin-sa"`},
+		{name: "step referencing a cluster template", spec: stepsRef(map[string]any{"name": "platform-ops", "template": "main", "clusterScope": true}), want: `"platform-admin"`},
+		{name: "step referencing a safe template", spec: stepsRef(map[string]any{"name": "safe-lib", "template": "main"}), allowed: true},
+	})
+}
+
+func TestBypassArgoUnresolvableRef(t *testing.T) {
+	refAttempts(t, []refAttempt{
+		{name: "template that does not exist yet", spec: map[string]any{"workflowTemplateRef": map[string]any{"name": "created-later"}},
+			want: "scope.template_ref"},
+		{name: "step referencing a missing template", spec: stepsRef(map[string]any{"name": "safe-lib", "template": "nope"}), want: "scope.template_ref"},
+	})
 }

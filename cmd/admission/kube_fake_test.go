@@ -32,6 +32,66 @@ type fakeKube struct {
 	watchers map[int]*kubeWatcher
 	nextID   int
 	watches  chan string // namespace of each watch opened
+	// templates are WorkflowTemplates and ClusterWorkflowTemplates by
+	// resource, listed and watched (they do not change).
+	templates map[string][]map[string]any
+}
+
+// addTemplate stores a WorkflowTemplate (ns set) or ClusterWorkflowTemplate
+// whose spec runs as sa, with one template "main" running as sa too.
+func (k *fakeKube) addTemplate(ns, name, sa string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.rv++
+	resource, kind, meta := "workflowtemplates", "WorkflowTemplate", map[string]any{"name": name, "namespace": ns, "resourceVersion": fmt.Sprint(k.rv)}
+	if ns == "" {
+		resource, kind, meta = "clusterworkflowtemplates", "ClusterWorkflowTemplate", map[string]any{"name": name, "resourceVersion": fmt.Sprint(k.rv)}
+	}
+	if k.templates == nil {
+		k.templates = map[string][]map[string]any{}
+	}
+	k.templates[resource] = append(k.templates[resource], map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": kind, "metadata": meta,
+		"spec": map[string]any{"entrypoint": "main", "serviceAccountName": sa,
+			"templates": []any{map[string]any{"name": "main", "serviceAccountName": sa, "container": map[string]any{"image": "alpine:3.20"}}}},
+	})
+}
+
+// serveTemplates lists and watches templates: a watch sends them and the
+// initial-events-end bookmark, then stays open.
+func (k *fakeKube) serveTemplates(w http.ResponseWriter, r *http.Request, resource, ns string) {
+	k.mu.Lock()
+	items := []any{}
+	for _, obj := range k.templates[resource] {
+		if ns == "" || obj["metadata"].(map[string]any)["namespace"] == ns {
+			items = append(items, obj)
+		}
+	}
+	rv := k.rv
+	k.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	q := r.URL.Query()
+	if q.Get("watch") != "true" && q.Get("watch") != "1" {
+		_ = json.NewEncoder(w).Encode(map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "List",
+			"metadata": map[string]any{"resourceVersion": fmt.Sprint(rv)}, "items": items})
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	if q.Get("sendInitialEvents") == "true" {
+		for _, obj := range items {
+			b, _ := json.Marshal(map[string]any{"type": "ADDED", "object": obj})
+			_, _ = w.Write(append(b, '\n'))
+		}
+		b, _ := json.Marshal(map[string]any{"type": "BOOKMARK", "object": map[string]any{
+			"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTemplate",
+			"metadata": map[string]any{"resourceVersion": fmt.Sprint(rv), "annotations": map[string]any{"k8s.io/initial-events-end": "true"}},
+		}})
+		_, _ = w.Write(append(b, '\n'))
+	}
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	<-r.Context().Done()
 }
 
 type kubeWatcher struct {
@@ -131,6 +191,10 @@ func (k *fakeKube) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
+	if resource, ns, ok := templatesPath(r.URL.Path); ok && r.Method == http.MethodGet && !k.absent {
+		k.serveTemplates(w, r, resource, ns)
+		return
+	}
 	ns, ok := workflowsNamespace(r.URL.Path)
 	if !ok || r.Method != http.MethodGet || k.absent {
 		w.WriteHeader(http.StatusNotFound)
@@ -164,6 +228,23 @@ func workflowsNamespace(path string) (string, bool) {
 		return parts[1], true
 	}
 	return "", false
+}
+
+// templatesPath parses /apis/argoproj.io/v1alpha1/[namespaces/<ns>/]workflowtemplates
+// and /apis/argoproj.io/v1alpha1/clusterworkflowtemplates.
+func templatesPath(path string) (resource, ns string, ok bool) {
+	rest, ok := strings.CutPrefix(path, workflowsPrefix)
+	if !ok {
+		return "", "", false
+	}
+	parts := strings.Split(rest, "/")
+	switch {
+	case len(parts) == 1 && (parts[0] == "workflowtemplates" || parts[0] == "clusterworkflowtemplates"):
+		return parts[0], "", true
+	case len(parts) == 3 && parts[0] == "namespaces" && parts[2] == "workflowtemplates":
+		return parts[2], parts[1], true
+	}
+	return "", "", false
 }
 
 func (k *fakeKube) list(ns string) []any {

@@ -143,6 +143,15 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.WorkflowWatch != nil {
+		// The Argo admission webhook resolves template references from
+		// the watch's caches.
+		for _, p := range provs {
+			if u, ok := p.(templateUser); ok {
+				u.UseTemplates(a.WorkflowWatch)
+			}
+		}
+	}
 	approvalOpts := approval.Options{Store: st, Providers: preg, Dispatch: a.Dispatch, Logger: log.With("component", "approval"), Now: o.Now}
 	if a.Slack != nil {
 		approvalOpts.OnResolved = a.Slack.ApprovalResolved

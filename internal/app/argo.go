@@ -13,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/providers/argo"
 	"github.com/agentgate/agentgate/internal/providers/argo/wfwatch"
 )
 
@@ -51,6 +52,14 @@ func (a *App) newWorkflowWatch(cfg config.ArgoWatch, log *slog.Logger) (*wfwatch
 	}
 	return w, nil
 }
+
+// templateUser is a provider that resolves Argo template references (the
+// Argo admission webhook) from a source the watch provides.
+type templateUser interface {
+	UseTemplates(argo.TemplateSource)
+}
+
+var _ templateUser = (*argo.Provider)(nil)
 
 // probeTimeout bounds the start-up check that the cluster serves Workflows.
 const probeTimeout = 10 * time.Second

@@ -114,7 +114,7 @@ func (p *Provider) Review(ctx context.Context, body []byte, d Decider) ([]byte, 
 		log.DebugContext(ctx, "admission request not governed", "why", why)
 		return encodeReview(req, answer{allowed: true, audit: map[string]string{"ignored": why}})
 	}
-	ev, ok, why, err := p.workflowEvent(req)
+	ev, ok, why, err := p.workflowEvent(ctx, req)
 	switch {
 	case apperr.KindOf(err) == apperr.KindInvalid:
 		// The kube-apiserver let it through its schema, so refuse it with

@@ -55,6 +55,7 @@ type reviewGolden struct {
 // decided event and the answer with testdata/golden/admission.*.json.
 func TestReviewGolden(t *testing.T) {
 	p := newProvider(t, Options{})
+	p.UseTemplates(clusterTemplates())
 	vs := verdicts()
 	for name, body := range readFixtures(t, "admission") {
 		t.Run(name, func(t *testing.T) {

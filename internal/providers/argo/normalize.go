@@ -1,6 +1,7 @@
 package argo
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -89,7 +90,7 @@ func groupKind(group, kind string) string {
 // workflowEvent builds the event of a governed request. It returns ok false
 // with a reason for an UPDATE that changes nothing governed (status, labels,
 // or only spec.suspend and spec.shutdown, which stop work rather than start it).
-func (p *Provider) workflowEvent(req *admissionv1.AdmissionRequest) (ev event.Event, ok bool, why string, err error) {
+func (p *Provider) workflowEvent(ctx context.Context, req *admissionv1.AdmissionRequest) (ev event.Event, ok bool, why string, err error) {
 	if len(req.Object.Raw) == 0 || string(req.Object.Raw) == "null" {
 		return event.Event{}, false, "", apperr.Invalid("the %s request carries no object", req.Kind.Kind)
 	}
@@ -168,7 +169,11 @@ func (p *Provider) workflowEvent(req *admissionv1.AdmissionRequest) (ev event.Ev
 	l := fields{}
 	l.set("resource_kind", req.Kind.Kind)
 	l.set("service_account", ws.ServiceAccountName)
-	l.set("service_accounts", strings.Join(allServiceAccounts(ws, tmplSAs), ","))
+	// What will run: the spec with its template references resolved.
+	eff := p.resolve(ctx, ns, ws)
+	l.set("service_accounts", strings.Join(union(allServiceAccounts(ws, tmplSAs), eff.serviceAccounts), ","))
+	l.set("template_refs", clip(strings.Join(eff.refs, ","), maxField*4))
+	l.set("unresolved_template_refs", clip(strings.Join(eff.unresolved, "; "), maxField*4))
 	l.set("workflow_template_ref", h[HandleWorkflowTemplateRef])
 	if req.Kind.Kind == kindCronWorkflow {
 		l.set("schedule", strings.Join(obj.schedules, ","))
@@ -310,6 +315,17 @@ func nonEmpty(vs ...string) []string {
 	var out []string
 	for _, v := range vs {
 		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// union is a followed by what b adds to it.
+func union(a, b []string) []string {
+	out := append([]string(nil), a...)
+	for _, v := range b {
+		if !slices.Contains(out, v) {
 			out = append(out, v)
 		}
 	}

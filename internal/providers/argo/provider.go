@@ -10,6 +10,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentgate/agentgate/internal/apperr"
@@ -88,6 +89,7 @@ type Provider struct {
 	cd          *argoCDClient
 	nsEnvs      map[string]string
 	nsGlobs     []string // longest first
+	templates   atomic.Pointer[templatesBox]
 }
 
 var (

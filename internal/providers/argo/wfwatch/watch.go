@@ -108,6 +108,10 @@ type Watcher struct {
 
 	mu        sync.Mutex
 	informers map[string]cache.SharedIndexInformer // by namespace ("" = all)
+	// templates (by namespace) and clusterTemplates keep the templates
+	// Workflows reference, for the admission webhook.
+	templates        map[string]cache.SharedIndexInformer
+	clusterTemplates cache.SharedIndexInformer
 	suspects  map[string]time.Time                 // missing keys, first seen missing
 	passes    atomic.Int64                         // reconcile passes done
 	synced    atomic.Bool                          // every cache has synced
@@ -155,6 +159,7 @@ func New(o Options) (*Watcher, error) {
 		}
 		w.informers[ns] = inf
 	}
+	w.newTemplateInformers()
 	return w, nil
 }
 
@@ -199,6 +204,7 @@ func namespaces(in []string) []string {
 // sync (the API server is unreachable or RBAC forbids the watch).
 func (w *Watcher) Run(ctx context.Context) error {
 	defer w.queue.ShutDown()
+	w.runTemplateInformers(ctx)
 	synced := make([]cache.InformerSynced, 0, len(w.informers))
 	for _, inf := range w.informers {
 		go inf.RunWithContext(ctx)

@@ -114,7 +114,11 @@ type cluster struct {
 func newCluster(objs ...runtime.Object) *cluster {
 	c := &cluster{started: make(chan string, 8)}
 	c.client = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{gvr: "WorkflowList"}, objs...)
+		map[schema.GroupVersionResource]string{
+			gvr: "WorkflowList",
+			{Group: "argoproj.io", Version: "v1alpha1", Resource: "workflowtemplates"}:        "WorkflowTemplateList",
+			{Group: "argoproj.io", Version: "v1alpha1", Resource: "clusterworkflowtemplates"}: "ClusterWorkflowTemplateList",
+		}, objs...)
 	c.client.PrependWatchReactor("workflows", func(a clienttesting.Action) (bool, watch.Interface, error) {
 		ns := a.GetNamespace()
 		w, err := c.client.Tracker().Watch(gvr, ns)
