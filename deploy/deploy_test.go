@@ -189,7 +189,7 @@ func TestWebhookConfiguration(t *testing.T) {
 				resources = append(resources, r.Resources...)
 			}
 			slices.Sort(resources)
-			if !slices.Equal(resources, []string{"cronworkflows", "workflows", "workflows/status", "workflowtemplates"}) {
+			if !slices.Equal(resources, []string{"clusterworkflowtemplates", "cronworkflows", "workflows", "workflows/status", "workflowtemplates"}) {
 				t.Errorf("%s: resources %v", w.Name, resources)
 			}
 			controllerExcluded := false

@@ -15,6 +15,7 @@ known_rules := {
 	"capability",
 	"workflow.status_write",
 	"scope.template_ref",
+	"scope.cluster",
 }
 
 known_tiers := {"new", "established", "trusted"}

@@ -27,7 +27,7 @@ quotas := [q | some q in quota_set]
 
 quota_set contains q if {
 	event.kind in {"build", "workflow"}
-	resource_kind != "WorkflowTemplate"
+	not resource_kind in {"WorkflowTemplate", "ClusterWorkflowTemplate"}
 	object.get(input_event, "action", "") != "update_status"
 	q := rate_quota("builds_per_hour")
 }

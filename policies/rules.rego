@@ -7,7 +7,7 @@
 #
 # Rule ids: unregistered_agent, agent_inactive, agent_expired,
 # scope.environment, scope.production, scope.namespace,
-# scope.service_account, scope.template_ref, capability,
+# scope.service_account, scope.template_ref, scope.cluster, capability,
 # workflow.status_write.
 #
 # End events (event.phase "end") only release what their start event held:
@@ -227,5 +227,18 @@ violations contains violation("scope.template_ref", msg) if {
 	msg := sprintf(
 		"%s references templates agentgate could not resolve, so what the workflow would run cannot be checked: %s; create the template first, or check agentgate's access to WorkflowTemplates and ClusterWorkflowTemplates (argo.watch)",
 		[agent_desc, unresolved],
+	)
+}
+
+# scope.cluster: a cluster-scoped object (a ClusterWorkflowTemplate) is in
+# no namespace and usable from every one, so the namespace rule cannot
+# scope it: only an agent whose namespaces include "*" may write one.
+violations contains violation("scope.cluster", msg) if {
+	governed
+	object.get(input_event, ["labels", "cluster_scoped"], "") == "true"
+	not "*" in object.get(agent, "namespaces", [])
+	msg := sprintf(
+		"%s may not write cluster-scoped %s (%s): it is usable from every namespace, and the agent is scoped to %s; leave it to a person or an agent whose namespaces include \"*\"",
+		[agent_desc, object.get(input_event, ["labels", "resource_kind"], "objects"), target_desc, quoted_list(as_list(agent.namespaces))],
 	)
 }

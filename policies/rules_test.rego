@@ -338,3 +338,18 @@ test_resolved_template_ref_not_denied if {
 	))
 	not "scope.template_ref" in {v.rule | some v in d.deny}
 }
+
+cluster_template := event({"provider": "argo", "kind": "workflow", "action": "create", "repo": "cluster/platform-ops", "labels": {"resource_kind": "ClusterWorkflowTemplate", "cluster_scoped": "true", "service_accounts": "agent-runner"}})
+
+test_cluster_template_denied_for_a_namespaced_agent if {
+	d := decide(agent_input(agent({"namespaces": ["agents"], "labels": {"argo.service_accounts": "agent-runner"}}), cluster_template))
+	some v in d.deny
+	v.rule == "scope.cluster"
+	contains(v.message, "ClusterWorkflowTemplate")
+	count(d.quotas) == 0
+}
+
+test_cluster_template_allowed_for_an_agent_of_every_namespace if {
+	d := decide(agent_input(agent({"namespaces": ["*"], "environments": ["*"], "labels": {"argo.service_accounts": "agent-runner"}}), cluster_template))
+	not "scope.cluster" in {v.rule | some v in d.deny}
+}

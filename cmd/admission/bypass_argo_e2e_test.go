@@ -201,3 +201,14 @@ func TestBypassArgoUnresolvableRef(t *testing.T) {
 		{name: "step referencing a missing template", spec: stepsRef(map[string]any{"name": "safe-lib", "template": "nope"}), want: "scope.template_ref"},
 	})
 }
+
+// TestBypassArgoClusterWorkflowTemplateByAgent: an agent scoped to one
+// namespace cannot plant a ClusterWorkflowTemplate, which every
+// namespace's Workflows could then reference.
+func TestBypassArgoClusterWorkflowTemplateByAgent(t *testing.T) {
+	w := newWatchedAgent(t)
+	a := admit(t, w.e.h, argoFixture(t, "admission", "clusterworkflowtemplate.create.json"))
+	if a.Allowed || !strings.Contains(a.Message, "scope.cluster") {
+		t.Fatalf("an agent's ClusterWorkflowTemplate: allowed=%v %q, want refused by scope.cluster", a.Allowed, a.Message)
+	}
+}

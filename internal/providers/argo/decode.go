@@ -38,6 +38,11 @@ func decodeObject(kind string, raw []byte) (obj governedObject, err error) {
 			obj = governedObject{meta: &cw.ObjectMeta, spec: &cw.Spec.WorkflowSpec,
 				schedules: append(nonEmpty(cw.Spec.Schedule), cw.Spec.Schedules...)}
 		}
+	case kindClusterWorkflowTemplate:
+		var ct *wfv1.ClusterWorkflowTemplate
+		if ct, err = decodeAs[wfv1.ClusterWorkflowTemplate](kind, raw); err == nil {
+			obj = governedObject{meta: &ct.ObjectMeta, spec: &ct.Spec}
+		}
 	case kindWorkflowTemplate:
 		var wt *wfv1.WorkflowTemplate
 		if wt, err = decodeAs[wfv1.WorkflowTemplate](kind, raw); err == nil {

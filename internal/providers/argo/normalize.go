@@ -24,6 +24,9 @@ const (
 	kindWorkflow         = "Workflow"
 	kindCronWorkflow     = "CronWorkflow"
 	kindWorkflowTemplate = "WorkflowTemplate"
+	// kindClusterWorkflowTemplate is cluster-scoped: every namespace's
+	// Workflows may reference it.
+	kindClusterWorkflowTemplate = "ClusterWorkflowTemplate"
 )
 
 // Annotations on a Workflow, CronWorkflow or WorkflowTemplate that say
@@ -66,7 +69,7 @@ const (
 func (p *Provider) governed(req *admissionv1.AdmissionRequest) (bool, string) {
 	k := req.Kind
 	switch {
-	case k.Group != argoGroup || (k.Kind != kindWorkflow && k.Kind != kindCronWorkflow && k.Kind != kindWorkflowTemplate):
+	case k.Group != argoGroup || (k.Kind != kindWorkflow && k.Kind != kindCronWorkflow && k.Kind != kindWorkflowTemplate && k.Kind != kindClusterWorkflowTemplate):
 		return false, "resource " + groupKind(k.Group, k.Kind) + " is not governed"
 	case req.SubResource != "" && (req.SubResource != subresourceStatus || k.Kind != kindWorkflow):
 		return false, "subresource " + req.SubResource + " is not governed"
@@ -126,7 +129,7 @@ func (p *Provider) workflowEvent(ctx context.Context, req *admissionv1.Admission
 		Phase:    event.PhaseStart,
 		// The change as its submitter wrote it: a resubmission of a
 		// generateName object gets a new name but is the same change.
-		Repo:        clip(ns+"/"+firstNonEmpty(meta.GenerateName, name), maxField),
+		Repo:        clip(repoOf(ns, firstNonEmpty(meta.GenerateName, name)), maxField),
 		Namespace:   clip(ns, maxField),
 		Environment: clip(p.environmentOf(ns), maxField),
 		Principal:   principal,
@@ -180,6 +183,10 @@ func (p *Provider) workflowEvent(ctx context.Context, req *admissionv1.Admission
 	}
 	if ws.ActiveDeadlineSeconds == nil {
 		l.set("active_deadline", "none")
+	}
+	if req.Kind.Kind == kindClusterWorkflowTemplate {
+		// In no namespace and usable from all of them.
+		l.set("cluster_scoped", "true")
 	}
 	l.set("k8s_username", req.UserInfo.Username)
 	if p.servers[strings.TrimSpace(req.UserInfo.Username)] && !strings.HasPrefix(principal, "argo:") {
@@ -330,4 +337,13 @@ func union(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// repoOf names the change: "<namespace>/<name>", or "cluster/<name>" for
+// a cluster-scoped object.
+func repoOf(ns, name string) string {
+	if ns == "" {
+		return "cluster/" + name
+	}
+	return ns + "/" + name
 }

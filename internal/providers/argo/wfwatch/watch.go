@@ -112,9 +112,9 @@ type Watcher struct {
 	// Workflows reference, for the admission webhook.
 	templates        map[string]cache.SharedIndexInformer
 	clusterTemplates cache.SharedIndexInformer
-	suspects  map[string]time.Time                 // missing keys, first seen missing
-	passes    atomic.Int64                         // reconcile passes done
-	synced    atomic.Bool                          // every cache has synced
+	suspects         map[string]time.Time // missing keys, first seen missing
+	passes           atomic.Int64         // reconcile passes done
+	synced           atomic.Bool          // every cache has synced
 }
 
 // New returns a Watcher; Run starts it.
