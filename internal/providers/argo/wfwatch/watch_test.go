@@ -97,9 +97,9 @@ func workflow(ns, name, phase string) *unstructured.Unstructured {
 func writtenBy(u *unstructured.Unstructured, manager string) *unstructured.Unstructured {
 	u.SetManagedFields([]metav1.ManagedFieldsEntry{
 		{Manager: "argo", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "argoproj.io/v1alpha1", FieldsType: "FieldsV1",
-			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{".":{},"f:entrypoint":{}}}`)}},
+			FieldsV1: metav1.NewFieldsV1(`{"f:spec":{".":{},"f:entrypoint":{}}}`)},
 		{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "argoproj.io/v1alpha1", FieldsType: "FieldsV1",
-			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{".":{},"f:phase":{},"f:finishedAt":{}}}`)}},
+			FieldsV1: metav1.NewFieldsV1(`{"f:status":{".":{},"f:phase":{},"f:finishedAt":{}}}`)},
 	})
 	return u
 }

@@ -27,7 +27,7 @@ func phaseManagers(u *unstructured.Unstructured) []string {
 			continue
 		}
 		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 			continue
 		}
 		var status map[string]json.RawMessage
