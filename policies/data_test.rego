@@ -16,6 +16,7 @@ known_rules := {
 	"workflow.status_write",
 	"scope.template_ref",
 	"scope.cluster",
+	"initiator.unregistered_agent",
 }
 
 known_tiers := {"new", "established", "trusted"}

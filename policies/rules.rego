@@ -8,7 +8,7 @@
 # Rule ids: unregistered_agent, agent_inactive, agent_expired,
 # scope.environment, scope.production, scope.namespace,
 # scope.service_account, scope.template_ref, scope.cluster, capability,
-# workflow.status_write.
+# workflow.status_write, initiator.unregistered_agent.
 #
 # End events (event.phase "end") only release what their start event held:
 # no rule applies to them except unregistered_agent.
@@ -240,5 +240,18 @@ violations contains violation("scope.cluster", msg) if {
 	msg := sprintf(
 		"%s may not write cluster-scoped %s (%s): it is usable from every namespace, and the agent is scoped to %s; leave it to a person or an agent whose namespaces include \"*\"",
 		[agent_desc, object.get(input_event, ["labels", "resource_kind"], "objects"), target_desc, quoted_list(as_list(agent.namespaces))],
+	)
+}
+
+# initiator.unregistered_agent: the actor acts for (input.initiator) an
+# identity that looks like an agent but is registered as none. Both the
+# actor and whom it acts for must be allowed: a chain of bots is governed
+# at every link.
+violations contains violation("initiator.unregistered_agent", msg) if {
+	not is_end
+	object.get(input, ["initiator", "unregistered_agent"], false) == true
+	msg := sprintf(
+		"principal %q acts for %q, which looks like an AI agent but is not registered with agentgate, so its %s (%s) is refused; register %q with \"admission agents create\"",
+		[event.principal, input.initiator.principal, event_kind, target_desc, input.initiator.principal],
 	)
 }

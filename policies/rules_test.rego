@@ -353,3 +353,17 @@ test_cluster_template_allowed_for_an_agent_of_every_namespace if {
 	d := decide(agent_input(agent({"namespaces": ["*"], "environments": ["*"], "labels": {"argo.service_accounts": "agent-runner"}}), cluster_template))
 	not "scope.cluster" in {v.rule | some v in d.deny}
 }
+
+test_initiator_unregistered_agent_denied if {
+	inp := object.union(agent_input(agent({}), event({})), {"initiator": {"principal": "github:helper[bot]", "agent": null, "unregistered_agent": true}})
+	d := decide(inp)
+	some v in d.deny
+	v.rule == "initiator.unregistered_agent"
+	contains(v.message, "github:helper[bot]")
+}
+
+test_initiator_person_not_denied if {
+	inp := object.union(agent_input(agent({}), event({})), {"initiator": {"principal": "github:octocat", "agent": null, "unregistered_agent": false}})
+	d := decide(inp)
+	not "initiator.unregistered_agent" in {v.rule | some v in d.deny}
+}

@@ -118,3 +118,53 @@ func lastDecision(t *testing.T, e *e2e) (string, []string) {
 	last := audit.Items[len(audit.Items)-1]
 	return last.Principal, []string{"principal=" + last.Principal, "agent=" + last.AgentName}
 }
+
+// TestBypassCopilotApprovedByHuman: a run of GitHub's Copilot coding agent
+// that a person approved ("Approve and run workflows") names the person
+// as its triggering actor. It stays the agent's — refused while Copilot is
+// no registered agent, not passed as the person's — and once registered it
+// is decided as the agent, acting for that person.
+func TestBypassCopilotApprovedByHuman(t *testing.T) {
+	e := newE2E(t)
+	code, a := e.deliver("workflow_run", e.fixture("workflow_run.requested.copilot"), true)
+	if code != http.StatusOK || len(a.Decisions) != 1 || a.Decisions[0].Outcome != "deny" {
+		t.Fatalf("an unregistered Copilot run approved by a person = %d %+v, want denied", code, a)
+	}
+	e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "copilot", "type": "coding", "owner": "platform-team",
+		"capabilities": []string{"build"}, "environments": []string{"staging"}, "principals": []string{"github:Copilot"}}, http.StatusCreated, nil)
+	code, a = e.deliver("workflow_run", e.fixture("workflow_run.requested.copilot"), true)
+	if code != http.StatusOK || len(a.Decisions) != 1 || a.Decisions[0].Outcome != "allow" {
+		t.Fatalf("a registered Copilot's run = %d %+v, want allowed", code, a)
+	}
+	var audit struct {
+		Items []struct {
+			Principal    string `json:"principal"`
+			AgentName    string `json:"agent_name"`
+			Initiator    string `json:"initiator"`
+			ActorIsAgent bool   `json:"actor_is_agent"`
+		} `json:"items"`
+	}
+	e.call(http.MethodGet, "/api/v1/audit?kind=decision", nil, http.StatusOK, &audit)
+	last := audit.Items[len(audit.Items)-1]
+	if last.Principal != "github:copilot" || last.AgentName != "copilot" || last.Initiator != "github:codertocat" || !last.ActorIsAgent {
+		t.Fatalf("decision recorded as %+v, want the copilot agent acting for github:codertocat", last)
+	}
+}
+
+// TestBypassSpoofedTriggeringActorInputs: an agent that names a person in
+// what it writes (a commit trailer, the deployment payload) stays the
+// agent: identity comes only from GitHub's account data.
+func TestBypassSpoofedTriggeringActorInputs(t *testing.T) {
+	e := newE2E(t)
+	registerCoderBot(e)
+	// The commit's trailers say "Agent-Triggered-By: octocat".
+	body := e.fixture("workflow_run.requested.bot-trailers")
+	code, a := e.deliver("workflow_run", body, true)
+	if code != http.StatusOK || len(a.Decisions) != 1 {
+		t.Fatalf("= %d %+v", code, a)
+	}
+	principal, why := lastDecision(t, e)
+	if principal != "github:coder-bot[bot]" || !strings.Contains(strings.Join(why, " "), "agent=coder-bot") {
+		t.Fatalf("a run whose commit names a person was decided as %v, want coder-bot", why)
+	}
+}

@@ -57,6 +57,11 @@ type Record struct {
 	Environment string `json:"environment,omitempty"`
 	Namespace   string `json:"namespace,omitempty"`
 	Principal   string `json:"principal,omitempty"`
+	// Initiator is whom the actor acted for; ActorIsAgent says the actor
+	// was an agent (registered or not); SessionID is the agent's session.
+	Initiator    string `json:"initiator,omitempty"`
+	ActorIsAgent bool   `json:"actor_is_agent,omitempty"`
+	SessionID    string `json:"session_id,omitempty"`
 
 	Trigger  *Trigger  `json:"trigger,omitempty"`
 	Decision *Decision `json:"decision,omitempty"`

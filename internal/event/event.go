@@ -53,6 +53,13 @@ type Event struct {
 	Namespace   string `json:"namespace,omitempty"`
 	// Principal is how the provider names the actor, e.g. "github:octo-bot[bot]".
 	Principal string `json:"principal"`
+	// Initiator is the principal of whom the actor acts for, when the
+	// provider's own account data says so (the person who approved a bot's
+	// workflow run, a user a service account acts for). It is never read
+	// from anything the actor writes (commit messages, inputs, payloads).
+	Initiator string `json:"initiator,omitempty"`
+	// SessionID is the agent's session, when the provider gives one.
+	SessionID string `json:"session_id,omitempty"`
 	// Machine is set by a provider when the actor is machine-driven by the
 	// provider's own account model (a GitHub Bot sender, a service account).
 	Machine bool `json:"machine,omitempty"`

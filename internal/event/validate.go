@@ -46,10 +46,15 @@ func (e *Event) Validate() error {
 	if _, err := principal.Canonical(e.Principal); err != nil {
 		return apperr.Wrap(apperr.KindInvalid, ErrInvalidPrincipal, "event.principal %s", err.Error())
 	}
+	if e.Initiator != "" {
+		if _, err := principal.Canonical(e.Initiator); err != nil {
+			return apperr.Wrap(apperr.KindInvalid, ErrInvalidPrincipal, "event.initiator %s", err.Error())
+		}
+	}
 	fields := map[string]string{
 		"provider": e.Provider, "action": e.Action, "repo": e.Repo, "ref": e.Ref,
 		"sha": e.SHA, "environment": e.Environment, "namespace": e.Namespace,
-		"principal": e.Principal, "trigger.agent_id": e.Trigger.AgentID,
+		"principal": e.Principal, "initiator": e.Initiator, "session_id": e.SessionID, "trigger.agent_id": e.Trigger.AgentID,
 		"trigger.source": e.Trigger.Source, "trigger.triggered_by": e.Trigger.TriggeredBy,
 	}
 	for name, v := range fields {
@@ -84,10 +89,15 @@ func (e *Event) Validate() error {
 // CanonicalPrincipal returns the event's principal in its canonical form
 // (package principal), or the principal as it is when it is invalid, which
 // Validate reports.
-func (e *Event) CanonicalPrincipal() string {
-	c, err := principal.Canonical(e.Principal)
+func (e *Event) CanonicalPrincipal() string { return canonicalOr(e.Principal) }
+
+// CanonicalInitiator is CanonicalPrincipal for the initiator.
+func (e *Event) CanonicalInitiator() string { return canonicalOr(e.Initiator) }
+
+func canonicalOr(p string) string {
+	c, err := principal.Canonical(p)
 	if err != nil {
-		return e.Principal
+		return p
 	}
 	return c
 }

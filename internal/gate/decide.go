@@ -247,6 +247,7 @@ func (p *plan) result() Result {
 	r := Result{
 		Outcome: p.outcome, Effective: p.effective(), Enforcement: p.policy.Enforcement,
 		Reasons: p.reasons, Warnings: p.warnings, Unregistered: p.ident.Unregistered,
+		ActorIsAgent: p.ident.Agent != nil || p.ident.Unregistered, Initiator: p.initiator,
 		PolicyRevision: p.revision,
 	}
 	if r.Reasons == nil {
@@ -283,6 +284,7 @@ func (p *plan) auditRecord(kind audit.Kind, req Request, res Result) *audit.Reco
 		ID: uuid.NewString(), Time: p.now, Kind: kind, Actor: req.Actor,
 		Provider: ev.Provider, EventKind: string(ev.Kind), Action: ev.Action, Repo: ev.Repo, Ref: ev.Ref,
 		SHA: ev.SHA, Environment: ev.Environment, Namespace: ev.Namespace, Principal: ev.Principal,
+		Initiator: ev.Initiator, ActorIsAgent: res.ActorIsAgent, SessionID: ev.SessionID,
 		DeliveryID: req.DeliveryID,
 		Decision: &audit.Decision{
 			Outcome: string(res.Outcome), Effective: string(res.Effective), Enforcement: string(res.Enforcement),

@@ -16,14 +16,16 @@ import (
 // plan is everything decided before the transaction: who, the policy's
 // verdict and what to charge.
 type plan struct {
-	ev       event.Event
-	now      time.Time
-	ident    registry.Identity
-	policy   policy.Decision
-	revision string
-	outcome  Outcome
-	reasons  []policy.Reason
-	warnings []policy.Reason
+	ev    event.Event
+	now   time.Time
+	ident registry.Identity
+	// initiator is whom the actor acts for, identified (nil: nobody named).
+	initiator *policy.Initiator
+	policy    policy.Decision
+	revision  string
+	outcome   Outcome
+	reasons   []policy.Reason
+	warnings  []policy.Reason
 	// dryrun are violations of rules in dryrun mode: recorded in the
 	// audit log, never shown to the sender.
 	dryrun  []policy.Reason
@@ -38,13 +40,16 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, err
 	}
-	ev.Principal = ev.CanonicalPrincipal()
+	ev.Principal, ev.Initiator = ev.CanonicalPrincipal(), ev.CanonicalInitiator()
 	p := &plan{ev: ev, now: g.o.Now().UTC(), usage: map[string]policy.Usage{}}
 	ident, err := g.o.Identify.Identify(ctx, &p.ev)
 	if err != nil {
 		return nil, fmt.Errorf("identify agent: %w", err)
 	}
 	p.ident = ident
+	if p.initiator, err = g.identifyInitiator(ctx, &p.ev); err != nil {
+		return nil, fmt.Errorf("identify initiator: %w", err)
+	}
 
 	var kill *store.KillSwitch
 	if ident.Agent != nil || ident.Unregistered {
@@ -72,7 +77,7 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 
 	res, perr := g.o.Policy.Evaluate(ctx, policy.Input{
 		Event: p.ev, Agent: ident.Agent, UnregisteredAgent: ident.Unregistered,
-		Usage: p.usage, Now: p.now.Format(time.RFC3339Nano),
+		Usage: p.usage, Now: p.now.Format(time.RFC3339Nano), Initiator: p.initiator,
 	})
 	p.policy, p.revision = res.Decision, res.Revision
 	if perr == nil {
@@ -186,4 +191,24 @@ func heldNoun(quota string) string {
 		return "ephemeral environments is torn down (its end event)"
 	}
 	return "held " + quota + " leases is released by its end event"
+}
+
+// identifyInitiator identifies the principal the actor acts for, as the
+// actor is identified: a registered agent, an unregistered one, or a
+// person. Nil when the event names nobody, or the actor itself.
+func (g *Gate) identifyInitiator(ctx context.Context, ev *event.Event) (*policy.Initiator, error) {
+	if ev.Initiator == "" || ev.Initiator == ev.Principal {
+		return nil, nil
+	}
+	probe := event.Event{Provider: ev.Provider, Kind: ev.Kind, Principal: ev.Initiator}
+	id, err := g.o.Identify.Identify(ctx, &probe)
+	if err != nil {
+		return nil, err
+	}
+	in := &policy.Initiator{Principal: probe.Principal, UnregisteredAgent: id.Unregistered}
+	if id.Agent != nil {
+		ref := id.Agent.Ref()
+		in.Agent = &ref
+	}
+	return in, nil
 }

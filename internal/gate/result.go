@@ -33,7 +33,11 @@ type Result struct {
 	Warnings    []policy.Reason    `json:"warnings,omitempty"`
 	Agent       *agents.Ref        `json:"agent,omitempty"`
 	// Unregistered is true for a machine actor that matched no agent.
-	Unregistered   bool                `json:"unregistered_agent,omitempty"`
+	Unregistered bool `json:"unregistered_agent,omitempty"`
+	// ActorIsAgent is true when the actor is an agent, registered or not.
+	ActorIsAgent bool `json:"actor_is_agent,omitempty"`
+	// Initiator is whom the actor acted for, when the provider says.
+	Initiator      *policy.Initiator   `json:"initiator,omitempty"`
 	Quotas         []store.QuotaResult `json:"quotas,omitempty"`
 	Approval       *ApprovalRef        `json:"approval,omitempty"`
 	PolicyRevision string              `json:"policy_revision"`

@@ -36,6 +36,20 @@ type Input struct {
 	UnregisteredAgent bool             `json:"unregistered_agent"`
 	Usage             map[string]Usage `json:"usage"`
 	Now               string           `json:"now"`
+	// Initiator is whom the actor acts for (event.initiator), identified
+	// like the actor; null when the provider names nobody.
+	Initiator *Initiator `json:"initiator"`
+}
+
+// Initiator is the identity an actor acts for, so that rules can require
+// both to be allowed.
+type Initiator struct {
+	Principal string `json:"principal"`
+	// Agent is the registered agent the initiator is, if any.
+	Agent *agents.Ref `json:"agent"`
+	// UnregisteredAgent is true when the initiator looks machine-driven
+	// but is no registered agent.
+	UnregisteredAgent bool `json:"unregistered_agent"`
 }
 
 // Usage is an agent's current use of one quota.

@@ -45,6 +45,8 @@ type actor struct {
 	// token is the GITHUB_TOKEN identity the change was made with, when
 	// it was attributed to the run's actor instead.
 	token string
+	// initiator is whom the actor acts for, when GitHub says so.
+	initiator string
 }
 
 // userActor names a user; ok is false when the user is absent or has no
@@ -71,7 +73,19 @@ func firstUser(what string, candidates ...*gh.User) (actor, error) {
 // runActor is the principal of a workflow run or job: the user who
 // triggered this attempt (triggering_actor, which differs from actor on a
 // re-run), else the run's actor, else the delivery's sender.
+//
+// One exception: the first attempt of a run whose actor is a bot (the
+// Copilot coding agent, an App) but whose triggering actor is someone else
+// is a person approving the bot's run ("Approve and run workflows"): the
+// run is the bot's, acting for that person (initiator). A later attempt
+// that a person starts is the person's (their re-run of it).
 func runActor(run *gh.WorkflowRun, sender *gh.User) (actor, error) {
+	by, byOK := userActor(run.GetActor())
+	trig, trigOK := userActor(run.GetTriggeringActor())
+	if byOK && trigOK && by.machine && !trig.machine && by.principal != trig.principal && run.GetRunAttempt() <= 1 {
+		by.initiator = trig.principal
+		return by, nil
+	}
 	return firstUser("workflow_run.triggering_actor, workflow_run.actor and sender",
 		run.GetTriggeringActor(), run.GetActor(), sender)
 }
@@ -94,7 +108,7 @@ func deploymentActor(d *gh.Deployment, via *gh.App, run *gh.WorkflowRun, sender 
 		return firstUser("deployment.creator and sender", creator, sender)
 	}
 	token := strings.ToLower(strings.TrimSpace(creator.GetLogin()))
-	if a, err := firstUser("workflow_run.triggering_actor and workflow_run.actor", run.GetTriggeringActor(), run.GetActor()); err == nil {
+	if a, err := runActor(run, nil); err == nil && run != nil {
 		a.token = token
 		return a, nil
 	}

@@ -84,6 +84,7 @@ func base(name string, repo *gh.Repository, installation *gh.Installation, a act
 		Provider:  Name,
 		Repo:      full,
 		Principal: a.principal,
+		Initiator: a.initiator,
 		Machine:   a.machine,
 	}, h, nil
 }

@@ -58,9 +58,15 @@ func TestPrincipal(t *testing.T) {
 		want actor
 		err  bool
 	}{
-		{name: "run: triggering actor first", got: func() (actor, error) {
-			return runActor(&gh.WorkflowRun{TriggeringActor: human, Actor: bot}, bot)
+		{name: "run: triggering actor first (a person's re-run)", got: func() (actor, error) {
+			return runActor(&gh.WorkflowRun{TriggeringActor: human, Actor: bot, RunAttempt: gh.Int(2)}, bot)
 		}, want: actor{principal: "github:octocat"}},
+		{name: "run: a bot's first run a person approved is the bot's, for the person", got: func() (actor, error) {
+			return runActor(&gh.WorkflowRun{TriggeringActor: human, Actor: user("Copilot", "Bot"), RunAttempt: gh.Int(1)}, human)
+		}, want: actor{principal: "github:Copilot", machine: true, initiator: "github:octocat"}},
+		{name: "run: a person's run started by a bot's re-run is the bot's", got: func() (actor, error) {
+			return runActor(&gh.WorkflowRun{TriggeringActor: bot, Actor: human, RunAttempt: gh.Int(2)}, bot)
+		}, want: actor{principal: "github:coder-bot[bot]", machine: true}},
 		{name: "run: actor next", got: func() (actor, error) {
 			return runActor(&gh.WorkflowRun{Actor: bot}, human)
 		}, want: actor{principal: "github:coder-bot[bot]", machine: true}},

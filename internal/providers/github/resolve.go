@@ -44,7 +44,7 @@ func (p *Provider) Resolve(ctx context.Context, ev *event.Event) error {
 	if isTokenIdentity(run.GetTriggeringActor()) || a.principal == ev.Principal {
 		return fmt.Errorf("github: workflow run %d was itself triggered by %s; the deployment stays attributed to it", runID, a.principal)
 	}
-	ev.Principal, ev.Machine = a.principal, a.machine
+	ev.Principal, ev.Machine, ev.Initiator = a.principal, a.machine, a.initiator
 	delete(ev.Handles, handleAttributeViaRun)
 	if ev.Labels == nil {
 		ev.Labels = map[string]string{}
