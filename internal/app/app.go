@@ -66,6 +66,7 @@ type App struct {
 	WorkflowWatch *wfwatch.Watcher
 	log           *slog.Logger
 	holder        string
+	redeliver     *redeliverer
 }
 
 // New builds the service. Close releases what it opened.
@@ -143,6 +144,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.redeliver = newRedeliverer(provs, cfg, st, log.With("component", "github-redelivery"))
 	if a.WorkflowWatch != nil {
 		// The Argo admission webhook resolves template references from
 		// the watch's caches.

@@ -25,6 +25,7 @@ func (a *App) runLeader(ctx context.Context) error {
 		switch {
 		case err != nil:
 			a.log.Warn("leader lease check failed", "err", err)
+			a.redeliver.storeDown()
 		case ok != leading:
 			leading = ok
 			a.log.Info("leadership changed", "leader", ok, "holder", a.holder)
@@ -59,6 +60,7 @@ func (a *App) leaderWork(ctx context.Context, now time.Time) {
 			a.log.Warn("rollback watches", "err", err)
 		}
 	}
+	a.redeliver.tick(ctx, now)
 	if n, err := a.Approvals.ExpireDue(ctx); err != nil {
 		a.log.Warn("expire approvals", "err", err)
 	} else if n > 0 {

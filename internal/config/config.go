@@ -176,6 +176,21 @@ type GitHub struct {
 	// RunnerRates are USD per runner minute by runner label; "default"
 	// applies when no label of a job has a rate.
 	RunnerRates map[string]float64 `yaml:"runner_rates"`
+	// Redelivery asks GitHub to deliver again the App webhook deliveries
+	// that failed (GitHub never does so by itself). It needs App
+	// credentials; it runs on the leader.
+	Redelivery Redelivery `yaml:"redelivery"`
+}
+
+// Redelivery configures the scan for failed GitHub deliveries.
+type Redelivery struct {
+	// Interval is how often the deliveries are scanned (default 5m; 0
+	// turns the scan off). A scan also runs as soon as the store is back
+	// after an outage.
+	Interval time.Duration `yaml:"interval"`
+	// Lookback is how far back a scan looks (default 24h, at most 72h,
+	// which is as long as GitHub keeps deliveries).
+	Lookback time.Duration `yaml:"lookback"`
 }
 
 // Generic configures POST /webhooks/generic.
@@ -342,8 +357,9 @@ func Default() Config {
 			Build:                  FailOpen,
 			ProductionEnvironments: []string{"production", "prod", "prod-*"},
 		},
-		Log:  Log{Level: "info", Format: "text"},
-		Argo: Argo{Watch: ArgoWatch{Enabled: WatchAuto, Resync: 5 * time.Minute, OrphanAfter: 2 * time.Minute}},
+		Log:    Log{Level: "info", Format: "text"},
+		Argo:   Argo{Watch: ArgoWatch{Enabled: WatchAuto, Resync: 5 * time.Minute, OrphanAfter: 2 * time.Minute}},
+		GitHub: GitHub{Redelivery: Redelivery{Interval: 5 * time.Minute, Lookback: 24 * time.Hour}},
 		Rollback: Rollback{
 			Query:     `sum(rate(http_requests_total{namespace="{{.Namespace}}",code=~"5.."}[5m])) / sum(rate(http_requests_total{namespace="{{.Namespace}}"}[5m]))`,
 			Threshold: 0.05, BaselineFactor: 3, TripAfter: 3, NoDataAfter: 5,

@@ -235,6 +235,12 @@ func (c *Config) Validate() error {
 	if g := c.GitHub; g.AppID == 0 && g.PrivateKey.IsSet() {
 		bad("github.app_id", "is required with github.private_key")
 	}
+	if r := c.GitHub.Redelivery; r.Interval < 0 || (r.Interval > 0 && r.Interval < 10*time.Second) {
+		bad("github.redelivery.interval", "must be 0 (off) or at least 10s")
+	}
+	if r := c.GitHub.Redelivery; r.Lookback < time.Minute || r.Lookback > 72*time.Hour {
+		bad("github.redelivery.lookback", "must be between 1m and 72h (GitHub keeps deliveries for 3 days)")
+	}
 	if g := c.GitHub; g.AppID < 0 {
 		bad("github.app_id", "must be positive")
 	}

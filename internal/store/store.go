@@ -241,6 +241,9 @@ type DeliveryStore interface {
 	ClaimDelivery(ctx context.Context, d Delivery) (prior *Delivery, err error)
 	// FinishDelivery stores the result of a claimed delivery.
 	FinishDelivery(ctx context.Context, provider, id string, result []byte) error
+	// DeliveryDone reports whether (provider, id) was processed to an
+	// answer that is still kept (finished and not expired at now).
+	DeliveryDone(ctx context.Context, provider, id string, now time.Time) (bool, error)
 	// PurgeDeliveries deletes deliveries that expired before now.
 	PurgeDeliveries(ctx context.Context, now time.Time) (int64, error)
 }

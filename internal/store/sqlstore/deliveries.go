@@ -106,3 +106,15 @@ func (x *queries) PurgeDeliveries(ctx context.Context, now time.Time) (int64, er
 	})
 	return n, err
 }
+
+// DeliveryDone reports whether (provider, id) was processed to an answer
+// that is still kept (finished and not expired at now).
+func (x *queries) DeliveryDone(ctx context.Context, provider, id string, now time.Time) (bool, error) {
+	var n int
+	err := x.conn().QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries
+		WHERE provider = $1 AND id = $2 AND expires_at_us > $3 AND result IS NOT NULL`, provider, id, micros(now)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: delivery %s/%s: %w", provider, id, err)
+	}
+	return n > 0, nil
+}

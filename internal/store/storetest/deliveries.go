@@ -50,6 +50,36 @@ func testDeliveries(t *testing.T, s suite) {
 		wantErr(t, st.FinishDelivery(ctx, "github", "missing", []byte("x")), store.ErrNotFound)
 	})
 
+	t.Run("done only once finished and until it expires", func(t *testing.T) {
+		st := s.open(t)
+		ctx := t.Context()
+		now := baseTime()
+		done := func(provider, id string, at time.Time) bool {
+			t.Helper()
+			ok, err := st.DeliveryDone(ctx, provider, id, at)
+			must(t, err)
+			return ok
+		}
+		if done("github", "d1", now) {
+			t.Fatal("an unknown delivery is done")
+		}
+		_, err := st.ClaimDelivery(ctx, delivery("d1", now))
+		must(t, err)
+		if done("github", "d1", now) {
+			t.Fatal("a claimed, unfinished delivery is done")
+		}
+		must(t, st.FinishDelivery(ctx, "github", "d1", []byte(`{"decision":"allow"}`)))
+		if !done("github", "d1", now.Add(time.Minute)) {
+			t.Fatal("a finished delivery is not done")
+		}
+		if done("gitlab", "d1", now) {
+			t.Fatal("another provider's delivery with the id is done")
+		}
+		if done("github", "d1", now.Add(time.Hour)) {
+			t.Fatal("an expired delivery is done")
+		}
+	})
+
 	t.Run("purge deletes expired deliveries", func(t *testing.T) {
 		st := s.open(t)
 		ctx := t.Context()
