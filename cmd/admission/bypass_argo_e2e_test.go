@@ -212,3 +212,75 @@ func TestBypassArgoClusterWorkflowTemplateByAgent(t *testing.T) {
 		t.Fatalf("an agent's ClusterWorkflowTemplate: allowed=%v %q, want refused by scope.cluster", a.Allowed, a.Message)
 	}
 }
+
+// spawned is the review of a Workflow the controller creates for the
+// CronWorkflow agents/hello-world, or, with by set, of a Workflow
+// someone else creates carrying the same label and ownerReference.
+func spawned(t *testing.T, i int, by string) []byte {
+	t.Helper()
+	var review map[string]any
+	if err := json.Unmarshal(argoFixture(t, "admission", "workflow.create.cron-spawned.json"), &review); err != nil {
+		t.Fatal(err)
+	}
+	req := review["request"].(map[string]any)
+	name := fmt.Sprintf("hello-world-%d", 1764810000+i)
+	req["uid"], req["name"] = fmt.Sprintf("spawn-%s-%d", strings.ReplaceAll(by, ":", "-"), i), name
+	req["object"].(map[string]any)["metadata"].(map[string]any)["name"] = name
+	if by != "" {
+		req["userInfo"].(map[string]any)["username"] = by
+	}
+	b, err := json.Marshal(review)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestBypassArgoCronWorkflowSpawn: an agent cannot run unlimited
+// Workflows by scheduling them: the Workflows the controller spawns from
+// its CronWorkflow are decided as the agent's and take its running-workflow
+// slots.
+func TestBypassArgoCronWorkflowSpawn(t *testing.T) {
+	w := newWatchedAgent(t)
+	w.e.call(http.MethodPatch, "/api/v1/agents/claude-bot", map[string]any{"labels": map[string]string{"argo.service_accounts": "agent-runner,cron-runner"}}, http.StatusOK, nil)
+	if a := admit(t, w.e.h, argoFixture(t, "admission", "cronworkflow.create.json")); !a.Allowed {
+		t.Fatalf("the agent's CronWorkflow was refused: %s", a.Message)
+	}
+	for i := range 5 {
+		if a := admit(t, w.e.h, spawned(t, i, "")); !a.Allowed {
+			t.Fatalf("spawned workflow %d refused within the agent's limit: %s", i, a.Message)
+		}
+	}
+	a := admit(t, w.e.h, spawned(t, 5, ""))
+	if a.Allowed || !strings.Contains(a.Message, "quota.concurrent_workflows") {
+		t.Fatalf("a sixth spawned workflow: allowed=%v %q, want refused on the agent's concurrent_workflows", a.Allowed, a.Message)
+	}
+	var page struct {
+		Items []struct {
+			AgentName string `json:"agent_name"`
+			Principal string `json:"principal"`
+		} `json:"items"`
+	}
+	w.e.call(http.MethodGet, "/api/v1/audit?kind=decision", nil, http.StatusOK, &page)
+	last := page.Items[len(page.Items)-1]
+	if last.AgentName != "claude-bot" || last.Principal != "k8s:system:serviceaccount:agents:claude-bot" {
+		t.Fatalf("spawned workflow decided as %+v, want the agent behind the CronWorkflow", last)
+	}
+}
+
+// TestBypassArgoForgedCronLabel: the cron label and ownerReference mean
+// something only on the controller's own requests. An agent that puts
+// them on its own Workflow is decided as itself, and a person's Workflow
+// with them does not become the agent's either.
+func TestBypassArgoForgedCronLabel(t *testing.T) {
+	w := newWatchedAgent(t)
+	w.e.call(http.MethodPatch, "/api/v1/agents/claude-bot", map[string]any{"labels": map[string]string{"argo.service_accounts": "agent-runner,cron-runner"}}, http.StatusOK, nil)
+	if a := admit(t, w.e.h, argoFixture(t, "admission", "cronworkflow.create.json")); !a.Allowed {
+		t.Fatalf("the agent's CronWorkflow was refused: %s", a.Message)
+	}
+	// Another service account (not the controller) claims to be spawned
+	// from the agent's CronWorkflow: it is itself, an unregistered agent.
+	if a := admit(t, w.e.h, spawned(t, 0, "system:serviceaccount:agents:helper")); a.Allowed || !strings.Contains(a.Message, "unregistered_agent") {
+		t.Fatalf("a forged spawn by another account: allowed=%v %q, want refused as itself (unregistered)", a.Allowed, a.Message)
+	}
+}

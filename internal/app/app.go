@@ -145,6 +145,13 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.redeliver = newRedeliverer(provs, cfg, st, log.With("component", "github-redelivery"))
+	for _, p := range provs {
+		// The Argo admission webhook reads which agent is behind a
+		// CronWorkflow whose Workflows the controller creates.
+		if u, ok := p.(attributionUser); ok {
+			u.UseAttributions(st)
+		}
+	}
 	if a.WorkflowWatch != nil {
 		// The Argo admission webhook resolves template references from
 		// the watch's caches.

@@ -59,7 +59,16 @@ type templateUser interface {
 	UseTemplates(argo.TemplateSource)
 }
 
-var _ templateUser = (*argo.Provider)(nil)
+// attributionUser is a provider that decides what a controller creates
+// from an agent's object as the agent's (the Argo admission webhook).
+type attributionUser interface {
+	UseAttributions(argo.AttributionSource)
+}
+
+var (
+	_ templateUser    = (*argo.Provider)(nil)
+	_ attributionUser = (*argo.Provider)(nil)
+)
 
 // probeTimeout bounds the start-up check that the cluster serves Workflows.
 const probeTimeout = 10 * time.Second

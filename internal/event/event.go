@@ -28,6 +28,13 @@ const (
 	PhaseReport Phase = "report"
 )
 
+// HandleAttributeAs is a handle with a meaning to the core: when the gate
+// allows an agent's event that carries it ("<kind>/<namespace>/<name>"), it
+// records that object as the agent's (store.Attribution), so that what a
+// controller later creates from it (the Workflows of a CronWorkflow) is
+// decided as the agent's.
+const HandleAttributeAs = "attribute_as"
+
 // Actions with a meaning to the core.
 const (
 	// ActionSucceeded on a deploy or sync event in the report phase

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,6 +87,9 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 		}
 		var err error
 		if deployed, err = p.recordReport(ctx, q, req); err != nil {
+			return err
+		}
+		if err := p.recordAttribution(ctx, q, res); err != nil {
 			return err
 		}
 		if a := p.ident.Agent; a != nil && !p.ev.IsReport() {
@@ -338,4 +342,23 @@ func (g *Gate) storeDown(err error) error {
 		return err
 	}
 	return apperr.Wrap(apperr.KindUnavailable, err, ErrStoreDown)
+}
+
+// recordAttribution records an allowed agent's object that a controller
+// acts on later (event.HandleAttributeAs).
+func (p *plan) recordAttribution(ctx context.Context, q store.Queries, res Result) error {
+	key, a := p.ev.Handles[event.HandleAttributeAs], p.ident.Agent
+	if key == "" || a == nil || res.Outcome != Allow || p.ev.IsEnd() || p.ev.IsReport() {
+		return nil
+	}
+	kind, rest, ok := strings.Cut(key, "/")
+	ns, name, ok2 := strings.Cut(rest, "/")
+	if !ok || !ok2 || kind == "" || name == "" {
+		return apperr.Invalid("event.handles[%q] %q is not <kind>/<namespace>/<name>", event.HandleAttributeAs, key)
+	}
+	err := q.PutAttribution(ctx, store.Attribution{Kind: kind, Namespace: ns, Name: name, AgentID: a.ID, Principal: p.ev.Principal, CreatedAt: p.now})
+	if err != nil {
+		return fmt.Errorf("record attribution: %w", err)
+	}
+	return nil
 }

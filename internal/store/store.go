@@ -56,6 +56,25 @@ type Queries interface {
 	CounterStore
 	LeaseStore
 	DeploymentStore
+	AttributionStore
+}
+
+// Attribution says which agent is behind an object that a controller acts
+// on later (a CronWorkflow whose Workflows the controller creates).
+type Attribution struct {
+	Kind, Namespace, Name string
+	AgentID               string
+	// Principal is the agent's principal the object was admitted under.
+	Principal string
+	CreatedAt time.Time
+}
+
+// AttributionStore keeps attributions.
+type AttributionStore interface {
+	// PutAttribution stores a, replacing one for the same object.
+	PutAttribution(ctx context.Context, a Attribution) error
+	// AttributionOf returns the attribution of an object, or ErrNotFound.
+	AttributionOf(ctx context.Context, kind, namespace, name string) (Attribution, error)
 }
 
 // AgentFilter selects agents; empty fields match everything.

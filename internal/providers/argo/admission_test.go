@@ -56,6 +56,7 @@ type reviewGolden struct {
 func TestReviewGolden(t *testing.T) {
 	p := newProvider(t, Options{})
 	p.UseTemplates(clusterTemplates())
+	p.UseAttributions(fakeAttributions{"CronWorkflow/agents/hello-world": "k8s:system:serviceaccount:agents:claude-bot"})
 	vs := verdicts()
 	for name, body := range readFixtures(t, "admission") {
 		t.Run(name, func(t *testing.T) {

@@ -77,7 +77,9 @@ func (p *Provider) governed(req *admissionv1.AdmissionRequest) (bool, string) {
 		return false, "operation " + string(req.Operation) + " is not governed"
 	case req.DryRun != nil && *req.DryRun:
 		return false, "dry-run requests are not decided (agentgate charges quotas and records decisions)"
-	case p.controllers[req.UserInfo.Username]:
+	case p.controllers[req.UserInfo.Username] && (k.Kind != kindWorkflow || req.Operation != admissionv1.Create):
+		// Its Workflow creations are looked at: they may be spawned from
+		// an agent's CronWorkflow (workflowEvent).
 		return false, "the workflow controller's own requests are not governed"
 	}
 	return true, ""
@@ -122,6 +124,22 @@ func (p *Provider) workflowEvent(ctx context.Context, req *admissionv1.Admission
 	// admission: the object carries its name (request.name may be empty).
 	name := firstNonEmpty(req.Name, meta.Name)
 	principal, machine := p.principal(req, meta.Labels)
+	var via string
+	if o, ok := p.originOf(req, meta); ok && (p.controllers[strings.TrimSpace(req.UserInfo.Username)] || !strings.HasPrefix(principal, "argo:")) {
+		a, found, err := p.attributed(ctx, o)
+		switch {
+		case err != nil:
+			return event.Event{}, false, "", err
+		case found:
+			// The agent behind the CronWorkflow (or the resubmitted
+			// Workflow) is behind this Workflow too.
+			principal, machine, via = a.Principal, true, o.String()
+		case p.controllers[strings.TrimSpace(req.UserInfo.Username)]:
+			return event.Event{}, false, "created by the workflow controller from " + o.String() + ", which no agent created", nil
+		}
+	} else if p.controllers[strings.TrimSpace(req.UserInfo.Username)] {
+		return event.Event{}, false, "the workflow controller's own requests are not governed", nil
+	}
 	ev = event.Event{
 		Provider: Name,
 		Kind:     event.KindWorkflow,
@@ -149,6 +167,11 @@ func (p *Provider) workflowEvent(ctx context.Context, req *admissionv1.Admission
 	h.set(HandleName, name)
 	h.set(HandleGenerateName, meta.GenerateName)
 	h.set(HandleOperation, string(req.Operation))
+	if (req.Kind.Kind == kindCronWorkflow || req.Kind.Kind == kindWorkflow) && name != "" {
+		// Recorded as the agent's when allowed: what the controller
+		// spawns from it, or the server resubmits, stays the agent's.
+		h.set(event.HandleAttributeAs, req.Kind.Kind+"/"+ns+"/"+name)
+	}
 	h.set(HandleServiceAccountName, ws.ServiceAccountName)
 	h.set(HandleTemplateServiceAccounts, strings.Join(tmplSAs, ","))
 	if ws.ActiveDeadlineSeconds != nil {
@@ -188,6 +211,7 @@ func (p *Provider) workflowEvent(ctx context.Context, req *admissionv1.Admission
 		// In no namespace and usable from all of them.
 		l.set("cluster_scoped", "true")
 	}
+	l.set("attributed_via", via)
 	l.set("k8s_username", req.UserInfo.Username)
 	if p.servers[strings.TrimSpace(req.UserInfo.Username)] && !strings.HasPrefix(principal, "argo:") {
 		// Submitted through the Argo server with no user named: the

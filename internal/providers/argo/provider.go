@@ -90,6 +90,9 @@ type Provider struct {
 	nsEnvs      map[string]string
 	nsGlobs     []string // longest first
 	templates   atomic.Pointer[templatesBox]
+	// attributions says which agent is behind an object the controller
+	// spawns Workflows from.
+	attributions atomic.Pointer[attributionsBox]
 }
 
 var (

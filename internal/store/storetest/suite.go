@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"Counters", testCounters},
 		{"LeaderLease", testLeaderLease},
 		{"Transactions", testTransactions},
+		{"Attributions", testAttributions},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
