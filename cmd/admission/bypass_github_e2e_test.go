@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -166,5 +169,25 @@ func TestBypassSpoofedTriggeringActorInputs(t *testing.T) {
 	principal, why := lastDecision(t, e)
 	if principal != "github:coder-bot[bot]" || !strings.Contains(strings.Join(why, " "), "agent=coder-bot") {
 		t.Fatalf("a run whose commit names a person was decided as %v, want coder-bot", why)
+	}
+}
+
+// TestBypassGitLabServiceAccount: a GitLab service account — what GitLab
+// Duo's agents act as, with a person's composite identity — is an agent,
+// not a person: unregistered, its pipeline is refused.
+func TestBypassGitLabServiceAccount(t *testing.T) {
+	a := startApp(t, map[string]string{
+		"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin, "ADMISSION_WEBHOOKS_GITLAB_TOKEN": glHookToken,
+	})
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/gitlab", bytes.NewReader(glFixture(t, "pipeline.pending.service-account")))
+	req.Header.Set("X-Gitlab-Event", "Pipeline Hook")
+	req.Header.Set("X-Gitlab-Event-UUID", "uuid-service-account")
+	req.Header.Set("X-Gitlab-Token", glHookToken)
+	rec := httptest.NewRecorder()
+	a.Server.Handler().ServeHTTP(rec, req)
+	var ans ghAnswer
+	_ = json.Unmarshal(rec.Body.Bytes(), &ans)
+	if rec.Code != http.StatusOK || len(ans.Decisions) != 1 || ans.Decisions[0].Outcome != "deny" {
+		t.Fatalf("a GitLab service account's pipeline = %d %s, want refused as an unregistered agent", rec.Code, rec.Body)
 	}
 }

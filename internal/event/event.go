@@ -154,9 +154,15 @@ func PrincipalLooksMachine(p string) bool {
 	return false
 }
 
-// isGitLabBot matches GitLab's project and group access token users:
-// project_<id>_bot_<hex> and group_<id>_bot_<hex> (older: project_<id>_bot).
+// isGitLabBot matches GitLab's project and group access token users,
+// project_<id>_bot_<hex> and group_<id>_bot_<hex> (older: project_<id>_bot),
+// and service accounts as GitLab names them by default,
+// service_account_<hex> and service_account_group_<id>_<hex>: the
+// accounts agents (GitLab Duo's composite identities among them) act as.
 func isGitLabBot(name string) bool {
+	if strings.HasPrefix(name, "service_account_") && len(name) > len("service_account_") {
+		return true
+	}
 	for _, prefix := range []string{"project_", "group_"} {
 		rest, ok := strings.CutPrefix(name, prefix)
 		if !ok {
