@@ -1,6 +1,8 @@
 package gitlab
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -43,8 +45,9 @@ func hookKind(name string) (string, bool) {
 // maxDeliveryID caps the delivery id header (GitLab sends a UUID).
 const maxDeliveryID = 200
 
-// Parse implements providers.Provider. A delivery id (Idempotency-Key,
-// else X-Gitlab-Event-UUID) and X-Gitlab-Event are required; events that
+// Parse implements providers.Provider. The delivery id is Idempotency-Key,
+// else X-Gitlab-Event-UUID, else the body's SHA-256; X-Gitlab-Event is
+// required; events that
 // are not governed yield no events and an Ignored reason; a malformed body
 // is apperr.KindInvalid with a message that says what is wrong.
 func (p *Provider) Parse(h http.Header, body []byte) (providers.Delivery, error) {
@@ -53,7 +56,11 @@ func (p *Provider) Parse(h http.Header, body []byte) (providers.Delivery, error)
 		id = strings.TrimSpace(h.Get(HeaderEventUUID))
 	}
 	if id == "" {
-		return providers.Delivery{}, apperr.Invalid("header %s or %s is required (GitLab's delivery id)", HeaderIdempotencyKey, HeaderEventUUID)
+		// A GitLab too old to name its deliveries sends a retry with the
+		// same body: its digest de-duplicates as well, and refusing such a
+		// delivery (4xx) would only push the hook into auto-disabling.
+		sum := sha256.Sum256(body)
+		id = "body-sha256:" + hex.EncodeToString(sum[:])
 	}
 	if len(id) > maxDeliveryID {
 		return providers.Delivery{}, apperr.Invalid("delivery id header is longer than %d bytes", maxDeliveryID)

@@ -105,7 +105,12 @@ func TestParse(t *testing.T) {
 		wantErr string
 		check   func(t *testing.T, d providers.Delivery)
 	}{
-		{name: "no delivery id", header: map[string]string{HeaderEvent: hookPipeline}, body: pending, wantErr: HeaderEventUUID},
+		{name: "no delivery id: the body's digest", header: map[string]string{HeaderEvent: hookPipeline}, body: pending,
+			check: func(t *testing.T, d providers.Delivery) {
+				if !strings.HasPrefix(d.ID, "body-sha256:") || len(d.ID) != len("body-sha256:")+64 || len(d.Events) != 1 {
+					t.Fatalf("delivery = %+v", d)
+				}
+			}},
 		{name: "idempotency key wins", header: map[string]string{HeaderEvent: hookPipeline, HeaderIdempotencyKey: "key-1", HeaderEventUUID: "uuid-1"}, body: pending,
 			check: func(t *testing.T, d providers.Delivery) {
 				if d.ID != "key-1" {
