@@ -284,3 +284,20 @@ func TestBypassArgoForgedCronLabel(t *testing.T) {
 		t.Fatalf("a forged spawn by another account: allowed=%v %q, want refused as itself (unregistered)", a.Allowed, a.Message)
 	}
 }
+
+// TestBypassArgoUsernameWithInvisibleCharacter: a Kubernetes username that
+// is no principal (a zero-width space after the agent's service account)
+// is refused, not admitted as a person or left to the failurePolicy.
+func TestBypassArgoUsernameWithInvisibleCharacter(t *testing.T) {
+	w := newWatchedAgent(t)
+	var review map[string]any
+	if err := json.Unmarshal(admissionRequest(t, "zwsp-1", "zwsp-wf"), &review); err != nil {
+		t.Fatal(err)
+	}
+	review["request"].(map[string]any)["userInfo"].(map[string]any)["username"] = "system:serviceaccount:agents:claude-bot\u200b"
+	body, _ := json.Marshal(review)
+	a := admit(t, w.e.h, body)
+	if a.Allowed || !strings.Contains(a.Message, "event.principal contains a format character U+200B") {
+		t.Fatalf("allowed=%v %q, want refused naming the character", a.Allowed, a.Message)
+	}
+}

@@ -136,6 +136,13 @@ func (p *Provider) Review(ctx context.Context, body []byte, d Decider) ([]byte, 
 		return encodeReview(req, answer{code: http.StatusServiceUnavailable, reason: metav1.StatusReasonServiceUnavailable,
 			message: "agentgate cannot decide now (" + apperr.PublicMessage(err) + "); nothing was admitted, submit again shortly"})
 	}
+	if apperr.KindOf(err) == apperr.KindInvalid {
+		// The gate refused the event as invalid (a username that is no
+		// principal) and recorded the refusal: refuse the request, rather
+		// than leave it to the webhook's failurePolicy.
+		return encodeReview(req, answer{code: http.StatusBadRequest, reason: metav1.StatusReasonBadRequest,
+			message: "agentgate refused this " + req.Kind.Kind + ": " + apperr.PublicMessage(err)})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("argo: decide %s %s: %w", req.Kind.Kind, ev.Repo, err)
 	}

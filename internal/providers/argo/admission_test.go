@@ -494,7 +494,9 @@ func FuzzReview(f *testing.F) {
 		}
 		checkResponse(t, body, out)
 		for _, c := range d.recorded() {
-			if err := c.Event.Validate(); err != nil {
+			// An invalid principal (a username with a space) is the
+			// gate's to refuse and record; nothing else may be invalid.
+			if err := c.Event.Validate(); err != nil && !errors.Is(err, event.ErrInvalidPrincipal) {
 				t.Fatalf("decided an invalid event: %v", err)
 			}
 		}
