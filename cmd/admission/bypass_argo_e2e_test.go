@@ -301,3 +301,31 @@ func TestBypassArgoUsernameWithInvisibleCharacter(t *testing.T) {
 		t.Fatalf("allowed=%v %q, want refused naming the character", a.Allowed, a.Message)
 	}
 }
+
+// TestBypassArgoCronWorkflowRecreatedByPerson: once a person re-creates a
+// CronWorkflow of the name an agent's had, its Workflows are the person's,
+// not charged to (or refused as) the agent.
+func TestBypassArgoCronWorkflowRecreatedByPerson(t *testing.T) {
+	w := newWatchedAgent(t)
+	w.e.call(http.MethodPatch, "/api/v1/agents/claude-bot", map[string]any{"labels": map[string]string{"argo.service_accounts": "agent-runner,cron-runner"}}, http.StatusOK, nil)
+	if a := admit(t, w.e.h, argoFixture(t, "admission", "cronworkflow.create.json")); !a.Allowed {
+		t.Fatalf("the agent's CronWorkflow was refused: %s", a.Message)
+	}
+	var review map[string]any
+	if err := json.Unmarshal(argoFixture(t, "admission", "cronworkflow.create.json"), &review); err != nil {
+		t.Fatal(err)
+	}
+	req := review["request"].(map[string]any)
+	req["uid"] = "cron-by-person"
+	req["userInfo"].(map[string]any)["username"] = "jane@example.com"
+	delete(req["object"].(map[string]any)["metadata"].(map[string]any), "annotations") // no agent's claims
+	body, _ := json.Marshal(review)
+	if a := admit(t, w.e.h, body); !a.Allowed {
+		t.Fatalf("the person's CronWorkflow was refused: %s", a.Message)
+	}
+	for i := range 7 {
+		if a := admit(t, w.e.h, spawned(t, i, "")); !a.Allowed {
+			t.Fatalf("the person's spawned workflow %d was refused: %s", i, a.Message)
+		}
+	}
+}

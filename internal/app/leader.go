@@ -55,6 +55,11 @@ func (a *App) leaderWork(ctx context.Context, now time.Time) {
 	if _, err := a.Store.PurgeCounters(ctx, now); err != nil {
 		a.log.Warn("purge counters", "err", err)
 	}
+	// A Workflow's attribution serves its resubmissions: kept as long as
+	// deliveries are. A CronWorkflow's stays while the CronWorkflow runs.
+	if _, err := a.Store.PurgeAttributions(ctx, "Workflow", now.Add(-a.Config.Webhooks.DeliveryTTL)); err != nil {
+		a.log.Warn("purge attributions", "err", err)
+	}
 	if a.Rollback != nil {
 		if _, err := a.Rollback.Tick(ctx, now); err != nil {
 			a.log.Warn("rollback watches", "err", err)

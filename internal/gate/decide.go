@@ -344,11 +344,11 @@ func (g *Gate) storeDown(err error) error {
 	return apperr.Wrap(apperr.KindUnavailable, err, ErrStoreDown)
 }
 
-// recordAttribution records an allowed agent's object that a controller
-// acts on later (event.HandleAttributeAs).
+// recordAttribution records whose an allowed object that a controller acts
+// on later is (event.HandleAttributeAs): the agent's, or no agent's.
 func (p *plan) recordAttribution(ctx context.Context, q store.Queries, res Result) error {
 	key, a := p.ev.Handles[event.HandleAttributeAs], p.ident.Agent
-	if key == "" || a == nil || res.Outcome != Allow || p.ev.IsEnd() || p.ev.IsReport() {
+	if key == "" || res.Outcome != Allow || p.ev.IsEnd() || p.ev.IsReport() {
 		return nil
 	}
 	kind, rest, ok := strings.Cut(key, "/")
@@ -356,7 +356,13 @@ func (p *plan) recordAttribution(ctx context.Context, q store.Queries, res Resul
 	if !ok || !ok2 || kind == "" || name == "" {
 		return apperr.Invalid("event.handles[%q] %q is not <kind>/<namespace>/<name>", event.HandleAttributeAs, key)
 	}
-	err := q.PutAttribution(ctx, store.Attribution{Kind: kind, Namespace: ns, Name: name, AgentID: a.ID, Principal: p.ev.Principal, CreatedAt: p.now})
+	// A person's object is recorded as no agent's, so that an object of
+	// the same name an agent had before is not taken for the agent's.
+	at := store.Attribution{Kind: kind, Namespace: ns, Name: name, CreatedAt: p.now}
+	if a != nil {
+		at.AgentID, at.Principal = a.ID, p.ev.Principal
+	}
+	err := q.PutAttribution(ctx, at)
 	if err != nil {
 		return fmt.Errorf("record attribution: %w", err)
 	}

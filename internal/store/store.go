@@ -75,6 +75,9 @@ type AttributionStore interface {
 	PutAttribution(ctx context.Context, a Attribution) error
 	// AttributionOf returns the attribution of an object, or ErrNotFound.
 	AttributionOf(ctx context.Context, kind, namespace, name string) (Attribution, error)
+	// PurgeAttributions deletes the attributions of kind recorded before
+	// the given time and returns how many.
+	PurgeAttributions(ctx context.Context, kind string, before time.Time) (int64, error)
 }
 
 // AgentFilter selects agents; empty fields match everything.

@@ -83,5 +83,6 @@ func (p *Provider) attributed(ctx context.Context, o origin) (store.Attribution,
 	case err != nil:
 		return store.Attribution{}, false, fmt.Errorf("argo: attribution of %s: %w", o, err)
 	}
-	return a, true, nil
+	// Recorded as a person's (no agent): not attributed.
+	return a, a.AgentID != "" && a.Principal != "", nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/agentgate/agentgate/internal/store"
 )
@@ -38,4 +39,19 @@ func (x *queries) AttributionOf(ctx context.Context, kind, namespace, name strin
 	}
 	a.CreatedAt = fromMicros(created)
 	return a, nil
+}
+
+// PurgeAttributions deletes the attributions of kind recorded before the
+// given time.
+func (x *queries) PurgeAttributions(ctx context.Context, kind string, before time.Time) (int64, error) {
+	var n int64
+	err := x.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM attributions WHERE kind = $1 AND created_at_us < $2`, kind, micros(before))
+		if err != nil {
+			return fmt.Errorf("sqlstore: purge attributions: %w", err)
+		}
+		n, err = affected(res)
+		return err
+	})
+	return n, err
 }

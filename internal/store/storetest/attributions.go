@@ -34,4 +34,29 @@ func testAttributions(t *testing.T, s suite) {
 		must(t, err)
 		equal(t, "replaced attribution", got, b)
 	})
+
+	t.Run("purge by kind and age", func(t *testing.T) {
+		st := s.open(t)
+		ctx := context.Background()
+		now := baseTime()
+		for _, a := range []store.Attribution{
+			{Kind: "Workflow", Namespace: "agents", Name: "old", AgentID: "ag-1", Principal: "k8s:a", CreatedAt: now.Add(-100 * time.Hour)},
+			{Kind: "Workflow", Namespace: "agents", Name: "new", AgentID: "ag-1", Principal: "k8s:a", CreatedAt: now},
+			{Kind: "CronWorkflow", Namespace: "agents", Name: "old-cron", AgentID: "ag-1", Principal: "k8s:a", CreatedAt: now.Add(-100 * time.Hour)},
+		} {
+			must(t, st.PutAttribution(ctx, a))
+		}
+		n, err := st.PurgeAttributions(ctx, "Workflow", now.Add(-72*time.Hour))
+		must(t, err)
+		if n != 1 {
+			t.Fatalf("purged %d, want 1", n)
+		}
+		_, err = st.AttributionOf(ctx, "Workflow", "agents", "old")
+		wantErr(t, err, store.ErrNotFound)
+		for _, key := range [][2]string{{"Workflow", "new"}, {"CronWorkflow", "old-cron"}} {
+			if _, err := st.AttributionOf(ctx, key[0], "agents", key[1]); err != nil {
+				t.Fatalf("%s %s purged: %v", key[0], key[1], err)
+			}
+		}
+	})
 }
