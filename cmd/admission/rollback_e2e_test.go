@@ -128,6 +128,17 @@ func TestRollbackAPIAndAlertmanager(t *testing.T) {
 	if ag.State != "killed" {
 		t.Fatalf("agent state after an automatic rollback = %s, want killed (policy on_rollback for tier new)", ag.State)
 	}
+	// The switch says the rollback pulled it, not a person.
+	var switches struct {
+		Items []struct {
+			Source    string `json:"source"`
+			EngagedBy string `json:"engaged_by"`
+		} `json:"items"`
+	}
+	e.call(http.MethodGet, "/api/v1/killswitches", nil, http.StatusOK, &switches)
+	if len(switches.Items) != 1 || switches.Items[0].Source != "rollback" || switches.Items[0].EngagedBy != "rollback" {
+		t.Fatalf("kill switches after the rollback = %+v, want one of source rollback", switches.Items)
+	}
 }
 
 func waitState(t *testing.T, e *e2e, id, want string) {

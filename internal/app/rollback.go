@@ -111,7 +111,7 @@ func (a *App) onRollback(ctx context.Context, o rollback.Outcome) {
 	case "demote":
 		_, err = a.Registry.Demote(ctx, "rollback", r.FromAgentID, agents.Tier(""), reason)
 	case "kill":
-		_, _, err = a.Registry.Engage(ctx, "rollback", registry.KillRequest{Scope: store.ScopeAgent, Target: r.FromAgentID, Reason: reason})
+		_, _, err = a.Registry.Engage(ctx, "rollback", registry.KillRequest{Scope: store.ScopeAgent, Target: r.FromAgentID, Reason: reason, Source: registry.SourceRollback})
 	}
 	if err != nil {
 		a.log.Warn("rollback consequence not applied", "agent_id", r.FromAgentID, "consequence", consequence, "err", err)
@@ -122,7 +122,11 @@ func rollbackMessage(r rollback.Rollback) string {
 	if r.State == rollback.RollbackNotified {
 		return "alert reported, no rollback (agentgate_action notify): " + r.Reason
 	}
-	return fmt.Sprintf("rollback %s of %s to %s: %s", r.State, r.FromSHA, r.To.SHA, r.Reason)
+	msg := fmt.Sprintf("rollback %s of %s to %s: %s", r.State, r.FromSHA, r.To.SHA, r.Reason)
+	if r.State == rollback.RollbackFailed && r.Error != "" {
+		msg += "; error: " + r.Error
+	}
+	return msg
 }
 
 // consequenceFor asks the policy what happens to the agent whose deploy

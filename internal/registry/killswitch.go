@@ -17,6 +17,9 @@ import (
 const (
 	SourceManual  = "manual"
 	SourceAnomaly = "anomaly"
+	// SourceRollback is a switch pulled because an agent's deploy was
+	// rolled back automatically and the policy said kill.
+	SourceRollback = "rollback"
 )
 
 // KillRequest engages a kill switch.
@@ -25,7 +28,7 @@ type KillRequest struct {
 	// Target is the agent id or name (scope agent) or the owner (scope owner).
 	Target string `json:"target"`
 	Reason string `json:"reason"`
-	// Source is manual (default) or anomaly.
+	// Source is manual (default), anomaly or rollback.
 	Source string `json:"-"`
 }
 

@@ -146,7 +146,7 @@ type KillSwitch struct {
 	Scope  KillScope `json:"scope"`
 	Target string    `json:"target,omitempty"` // agent id, owner; empty for global
 	Reason string    `json:"reason"`
-	// Source is "manual" or "anomaly".
+	// Source is "manual", "anomaly" or "rollback".
 	Source     string     `json:"source"`
 	EngagedBy  string     `json:"engaged_by"`
 	EngagedAt  time.Time  `json:"engaged_at"`
