@@ -23,6 +23,19 @@ const userTypeBot = "Bot"
 // is: such a change is attributed to the run's triggering actor.
 var tokenIdentities = []string{"github-actions[bot]", "github-pages[bot]"}
 
+// copilotLogin is the login of GitHub's Copilot coding agent (a Bot
+// user) on the pull requests it opens and the runs they start. The agent's
+// App, copilot-swe-agent, names the same agent where it appears instead
+// (its bot user copilot-swe-agent[bot], performed_via_github_app): both
+// are attributed to github:Copilot, the one principal a Copilot agent is
+// registered with. (Copilot[bot] is another App, GitHub's Copilot chat
+// integration, and is left as it is.)
+const (
+	copilotLogin    = "Copilot"
+	copilotAppSlug  = "copilot-swe-agent"
+	copilotAppLogin = copilotAppSlug + "[bot]"
+)
+
 // isTokenIdentity reports whether u is a GITHUB_TOKEN identity.
 func isTokenIdentity(u *gh.User) bool {
 	login := strings.ToLower(strings.TrimSpace(u.GetLogin()))
@@ -55,6 +68,9 @@ func userActor(u *gh.User) (actor, bool) {
 	login := strings.TrimSpace(u.GetLogin())
 	if login == "" {
 		return actor{}, false
+	}
+	if strings.EqualFold(login, copilotAppLogin) {
+		return actor{principal: "github:" + copilotLogin, machine: true}, true
 	}
 	return actor{principal: "github:" + login, machine: u.GetType() == userTypeBot}, true
 }
@@ -91,13 +107,18 @@ func runActor(run *gh.WorkflowRun, sender *gh.User) (actor, error) {
 }
 
 // deploymentActor is the principal of a deployment: the App that created it
-// when that is not GitHub Actions itself ("github-app:<slug>"), else its
+// when that is not GitHub Actions itself ("github-app:<slug>"; the
+// Copilot coding agent's App is github:Copilot), else its
 // creator, else the delivery's sender. A deployment created with a
 // workflow's GITHUB_TOKEN (creator github-actions[bot] or
 // github-pages[bot]) is the run's: its triggering actor (else its actor)
 // when the payload carries the run, else to be looked up (viaRun).
 func deploymentActor(d *gh.Deployment, via *gh.App, run *gh.WorkflowRun, sender *gh.User) (actor, error) {
-	if slug := strings.TrimSpace(via.GetSlug()); slug != "" && slug != githubActionsSlug {
+	slug := strings.TrimSpace(via.GetSlug())
+	if strings.EqualFold(slug, copilotAppSlug) {
+		return actor{principal: "github:" + copilotLogin, machine: true}, nil
+	}
+	if slug != "" && slug != githubActionsSlug {
 		return actor{principal: "github-app:" + slug, machine: true}, nil
 	}
 	creator := d.GetCreator()

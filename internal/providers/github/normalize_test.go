@@ -64,6 +64,15 @@ func TestPrincipal(t *testing.T) {
 		{name: "run: a bot's first run a person approved is the bot's, for the person", got: func() (actor, error) {
 			return runActor(&gh.WorkflowRun{TriggeringActor: human, Actor: user("Copilot", "Bot"), RunAttempt: gh.Int(1)}, human)
 		}, want: actor{principal: "github:Copilot", machine: true, initiator: "github:octocat"}},
+		{name: "run: the Copilot coding agent's App bot is Copilot", got: func() (actor, error) {
+			return runActor(&gh.WorkflowRun{TriggeringActor: human, Actor: user("copilot-swe-agent[bot]", "Bot"), RunAttempt: gh.Int(1)}, human)
+		}, want: actor{principal: "github:Copilot", machine: true, initiator: "github:octocat"}},
+		{name: "run: the Copilot App bot is a machine whatever its type says", got: func() (actor, error) {
+			return runActor(&gh.WorkflowRun{Actor: user("Copilot-SWE-Agent[bot]", "User")}, human)
+		}, want: actor{principal: "github:Copilot", machine: true}},
+		{name: "run: Copilot chat's App is another bot", got: func() (actor, error) {
+			return runActor(&gh.WorkflowRun{Actor: user("Copilot[bot]", "Bot")}, human)
+		}, want: actor{principal: "github:Copilot[bot]", machine: true}},
 		{name: "run: a person's run started by a bot's re-run is the bot's", got: func() (actor, error) {
 			return runActor(&gh.WorkflowRun{TriggeringActor: bot, Actor: human, RunAttempt: gh.Int(2)}, bot)
 		}, want: actor{principal: "github:coder-bot[bot]", machine: true}},
@@ -77,6 +86,9 @@ func TestPrincipal(t *testing.T) {
 		{name: "deployment: an App", got: func() (actor, error) {
 			return deploymentActor(&gh.Deployment{Creator: user("release-bot[bot]", "Bot")}, &gh.App{Slug: gh.String("release-bot")}, nil, human)
 		}, want: actor{principal: "github-app:release-bot", machine: true}},
+		{name: "deployment: the Copilot coding agent's App is Copilot", got: func() (actor, error) {
+			return deploymentActor(&gh.Deployment{Creator: user("copilot-swe-agent[bot]", "Bot")}, &gh.App{Slug: gh.String("copilot-swe-agent")}, nil, human)
+		}, want: actor{principal: "github:Copilot", machine: true}},
 		{name: "deployment: GitHub Actions is not the actor", got: func() (actor, error) {
 			return deploymentActor(&gh.Deployment{Creator: human}, &gh.App{Slug: gh.String("github-actions")}, nil, bot)
 		}, want: actor{principal: "github:octocat"}},
