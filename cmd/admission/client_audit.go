@@ -99,12 +99,17 @@ func (a *app) auditQueryCmd() *cobra.Command {
 }
 
 // auditRows prints records as SEQ TIME KIND ACTOR AGENT OUTCOME MESSAGE.
+// AGENT names whom an agent acted for as "<agent> for <initiator>", and
+// "for <initiator>" alone when the actor is no registered agent.
 func (p *printer) auditRows(recs []audit.Record) error {
 	rows := make([][]string, len(recs))
 	for i, r := range recs {
 		agent := r.AgentName
 		if agent == "" {
 			agent = r.AgentID
+		}
+		if r.Initiator != "" {
+			agent = strings.TrimPrefix(agent+" for "+r.Initiator, " ")
 		}
 		outcome, msg := "", r.Message
 		if d := r.Decision; d != nil {

@@ -117,6 +117,8 @@ func TestKillSwitchAndApprovalCommands(t *testing.T) {
 
 const (
 	rec1 = `{"seq":1,"id":"r1","time":"2025-01-02T03:04:05Z","prev_hash":"0","hash":"h1","kind":"admin_change","actor":"admin","agent_id":"a-1","agent_name":"octo-bot","message":"agent provisioned"}`
+	rec3 = `{"seq":3,"id":"r3","time":"2025-01-02T03:06:05Z","prev_hash":"h2","hash":"h3","kind":"decision","actor":"webhook:github","agent_id":"a-2","agent_name":"copilot","principal":"github:copilot","initiator":"github:octocat","actor_is_agent":true,"decision":{"outcome":"allow"}}`
+	rec4 = `{"seq":4,"id":"r4","time":"2025-01-02T03:07:05Z","prev_hash":"h3","hash":"h4","kind":"decision","actor":"webhook:github","principal":"github:copilot","initiator":"github:octocat","actor_is_agent":true,"decision":{"outcome":"deny","unregistered_agent":true,"reasons":["unregistered_agent: not registered"]}}`
 	rec2 = `{"seq":2,"id":"r2","time":"2025-01-02T03:05:05Z","prev_hash":"h1","hash":"h2","kind":"decision","actor":"webhook:github","agent_id":"a-1","decision":{"outcome":"deny","effective":"allow","reasons":["prod needs trusted"]}}`
 )
 
@@ -133,6 +135,15 @@ func TestAuditCommands(t *testing.T) {
 				"1    2025-01-02T03:04:05Z  admin_change  admin           octo-bot  -                       agent provisioned\n" +
 				"2    2025-01-02T03:05:05Z  decision      webhook:github  a-1       deny (effective allow)  prod needs trusted\n",
 			wantStderr: []string{"more records follow: rerun with --after 2, or with --all"},
+		},
+		{
+			name:      "whom an agent acted for",
+			args:      []string{"audit", "query", "--kind", "decision"},
+			routes:    map[string]fakeReply{"GET /api/v1/audit": {body: `{"items":[` + rec3 + `,` + rec4 + `]}`}},
+			wantCalls: []call{{line: "GET /api/v1/audit?kind=decision"}},
+			wantOut: "SEQ  TIME                  KIND      ACTOR           AGENT                       OUTCOME  MESSAGE\n" +
+				"3    2025-01-02T03:06:05Z  decision  webhook:github  copilot for github:octocat  allow    -\n" +
+				"4    2025-01-02T03:07:05Z  decision  webhook:github  for github:octocat          deny     unregistered_agent: not registered\n",
 		},
 		{
 			name:      "one page as JSON",
