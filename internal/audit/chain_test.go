@@ -15,7 +15,8 @@ func chain(t testing.TB, n int) []Stored {
 	prevSeq, prevHash := int64(0), GenesisHash
 	for i := 0; i < n; i++ {
 		r := &Record{ID: fmt.Sprintf("r%d", i), Time: time.Date(2026, 1, 1, 0, 0, i, 123456789, time.UTC), Kind: KindDecision,
-			AgentID: "a1", Decision: &Decision{Outcome: "allow", PolicyRevision: "sha256:x"}}
+			AgentID: "a1", Principal: "github:copilot", Initiator: "github:octocat", ActorIsAgent: true, SessionID: "s-1",
+			Decision: &Decision{Outcome: "allow", PolicyRevision: "sha256:x"}}
 		body, err := Seal(r, prevSeq, prevHash)
 		if err != nil {
 			t.Fatal(err)
@@ -110,4 +111,32 @@ func FuzzVerifier(f *testing.F) {
 			t.Fatalf("accepted seq %d hash %q", seq, hash)
 		}
 	})
+}
+
+// TestBypassAuditInitiatorRewritten: whom an agent acted for, and that it
+// was an agent, are in the hash chain: rewriting either to put the blame on
+// someone else, or erasing them, breaks the chain at that record.
+func TestBypassAuditInitiatorRewritten(t *testing.T) {
+	tests := []struct{ name, from, to string }{
+		{name: "initiator rewritten", from: `"initiator":"github:octocat"`, to: `"initiator":"github:hubot"`},
+		{name: "initiator erased", from: `,"initiator":"github:octocat"`, to: ``},
+		{name: "agent made a person", from: `,"actor_is_agent":true`, to: ``},
+		{name: "session rewritten", from: `"session_id":"s-1"`, to: `"session_id":"s-2"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := chain(t, 3)
+			if !bytes.Contains(s[1].Body, []byte(tc.from)) {
+				t.Fatalf("record body %s has no %s", s[1].Body, tc.from)
+			}
+			s[1].Body = bytes.Replace(s[1].Body, []byte(tc.from), []byte(tc.to), 1)
+			if b, _ := verify(s); b == nil || b.Seq != 2 {
+				t.Fatalf("break = %+v, want the rewritten record 2", b)
+			}
+			s[1].Hash = HashBody(s[1].Body)
+			if b, _ := verify(s); b == nil || b.Seq != 3 {
+				t.Fatalf("break = %+v, want record 3 once record 2's hash is recomputed", b)
+			}
+		})
+	}
 }
