@@ -17,6 +17,7 @@ known_rules := {
 	"scope.template_ref",
 	"scope.cluster",
 	"initiator.unregistered_agent",
+	"initiator.blocked",
 }
 
 known_tiers := {"new", "established", "trusted"}

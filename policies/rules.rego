@@ -8,7 +8,7 @@
 # Rule ids: unregistered_agent, agent_inactive, agent_expired,
 # scope.environment, scope.production, scope.namespace,
 # scope.service_account, scope.template_ref, scope.cluster, capability,
-# workflow.status_write, initiator.unregistered_agent.
+# workflow.status_write, initiator.unregistered_agent, initiator.blocked.
 #
 # End events (event.phase "end") only release what their start event held:
 # no rule applies to them except unregistered_agent.
@@ -254,4 +254,34 @@ violations contains violation("initiator.unregistered_agent", msg) if {
 		"principal %q acts for %q, which looks like an AI agent but is not registered with agentgate, so its %s (%s) is refused; register %q with \"admission agents create\"",
 		[event.principal, input.initiator.principal, event_kind, target_desc, input.initiator.principal],
 	)
+}
+
+# initiator.blocked: an agent (registered or not) acts for a principal
+# listed in settings initiators.blocked: people agents may no longer act
+# for (someone who left, an account under review). Their own changes are
+# not refused by this rule; only what an agent does on their behalf.
+# Principals compare case-insensitively, as the providers that fold case
+# fold them.
+violations contains violation("initiator.blocked", msg) if {
+	not is_end
+	acts_as_agent
+	who := object.get(input, ["initiator", "principal"], "")
+	is_string(who)
+	lower(who) in blocked_initiators
+	msg := sprintf(
+		"principal %q acts for %q, for whom agents may not act (settings initiators.blocked), so its %s (%s) is refused",
+		[event.principal, who, event_kind, target_desc],
+	)
+}
+
+# acts_as_agent holds when the actor is an agent, registered or not.
+acts_as_agent if is_agent
+
+acts_as_agent if is_unregistered
+
+# blocked_initiators are the principals of settings initiators.blocked,
+# lower-cased.
+blocked_initiators := {lower(p) |
+	some p in as_list(object.get(settings, ["initiators", "blocked"], []))
+	is_string(p)
 }

@@ -367,3 +367,38 @@ test_initiator_person_not_denied if {
 	d := decide(inp)
 	not "initiator.unregistered_agent" in {v.rule | some v in d.deny}
 }
+
+blocked_settings := object.union(fixture_settings, {"initiators": {"blocked": ["github:Mallory", 42]}})
+
+acting_for(who) := {"principal": who, "agent": null, "unregistered_agent": false}
+
+test_initiator_blocked if {
+	cases := {
+		"an agent acting for a blocked person": {"in": object.union(agent_input(agent({}), event({})), {"initiator": acting_for("github:mallory")}), "denied": true},
+		"an unregistered agent acting for a blocked person": {"in": object.union(unregistered_input(event({})), {"initiator": acting_for("github:mallory")}), "denied": true},
+		"blocked names compare without case": {"in": object.union(agent_input(agent({}), event({})), {"initiator": acting_for("github:MALLORY")}), "denied": true},
+		"an agent acting for another person": {"in": object.union(agent_input(agent({}), event({})), {"initiator": acting_for("github:octocat")}), "denied": false},
+		"an agent acting for nobody": {"in": agent_input(agent({}), event({})), "denied": false},
+		"the blocked person's own change": {"in": human_input(event({"principal": "github:mallory"})), "denied": false},
+		"an end event": {"in": object.union(agent_input(agent({}), event({"phase": "end"})), {"initiator": acting_for("github:mallory")}), "denied": false},
+	}
+	all_pass({name |
+		some name, tc in cases
+		d := decide_with(tc["in"], blocked_settings)
+		denied := "initiator.blocked" in rule_ids(d.deny)
+		denied != tc.denied
+	})
+}
+
+test_initiator_blocked_message_names_both if {
+	inp := object.union(agent_input(agent({}), event({})), {"initiator": {"principal": "github:mallory", "agent": null, "unregistered_agent": false}})
+	some v in decide_with(inp, blocked_settings).deny
+	v.rule == "initiator.blocked"
+	contains(v.message, "github:fixer[bot]")
+	contains(v.message, "github:mallory")
+}
+
+test_initiator_blocked_off_without_a_list if {
+	inp := object.union(agent_input(agent({}), event({})), {"initiator": {"principal": "github:mallory", "agent": null, "unregistered_agent": false}})
+	not "initiator.blocked" in rule_ids(decide(inp).deny)
+}
