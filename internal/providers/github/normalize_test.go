@@ -1,6 +1,7 @@
 package github
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -142,4 +143,74 @@ func TestRunIDFromURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzRunIDFromURL: the run id read from a callback or run URL is either
+// nothing or the digits right after the first "/actions/runs/", at most 20
+// of them, ending the path segment.
+func FuzzRunIDFromURL(f *testing.F) {
+	for _, s := range []string{
+		"https://api.github.com/repos/a/b/actions/runs/77/deployment_protection_rule",
+		"https://github.com/a/b/actions/runs/123?x=1", "/actions/runs/", "/actions/runs/1#", "/actions/runs/99999999999999999999999",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, u string) {
+		id := runIDFromURL(u)
+		if id == "" {
+			return
+		}
+		const marker = "/actions/runs/"
+		i := strings.Index(u, marker)
+		if i < 0 || !strings.HasPrefix(u[i+len(marker):], id) || len(id) > 20 {
+			t.Fatalf("runIDFromURL(%q) = %q, not the run segment", u, id)
+		}
+		for _, c := range id {
+			if c < '0' || c > '9' {
+				t.Fatalf("runIDFromURL(%q) = %q, not digits", u, id)
+			}
+		}
+		if rest := u[i+len(marker)+len(id):]; rest != "" && !strings.ContainsRune("/?#", rune(rest[0])) {
+			t.Fatalf("runIDFromURL(%q) = %q, but the segment goes on with %q", u, id, rest)
+		}
+	})
+}
+
+// FuzzDeploymentActor: whoever a deployment is attributed to is one of the
+// accounts GitHub names (the App, the creator, the run's actors, the
+// sender); a GITHUB_TOKEN deployment is never the sender's; and only a
+// machine acts for someone else.
+func FuzzDeploymentActor(f *testing.F) {
+	f.Add("github-actions[bot]", "Bot", "github-actions", "coder-bot[bot]", "Bot", "octocat", "User", 1, "octocat", "User", true)
+	f.Add("github-pages[bot]", "Bot", "", "Copilot", "Bot", "octocat", "User", 1, "hubot", "User", true)
+	f.Add("octocat", "User", "copilot-swe-agent", "", "", "", "", 0, "octocat", "User", false)
+	f.Add("GitHub-Actions[bot]", "Bot", "", "", "", "", "", 0, "mallory", "User", false)
+	f.Fuzz(func(t *testing.T, creator, creatorType, slug, runBy, runByType, trig, trigType string, attempt int, sender, senderType string, withRun bool) {
+		user := func(login, typ string) *gh.User { return &gh.User{Login: gh.String(login), Type: gh.String(typ)} }
+		var run *gh.WorkflowRun
+		if withRun {
+			run = &gh.WorkflowRun{Actor: user(runBy, runByType), TriggeringActor: user(trig, trigType), RunAttempt: gh.Int(attempt)}
+		}
+		a, err := deploymentActor(&gh.Deployment{Creator: user(creator, creatorType)}, &gh.App{Slug: gh.String(slug)}, run, user(sender, senderType))
+		if err != nil {
+			return
+		}
+		named := map[string]bool{"github-app:" + strings.TrimSpace(slug): true, "github:" + copilotLogin: true}
+		for _, l := range []string{creator, runBy, trig, sender} {
+			named["github:"+strings.TrimSpace(l)] = true
+		}
+		if !named[a.principal] && a.principal != "github:"+strings.ToLower(strings.TrimSpace(creator)) {
+			t.Fatalf("attributed to %q, an account the payload does not name", a.principal)
+		}
+		if a.token != "" {
+			run := map[string]bool{"github:" + a.token: true, "github:" + copilotLogin: true,
+				"github:" + strings.TrimSpace(runBy): withRun, "github:" + strings.TrimSpace(trig): withRun}
+			if !run[a.principal] {
+				t.Fatalf("a GITHUB_TOKEN deployment attributed to %q, not the run's actors or the token", a.principal)
+			}
+		}
+		if a.initiator != "" && (!a.machine || a.initiator == a.principal) {
+			t.Fatalf("actor %+v acts for someone but is no machine, or acts for itself", a)
+		}
+	})
 }
