@@ -109,7 +109,7 @@ func (g gateClient) run(ctx context.Context, path string, poll time.Duration) er
 		case err != nil || status >= 500:
 			// A blip must not fail a job that may wait hours: ask again
 			// (a repeated ask is answered from the first decision).
-			fmt.Fprintf(g.out, "agentgate: not reachable (%s); asking again\n", describe(err, status))
+			fmt.Fprintf(g.out, "agentgate: %s; asking again\n", describe(reply, err, status))
 			select {
 			case <-ctx.Done():
 				return &gateExit{code: exitTimeout, msg: "gave up waiting for agentgate's answer"}
@@ -152,11 +152,16 @@ func (g gateClient) run(ctx context.Context, path string, poll time.Duration) er
 	}
 }
 
-func describe(err error, status int) string {
-	if err != nil {
-		return err.Error()
+// describe says why there is no answer yet: the server's own reason when
+// it gave one (a store outage says the decision was not recorded).
+func describe(reply gateReply, err error, status int) string {
+	switch {
+	case err != nil:
+		return fmt.Sprintf("not reachable (%s)", err)
+	case reply.Error != nil && reply.Error.Message != "":
+		return fmt.Sprintf("no answer (status %d): %s", status, reply.Error.Message)
 	}
-	return fmt.Sprintf("status %d", status)
+	return fmt.Sprintf("not reachable (status %d)", status)
 }
 
 func (g gateClient) ask(ctx context.Context, method, path string) (gateReply, int, error) {

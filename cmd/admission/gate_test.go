@@ -215,7 +215,7 @@ func TestAdmissionGateRidesOutBlips(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	out, err := runGate(t, srv.URL, "token")
-	if err != nil || !strings.Contains(out, "not reachable (status 503)") || !strings.Contains(out, "allowed: approved by alice") {
+	if err != nil || !strings.Contains(out, "no answer (status 503): store unreachable") || !strings.Contains(out, "allowed: approved by alice") {
 		t.Fatalf("err = %v\n%s", err, out)
 	}
 }
