@@ -2,16 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/testutil/pgtest"
 	"github.com/agentgate/agentgate/internal/testutil/tcpproxy"
@@ -19,19 +23,59 @@ import (
 
 const outageGenericSecret = "generic-outage-secret"
 
-// outageApp is agentgate on PostgreSQL reached through a proxy that can
-// cut the database off, with a coding agent (staging only), deployment
-// agents that may deploy to production (by a generic event, a GitLab CI job
-// and an Argo CD sync), and an Argo data-pipeline agent.
-type outageApp struct {
-	e     *e2e
-	srv   *httptest.Server
-	ids   *idTokens
-	proxy *tcpproxy.Proxy
-	n     int
+// gateStoreDown is what every answer says while the store is away.
+const gateStoreDown = gate.ErrStoreDown
+
+// outage is one way the audit store goes away: its store settings, and
+// how to take the store away and bring it back.
+type outage struct {
+	name string
+	// store returns the store's environment and the cut and restore of
+	// this outage.
+	store func(t *testing.T, dataDir string) (env map[string]string, cut, restore func())
 }
 
-func newOutageApp(t *testing.T) *outageApp {
+// pgCut is PostgreSQL behind a proxy that drops every connection and
+// refuses new ones: the database server is down.
+var pgCut = outage{name: "postgres down", store: func(t *testing.T, _ string) (map[string]string, func(), func()) {
+	proxy, dsn := proxiedPostgres(t, "2")
+	return map[string]string{"ADMISSION_STORE_DRIVER": "postgres", "ADMISSION_STORE_POSTGRES_DSN": dsn}, proxy.Cut, proxy.Restore
+}}
+
+// pgStalled is PostgreSQL behind a proxy that answers nothing: the network
+// drops packets, and each request runs into its own deadline.
+var pgStalled = outage{name: "postgres unanswering", store: func(t *testing.T, _ string) (map[string]string, func(), func()) {
+	proxy, dsn := proxiedPostgres(t, "30")
+	return map[string]string{"ADMISSION_STORE_DRIVER": "postgres", "ADMISSION_STORE_POSTGRES_DSN": dsn,
+		"ADMISSION_SERVER_REQUEST_TIMEOUT": "2s"}, proxy.Stall, proxy.Restore
+}}
+
+// sqliteLocked is SQLite whose file another process keeps write-locked
+// (a sqlite3 shell or a backup tool with a transaction open).
+var sqliteLocked = outage{name: "sqlite locked", store: func(t *testing.T, dataDir string) (map[string]string, func(), func()) {
+	var conn *sql.Conn
+	cut := func() {
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "agentgate.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		if conn, err = db.Conn(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore := func() {
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		_ = conn.Close()
+	}
+	return map[string]string{"ADMISSION_STORE_SQLITE_BUSY_TIMEOUT": "300ms"}, cut, restore
+}}
+
+// proxiedPostgres is the test database reached through a proxy.
+func proxiedPostgres(t *testing.T, connectTimeout string) (*tcpproxy.Proxy, string) {
 	t.Helper()
 	dsn, err := url.Parse(pgtest.DSN(t))
 	if err != nil {
@@ -40,8 +84,27 @@ func newOutageApp(t *testing.T) *outageApp {
 	proxy := tcpproxy.Start(t, dsn.Host)
 	dsn.Host = proxy.Addr()
 	q := dsn.Query()
-	q.Set("connect_timeout", "2")
+	q.Set("connect_timeout", connectTimeout)
 	dsn.RawQuery = q.Encode()
+	return proxy, dsn.String()
+}
+
+// outageApp is agentgate on a store that can be taken away, with a coding
+// agent (staging only), deployment agents that may deploy to production
+// (by a generic event, a GitLab CI job and an Argo CD sync), and an Argo
+// data-pipeline agent.
+type outageApp struct {
+	e            *e2e
+	srv          *httptest.Server
+	ids          *idTokens
+	cut, restore func()
+	n            int
+}
+
+func newOutageApp(t *testing.T, o outage) *outageApp {
+	t.Helper()
+	dataDir := t.TempDir()
+	storeEnv, cut, restore := o.store(t, dataDir)
 	ids := newIDTokens(t)
 	argocd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer argocd-token" || r.URL.Path != "/api/v1/applications/shop" {
@@ -52,32 +115,35 @@ func newOutageApp(t *testing.T) *outageApp {
 		_, _ = w.Write(argoFixture(t, "argocd", "shop.agent-account.json"))
 	}))
 	t.Cleanup(argocd.Close)
-	a := startApp(t, map[string]string{
-		"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin,
-		"ADMISSION_STORE_DRIVER": "postgres", "ADMISSION_STORE_POSTGRES_DSN": dsn.String(),
+	env := map[string]string{
+		"ADMISSION_DATA_DIR": dataDir, "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin,
 		"ADMISSION_WEBHOOKS_GENERIC_SECRET": outageGenericSecret, "ADMISSION_WEBHOOKS_GITHUB_SECRET": e2eSecret,
 		"ADMISSION_WEBHOOKS_GITLAB_TOKEN": glHookToken,
 		"ADMISSION_GITLAB_BASE_URL":       ids.srv.URL, "ADMISSION_GITLAB_OIDC_AUDIENCE": gateAudience,
 		"ADMISSION_ARGO_HOOK_TOKEN": hookToken, "ADMISSION_ARGO_ARGOCD_URL": argocd.URL, "ADMISSION_ARGO_ARGOCD_TOKEN": "argocd-token",
 		"ADMISSION_ARGO_WATCH_ENABLED": "false",
-	})
+	}
+	for k, v := range storeEnv {
+		env[k] = v
+	}
+	a := startApp(t, env)
 	srv := httptest.NewServer(a.Server.Handler())
 	t.Cleanup(srv.Close)
-	o := &outageApp{e: &e2e{t: t, h: a.Server.Handler()}, srv: srv, ids: ids, proxy: proxy}
-	o.e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "coder-bot", "type": "coding", "owner": "alice",
+	app := &outageApp{e: &e2e{t: t, h: a.Server.Handler()}, srv: srv, ids: ids, cut: cut, restore: restore}
+	app.e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "coder-bot", "type": "coding", "owner": "alice",
 		"capabilities": []string{"build", "deploy"}, "environments": []string{"staging"},
 		"principals": []string{"github:coder-bot[bot]", "gitlab:project_42_bot_5f3a9c"}}, http.StatusCreated, nil)
-	o.e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "release-bot", "type": "deployment", "owner": "platform", "tier": "trusted",
+	app.e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "release-bot", "type": "deployment", "owner": "platform", "tier": "trusted",
 		"capabilities": []string{"deploy"}, "environments": []string{"production"}, "principals": []string{"github-app:release-bot"}}, http.StatusCreated, nil)
-	o.e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "deploy-bot", "type": "deployment", "owner": "platform", "tier": "established",
+	app.e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "deploy-bot", "type": "deployment", "owner": "platform", "tier": "established",
 		"capabilities": []string{"deploy"}, "environments": []string{"staging", "production"}, "principals": []string{"gitlab:project_42_bot_deploy"}}, http.StatusCreated, nil)
-	o.e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "claude-deployer", "type": "deployment", "owner": "platform", "tier": "established",
+	app.e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "claude-deployer", "type": "deployment", "owner": "platform", "tier": "established",
 		"capabilities": []string{"deploy"}, "environments": []string{"production", "shop-prod"}, "namespaces": []string{"shop-prod"},
 		"principals": []string{"argocd:claude-deployer"}}, http.StatusCreated, nil)
-	o.e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "claude-bot", "type": "data-pipeline", "owner": "data-team",
+	app.e.call(http.MethodPost, "/api/v1/agents", map[string]any{"name": "claude-bot", "type": "data-pipeline", "owner": "data-team",
 		"capabilities": []string{"workflow"}, "namespaces": []string{"agents"}, "labels": map[string]string{"argo.service_accounts": "agent-runner"},
 		"principals": []string{"k8s:system:serviceaccount:agents:claude-bot"}}, http.StatusCreated, nil)
-	return o
+	return app
 }
 
 // gitlab posts a GitLab pipeline hook as GitLab does.
@@ -107,7 +173,7 @@ func assertNotProceeding(t *testing.T, what, out string, err error) {
 	t.Helper()
 	var ec exitCoder
 	if !errors.As(err, &ec) || ec.ExitCode() != exitTimeout || strings.Contains(out, "agentgate: allowed") ||
-		!strings.Contains(out, "audit store unavailable, decision not recorded") {
+		!strings.Contains(out, gateStoreDown) {
 		t.Fatalf("%s with the store down: err = %v, want exit %d having said why\n%s", what, err, exitTimeout, out)
 	}
 }
@@ -136,7 +202,7 @@ func assertStoreDown(t *testing.T, what string, rec *httptest.ResponseRecorder) 
 	}
 	_ = json.Unmarshal(rec.Body.Bytes(), &body)
 	if rec.Code != http.StatusServiceUnavailable || body.Error.Code != "unavailable" ||
-		!strings.Contains(body.Error.Message, "audit store unavailable, decision not recorded") || rec.Header().Get("Retry-After") == "" {
+		!strings.Contains(body.Error.Message, gateStoreDown) || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("%s with the store down = %d %s (Retry-After %q), want 503 saying the decision was not recorded",
 			what, rec.Code, rec.Body, rec.Header().Get("Retry-After"))
 	}
@@ -145,7 +211,7 @@ func assertStoreDown(t *testing.T, what string, rec *httptest.ResponseRecorder) 
 // recover restores the database and waits until decisions are recorded.
 func (o *outageApp) recover(t *testing.T) {
 	t.Helper()
-	o.proxy.Restore()
+	o.restore()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		rec := o.generic(map[string]any{"kind": "build", "repo": "acme/api", "principal": "github:octocat"})
@@ -159,9 +225,19 @@ func (o *outageApp) recover(t *testing.T) {
 	}
 }
 
+// TestStoreOutage503RetryAfter: with the store down every webhook and gate
+// says so (503, the reason, Retry-After), the Argo admission review is
+// refused with the reason, /readyz reports the store, and all of it works
+// again once the store is back.
 func TestStoreOutage503RetryAfter(t *testing.T) {
-	o := newOutageApp(t)
-	o.proxy.Cut()
+	for _, oc := range []outage{pgCut, sqliteLocked} {
+		t.Run(oc.name, func(t *testing.T) { testStoreOutage503RetryAfter(t, oc) })
+	}
+}
+
+func testStoreOutage503RetryAfter(t *testing.T, oc outage) {
+	o := newOutageApp(t, oc)
+	o.cut()
 	t.Run("generic webhook", func(t *testing.T) {
 		assertStoreDown(t, "a build", o.generic(map[string]any{"kind": "build", "repo": "acme/api", "principal": "github:coder-bot[bot]"}))
 		assertStoreDown(t, "a person's build", o.generic(map[string]any{"kind": "build", "repo": "acme/api", "principal": "github:octocat"}))
@@ -197,7 +273,7 @@ func TestStoreOutage503RetryAfter(t *testing.T) {
 	})
 	t.Run("argo admission", func(t *testing.T) {
 		a := admit(t, o.e.h, admissionRequest(t, "outage-review-1", "etl-outage-1"))
-		if a.Allowed || !strings.Contains(a.Message, "audit store unavailable, decision not recorded") {
+		if a.Allowed || !strings.Contains(a.Message, gateStoreDown) {
 			t.Fatalf("a Workflow with the store down: allowed=%v %q, want refused saying why", a.Allowed, a.Message)
 		}
 	})
@@ -219,29 +295,60 @@ func TestStoreOutage503RetryAfter(t *testing.T) {
 }
 
 // TestBypassStoreOutageProductionFailsClosed: an agent's production deploy
-// while the store is down is never allowed, whichever way it comes, and
-// nothing of it is recorded as decided.
+// while the store is down, locked or not answering is never allowed,
+// whichever way it comes (a webhook, an admission review, a CI job's gate,
+// an Argo CD sync's hook), and nothing of it is recorded as decided.
 func TestBypassStoreOutageProductionFailsClosed(t *testing.T) {
-	o := newOutageApp(t)
-	o.proxy.Cut()
-	for i := range 3 { // retries do not wear it down
-		assertStoreDown(t, fmt.Sprintf("production deploy, try %d", i+1), o.generic(productionDeploy()))
+	tests := []struct {
+		outage outage
+		tries  int  // how often the webhook is sent again
+		ci     bool // also run the CI clients, which wait 2s
+	}{
+		{outage: pgCut, tries: 3, ci: true},
+		{outage: sqliteLocked, tries: 3, ci: true},
+		{outage: pgStalled, tries: 1},
 	}
-	if a := admit(t, o.e.h, admissionRequest(t, "outage-review-2", "etl-outage-2")); a.Allowed {
-		t.Fatal("a Workflow was admitted with the store down")
+	for _, tc := range tests {
+		t.Run(tc.outage.name, func(t *testing.T) {
+			o := newOutageApp(t, tc.outage)
+			o.cut()
+			for i := range tc.tries { // retries do not wear it down
+				assertStoreDown(t, fmt.Sprintf("production deploy, try %d", i+1), o.generic(productionDeploy()))
+			}
+			start := time.Now()
+			req := httptest.NewRequest(http.MethodPost, "/argo/admission?timeout=3s", bytes.NewReader(admissionRequest(t, "outage-review-2", "etl-outage-2")))
+			rec := httptest.NewRecorder()
+			o.e.h.ServeHTTP(rec, req)
+			if a := decodeAdmission(t, rec.Code, rec.Body.Bytes()); a.Allowed || !strings.Contains(a.Message, gateStoreDown) {
+				t.Fatalf("a Workflow with the store down: allowed=%v %q", a.Allowed, a.Message)
+			}
+			if took := time.Since(start); took >= 3*time.Second {
+				t.Fatalf("the review was answered after %s, past the apiserver's timeout: its failurePolicy would decide", took)
+			}
+			gateToken := o.ids.token(t, "project_42_bot_deploy", "production")
+			if tc.ci {
+				out, err := o.waitingClient(t, map[string]string{"AGENTGATE_ID_TOKEN": gateToken}, "gate")
+				assertNotProceeding(t, "a GitLab production job's admission gate", out, err)
+				out, err = o.waitingClient(t, map[string]string{"AGENTGATE_HOOK_TOKEN": hookToken}, "hook", "presync", "--app", "shop")
+				assertNotProceeding(t, "an agent's production sync's presync hook", out, err)
+			}
+			o.recover(t)
+			testNothingDecidedDuringOutage(t, o, gateToken)
+		})
 	}
-	gateToken := o.ids.token(t, "project_42_bot_deploy", "production")
-	out, err := o.waitingClient(t, map[string]string{"AGENTGATE_ID_TOKEN": gateToken}, "gate")
-	assertNotProceeding(t, "a GitLab production job's admission gate", out, err)
-	out, err = o.waitingClient(t, map[string]string{"AGENTGATE_HOOK_TOKEN": hookToken}, "hook", "presync", "--app", "shop")
-	assertNotProceeding(t, "an agent's production sync's presync hook", out, err)
-	o.recover(t)
+}
+
+// testNothingDecidedDuringOutage checks, once the store is back, that no
+// decision on the outage-time production changes was recorded and that
+// they now get their real answers.
+func testNothingDecidedDuringOutage(t *testing.T, o *outageApp, gateToken string) {
+	t.Helper()
 	var page struct {
 		Items []struct {
 			Principal string `json:"principal"`
 		} `json:"items"`
 	}
-	o.e.call(http.MethodGet, "/api/v1/audit?kind=decision", nil, http.StatusOK, &page)
+	o.e.call(http.MethodGet, "/api/v1/audit?kind=decision&limit=500", nil, http.StatusOK, &page)
 	for _, it := range page.Items {
 		switch it.Principal {
 		case "github-app:release-bot", "gitlab:project_42_bot_deploy", "argocd:claude-deployer":

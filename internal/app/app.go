@@ -193,7 +193,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.
 		if cfg.Store.SQLite.Synchronous == "normal" {
 			sync = sqlite.SyncNormal
 		}
-		st, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.Store.SQLite.Path, Logger: log, Synchronous: sync})
+		st, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.Store.SQLite.Path, Logger: log, Synchronous: sync, BusyTimeout: cfg.Store.SQLite.BusyTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store %s: %w", cfg.Store.SQLite.Path, err)
 		}

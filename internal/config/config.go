@@ -55,6 +55,9 @@ type SQLite struct {
 	// checkpoints: survives a crash of agentgate, but a power loss may
 	// lose the last commits).
 	Synchronous string `yaml:"synchronous"`
+	// BusyTimeout is how long a write waits for a lock another process
+	// holds on the database before the request is answered 503.
+	BusyTimeout time.Duration `yaml:"busy_timeout"`
 }
 
 // Postgres configures the PostgreSQL store.
@@ -347,7 +350,7 @@ func Default() Config {
 			ShutdownTimeout: 20 * time.Second,
 		},
 		DataDir:  "data",
-		Store:    Store{Driver: "sqlite", SQLite: SQLite{Synchronous: "full"}, Postgres: Postgres{MaxConns: 20}},
+		Store:    Store{Driver: "sqlite", SQLite: SQLite{Synchronous: "full", BusyTimeout: 10 * time.Second}, Postgres: Postgres{MaxConns: 20}},
 		Policy:   Policy{ReloadInterval: 5 * time.Second},
 		Auth:     Auth{AgentTokenGrace: time.Hour},
 		Webhooks: Webhooks{DeliveryTTL: 72 * time.Hour},

@@ -29,7 +29,7 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Store.Driver != "sqlite" || cfg.Store.SQLite.Path != filepath.Join("data", "agentgate.db") {
+	if cfg.Store.Driver != "sqlite" || cfg.Store.SQLite.Path != filepath.Join("data", "agentgate.db") || cfg.Store.SQLite.BusyTimeout != 10*time.Second {
 		t.Fatalf("store = %+v", cfg.Store)
 	}
 	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Policy.Dir != "" || cfg.Failure.Production != FailClosed {
@@ -61,9 +61,10 @@ func TestLoad(t *testing.T) {
 		{
 			name: "env overrides file",
 			yaml: "server:\n  listen: 0.0.0.0:9000\n",
-			env:  map[string]string{"ADMISSION_SERVER_LISTEN": "127.0.0.1:7000", "ADMISSION_SERVER_READ_TIMEOUT": "3s", "ADMISSION_FAILURE_PRODUCTION_ENVIRONMENTS": "prod, live-*"},
+			env: map[string]string{"ADMISSION_SERVER_LISTEN": "127.0.0.1:7000", "ADMISSION_SERVER_READ_TIMEOUT": "3s", "ADMISSION_FAILURE_PRODUCTION_ENVIRONMENTS": "prod, live-*",
+				"ADMISSION_STORE_SQLITE_BUSY_TIMEOUT": "2s"},
 			check: func(t *testing.T, c Config) {
-				if c.Server.Listen != "127.0.0.1:7000" || c.Server.ReadTimeout != 3*time.Second {
+				if c.Server.Listen != "127.0.0.1:7000" || c.Server.ReadTimeout != 3*time.Second || c.Store.SQLite.BusyTimeout != 2*time.Second {
 					t.Fatalf("%+v", c.Server)
 				}
 				if fmt.Sprint(c.Failure.ProductionEnvironments) != "[prod live-*]" {
@@ -174,6 +175,7 @@ func TestLoad(t *testing.T) {
 		{name: "unknown key", yaml: "server:\n  listn: x\n", wantErr: "listn"},
 		{name: "tls cert without key", env: map[string]string{"ADMISSION_SERVER_TLS_CERT_FILE": "/x.crt"}, wantErr: "server.tls_cert_file"},
 		{name: "bad sqlite durability", env: map[string]string{"ADMISSION_STORE_SQLITE_SYNCHRONOUS": "off"}, wantErr: "store.sqlite.synchronous"},
+		{name: "zero sqlite busy timeout", env: map[string]string{"ADMISSION_STORE_SQLITE_BUSY_TIMEOUT": "0s"}, wantErr: "store.sqlite.busy_timeout"},
 		{name: "bad driver", yaml: "store:\n  driver: mysql\n", wantErr: "store.driver"},
 		{name: "postgres without dsn", yaml: "store:\n  driver: postgres\nauth:\n  bootstrap_token: aaaaaaaaaaaaaaaaaaaa\n", wantErr: "store.postgres.dsn"},
 		{name: "postgres without bootstrap token", yaml: "store:\n  driver: postgres\n  postgres:\n    dsn: x\n", wantErr: "auth.bootstrap_token"},

@@ -193,6 +193,9 @@ func (c *Config) Validate() error {
 		if s := c.Store.SQLite.Synchronous; s != "full" && s != "normal" {
 			bad("store.sqlite.synchronous", "must be full or normal, got %q", s)
 		}
+		if d := c.Store.SQLite.BusyTimeout; d <= 0 {
+			bad("store.sqlite.busy_timeout", "must be a positive duration such as 10s, got %s", d)
+		}
 	case "postgres":
 		if !c.Store.Postgres.DSN.IsSet() {
 			bad("store.postgres.dsn", "is required when store.driver is postgres")

@@ -36,9 +36,9 @@ const (
 	SyncNormal Synchronous = "NORMAL"
 )
 
-// busyTimeoutMillis is how long a connection waits for a lock held by
-// another process before failing with SQLITE_BUSY.
-const busyTimeoutMillis = 10000
+// defaultBusyTimeout is how long a connection waits for a lock held by
+// another process before failing with SQLITE_BUSY, unless Options says.
+const defaultBusyTimeout = 10 * time.Second
 
 // Options configures Open.
 type Options struct {
@@ -48,6 +48,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Synchronous is SyncFull (the default when empty) or SyncNormal.
 	Synchronous Synchronous
+	// BusyTimeout is how long a connection waits for a lock another
+	// process holds before failing with SQLITE_BUSY (which Store.Unavailable
+	// reports); zero means 10s.
+	BusyTimeout time.Duration
 }
 
 // Open opens (creating if needed) the SQLite database at o.Path and applies
@@ -103,9 +107,16 @@ func dsn(o Options) (string, error) {
 	default:
 		return "", fmt.Errorf("sqlite: synchronous %q is not FULL or NORMAL", o.Synchronous)
 	}
+	busy := o.BusyTimeout
+	switch {
+	case busy == 0:
+		busy = defaultBusyTimeout
+	case busy < 0:
+		return "", fmt.Errorf("sqlite: busy timeout %s is negative", busy)
+	}
 	q := []string{
 		"_txlock=immediate",
-		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMillis),
+		fmt.Sprintf("_pragma=busy_timeout(%d)", busy.Milliseconds()),
 		"_pragma=foreign_keys(ON)",
 		"_pragma=synchronous(" + string(sync) + ")",
 	}
@@ -118,7 +129,7 @@ func dsn(o Options) (string, error) {
 // one (busy_timeout does not apply), so processes creating the same new
 // database at once retry until the first has converted it.
 func enableWAL(ctx context.Context, db *sql.DB) error {
-	deadline := time.Now().Add(busyTimeoutMillis * time.Millisecond)
+	deadline := time.Now().Add(defaultBusyTimeout)
 	for {
 		var mode string
 		err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
@@ -162,6 +173,7 @@ func dialect(migrations fs.FS) sqlstore.Dialect {
 		CacheStatements:   true,
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
+		PingWrites:        true,
 	}
 }
 

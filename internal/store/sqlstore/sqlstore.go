@@ -49,6 +49,11 @@ type Dialect struct {
 	// cannot be reached or cannot write now (Store.Unavailable adds the
 	// errors every database/sql driver shares).
 	IsUnavailable func(error) bool
+	// PingWrites makes Ping take (and release) the write lock too: on a
+	// backend whose file can be read while it cannot be written (SQLite: a
+	// lock another process holds, a read-only file system), reachable is
+	// not the same as able to record a decision.
+	PingWrites bool
 }
 
 // Store implements store.Store over database/sql.
@@ -99,10 +104,17 @@ func New(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger) (*Store, 
 	return s, nil
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers and, where the dialect asks for
+// it, that a write transaction can begin and commit now.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlstore: %s: ping: %w", s.dialect.Name, err)
+	}
+	if !s.dialect.PingWrites {
+		return nil
+	}
+	if err := s.inTx(ctx, func(*queries) error { return nil }); err != nil {
+		return fmt.Errorf("sqlstore: %s: ping: cannot write: %w", s.dialect.Name, err)
 	}
 	return nil
 }

@@ -8,15 +8,19 @@ import (
 )
 
 // Proxy forwards connections from Addr to a target. Cut closes every open
-// connection and refuses new ones until Restore.
+// connection and refuses new ones until Restore; Stall closes them too but
+// then accepts new ones and forwards nothing, as a network that drops
+// packets does.
 type Proxy struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	cut    bool
+	stall  chan struct{} // closed by Restore; nil when not stalled
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+	closed chan struct{}
 }
 
 // Start listens on a loopback port and forwards to target; the proxy
@@ -27,7 +31,7 @@ func Start(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, closed: make(chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
@@ -47,11 +51,29 @@ func (p *Proxy) Cut() {
 	}
 }
 
-// Restore accepts connections again.
+// Stall drops every connection and then accepts new ones without ever
+// forwarding a byte: the target neither answers nor refuses, so a client
+// waits until its own deadline. Restore ends it.
+func (p *Proxy) Stall() {
+	p.Cut()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+	if p.stall == nil {
+		p.stall = make(chan struct{})
+	}
+}
+
+// Restore forwards connections again; connections accepted while stalled
+// are closed.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = false
+	if p.stall != nil {
+		close(p.stall)
+		p.stall = nil
+	}
 }
 
 func (p *Proxy) accept() {
@@ -65,6 +87,12 @@ func (p *Proxy) accept() {
 		if p.cut {
 			p.mu.Unlock()
 			_ = in.Close()
+			continue
+		}
+		if stall := p.stall; stall != nil {
+			p.mu.Unlock()
+			p.wg.Add(1)
+			go p.hold(in, stall)
 			continue
 		}
 		out, err := net.Dial("tcp", p.target)
@@ -92,8 +120,20 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	p.mu.Unlock()
 }
 
+// hold keeps a connection accepted while stalled open, unanswered, until
+// Restore or the end of the test.
+func (p *Proxy) hold(c net.Conn, stall <-chan struct{}) {
+	defer p.wg.Done()
+	select {
+	case <-stall:
+	case <-p.closed:
+	}
+	_ = c.Close()
+}
+
 func (p *Proxy) close() {
 	_ = p.ln.Close()
+	close(p.closed)
 	p.Cut()
 	p.wg.Wait()
 }
