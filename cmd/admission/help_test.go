@@ -2,22 +2,32 @@ package main
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/agentgate/agentgate/internal/config"
 )
 
 // TestHelpNeverPrintsSecrets walks every command with secrets in the
 // environment and checks that no help text shows them.
 func TestHelpNeverPrintsSecrets(t *testing.T) {
 	secrets := map[string]string{
-		"ADMISSION_TOKEN":       "agadm_SECRET-token-value-1",
-		"ADMISSION_SERVER":      "https://ops:SECRET-password-2@agentgate.example.com",
-		"AGENTGATE_HOOK_TOKEN":  "SECRET-hook-token-3",
-		"AGENTGATE_ID_TOKEN":    "SECRET-id-token-4",
-		"ADMISSION_CONFIG":      "/etc/agentgate/agentgate.yaml",
-		"ADMISSION_GITHUB_TOKN": "SECRET-unrelated-5",
+		"ADMISSION_TOKEN":      "agadm_SECRET-token-value-1",
+		"ADMISSION_SERVER":     "https://ops:SECRET-password-2@agentgate.example.com",
+		"AGENTGATE_HOOK_TOKEN": "SECRET-hook-token-3",
+		"AGENTGATE_ID_TOKEN":   "SECRET-id-token-4",
+		"ADMISSION_CONFIG":     "/etc/agentgate/agentgate.yaml",
+	}
+	// Every secret of the server's configuration, by its variable.
+	for _, name := range secretEnvNames(reflect.TypeOf(config.Config{}), "") {
+		secrets[name] = "SECRET-" + name
+		secrets[name+"_FILE"] = "/run/SECRET-" + name
+	}
+	if len(secrets) < 20 {
+		t.Fatalf("found only %d secret variables", len(secrets))
 	}
 	env := func(k string) (string, bool) { v, ok := secrets[k]; return v, ok }
 	var paths [][]string
@@ -53,4 +63,28 @@ func TestHelpNeverPrintsSecrets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// secretEnvNames lists the ADMISSION_ variables of the config.Secret fields
+// under t, named as config.Load reads them (yaml keys, dots as underscores).
+func secretEnvNames(t reflect.Type, key string) []string {
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		k := tag
+		if key != "" {
+			k = key + "_" + tag
+		}
+		switch {
+		case f.Type == reflect.TypeOf(config.Secret{}):
+			names = append(names, config.EnvPrefix+strings.ToUpper(k))
+		case f.Type.Kind() == reflect.Struct:
+			names = append(names, secretEnvNames(f.Type, k)...)
+		}
+	}
+	return names
 }
