@@ -144,7 +144,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.redeliver = newRedeliverer(provs, cfg, st, log.With("component", "github-redelivery"))
+	a.redeliver = newRedeliverer(provs, cfg, st, a.Metrics, log.With("component", "github-redelivery"))
 	for _, p := range provs {
 		// The Argo admission webhook reads which agent is behind a
 		// CronWorkflow whose Workflows the controller creates.

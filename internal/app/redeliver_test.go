@@ -12,11 +12,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/agentgate/agentgate/internal/audit"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/providers/github"
@@ -149,6 +153,23 @@ func TestGitHubRedeliveryAfterOutage(t *testing.T) {
 			t.Fatalf("App API called with %q, want the App's JWT", h)
 		}
 	}
+	// Each ask is audited and counted.
+	recs, err := a.Store.QueryAudit(ctx, store.AuditQuery{Kind: audit.KindRedelivery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audited []string
+	for _, r := range recs {
+		audited = append(audited, r.DeliveryID+"/"+r.Details["delivery_id"]+"/"+r.Details["event"])
+	}
+	slices.Sort(audited)
+	if want := "guid-failed-twice/905/deployment_protection_rule,guid-failed/909/deployment_protection_rule"; strings.Join(audited, ",") != want {
+		t.Fatalf("audited %v, want %s", audited, want)
+	}
+	var m dto.Metric
+	if err := a.Metrics.Redeliveries.WithLabelValues("github", "deployment_protection_rule").Write(&m); err != nil || m.GetCounter().GetValue() != 2 {
+		t.Fatalf("agentgate_redeliveries_total = %v (%v), want 2", m.GetCounter().GetValue(), err)
+	}
 	// Not due again yet; and once due, nothing is asked twice.
 	if _, ran := a.redeliver.tick(ctx, now.Add(time.Minute)); ran {
 		t.Fatal("scanned again before the interval")
@@ -156,5 +177,20 @@ func TestGitHubRedeliveryAfterOutage(t *testing.T) {
 	rep, ran = a.redeliver.tick(ctx, now.Add(6*time.Minute))
 	if !ran || rep.Redelivered != 0 {
 		t.Fatalf("second scan %+v, want nothing asked twice", rep)
+	}
+	// Nor by a restarted replica, or another one that leads next: what was
+	// asked is in the store.
+	provs, err := withGitHub(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := newRedeliverer(provs, cfg, a.Store, a.Metrics, slog.New(slog.DiscardHandler))
+	next.storeDown()
+	rep, ran = next.tick(ctx, now.Add(7*time.Minute))
+	fake.mu.Lock()
+	got = strings.Join(fake.redelivered, ",")
+	fake.mu.Unlock()
+	if !ran || rep.Redelivered != 0 || rep.Skipped != 3 || got != "909,905" {
+		t.Fatalf("after a restart: report %+v, redelivered %q; want nothing asked again", rep, got)
 	}
 }

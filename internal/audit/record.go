@@ -27,6 +27,9 @@ const (
 	// (an invalid principal, an over-long field) before any decision: the
 	// sender got a 400 and nothing was charged or held.
 	KindRefusal Kind = "refusal"
+	// KindRedelivery records a failed webhook delivery that agentgate
+	// asked its sender to deliver again (GitHub never redelivers itself).
+	KindRedelivery Kind = "redelivery"
 )
 
 // Record is one audit entry (design §8). Secrets never appear in it.

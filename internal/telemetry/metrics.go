@@ -20,6 +20,7 @@ type Metrics struct {
 	HTTPRequests     *prometheus.HistogramVec
 	DeliveryReplays  *prometheus.CounterVec
 	EnforcementFails *prometheus.CounterVec
+	Redeliveries     *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them on reg.
@@ -71,10 +72,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: "agentgate", Name: "enforcement_failures_total",
 			Help: "Calls to a provider API to enforce a decision that failed after retries.",
 		}, []string{"provider", "action"}),
+		Redeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "agentgate", Name: "redeliveries_total",
+			Help: "Failed webhook deliveries agentgate asked the sender to deliver again, by provider and event.",
+		}, []string{"provider", "event"}),
 	}
 	m.PolicyHealthy.Set(1)
 	reg.MustRegister(m.Decisions, m.DecisionLatency, m.QuotaRejections, m.Webhooks, m.PolicyReloads,
-		m.PolicyHealthy, m.AnomalyTrips, m.LeasesReleased, m.HTTPRequests, m.DeliveryReplays, m.EnforcementFails)
+		m.PolicyHealthy, m.AnomalyTrips, m.LeasesReleased, m.HTTPRequests, m.DeliveryReplays, m.EnforcementFails, m.Redeliveries)
 	return m
 }
 

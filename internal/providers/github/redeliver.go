@@ -21,6 +21,29 @@ var ErrNoApp = errors.New("github: redelivering failed deliveries needs GitHub A
 // X-GitHub-Delivery guid.
 type DoneFunc func(ctx context.Context, guid string) (bool, error)
 
+// Redelivery is one failed delivery agentgate asked GitHub to deliver
+// again.
+type Redelivery struct {
+	// GUID is the delivery's X-GitHub-Delivery, the same on every attempt.
+	GUID string
+	// DeliveryID is the attempt asked for again (the latest).
+	DeliveryID int64
+	// Event and Action are the webhook's; StatusCode is what agentgate
+	// answered the latest attempt (0 when GitHub could not connect).
+	Event, Action string
+	StatusCode    int
+	DeliveredAt   time.Time
+}
+
+// AskLog remembers the failed deliveries asked for again, so that each is
+// asked once across scans, restarts and replicas.
+type AskLog interface {
+	// WasAsked reports whether guid was asked for again already.
+	WasAsked(ctx context.Context, guid string) (bool, error)
+	// Asked records that r was asked for (GitHub accepted the request).
+	Asked(ctx context.Context, r Redelivery) error
+}
+
 // RedeliveryReport is what one scan found and did.
 type RedeliveryReport struct {
 	// Scanned counts the deliveries read; Failed the guids none of whose
@@ -38,16 +61,15 @@ type RedeliveryReport struct {
 // otherwise wait until it times out. It reads GET /app/hook/deliveries
 // (newest first, cursor pages) and posts
 // /app/hook/deliveries/{id}/attempts for the latest attempt of each such
-// guid. asked remembers guids already asked for (across scans), so each is
-// asked once; it may be nil.
-func (p *Provider) RedeliverFailed(ctx context.Context, since time.Time, done DoneFunc, asked map[string]bool) (RedeliveryReport, error) {
+// guid that asked has no record of, and records it there.
+func (p *Provider) RedeliverFailed(ctx context.Context, since time.Time, done DoneFunc, asked AskLog) (RedeliveryReport, error) {
 	var rep RedeliveryReport
 	if p.api.apps == nil {
 		return rep, ErrNoApp
 	}
 	cl := p.api.newClient(p.api.apps)
 	type attempts struct {
-		latest int64
+		latest *gh.HookDelivery
 		ok     bool
 	}
 	byGUID := map[string]*attempts{}
@@ -72,8 +94,8 @@ func (p *Provider) RedeliverFailed(ctx context.Context, since time.Time, done Do
 				byGUID[guid] = a
 				order = append(order, guid)
 			}
-			if d.GetID() > a.latest {
-				a.latest = d.GetID()
+			if a.latest == nil || d.GetID() > a.latest.GetID() {
+				a.latest = d
 			}
 			if code := d.GetStatusCode(); code >= 200 && code < 300 {
 				a.ok = true
@@ -90,7 +112,11 @@ func (p *Provider) RedeliverFailed(ctx context.Context, since time.Time, done Do
 			continue
 		}
 		rep.Failed++
-		if asked[guid] {
+		was, err := asked.WasAsked(ctx, guid)
+		if err != nil {
+			return rep, fmt.Errorf("github: was delivery %s asked for again: %w", guid, err)
+		}
+		if was {
 			rep.Skipped++
 			continue
 		}
@@ -102,16 +128,19 @@ func (p *Provider) RedeliverFailed(ctx context.Context, since time.Time, done Do
 			rep.Skipped++
 			continue
 		}
+		id := a.latest.GetID()
 		// GitHub answers 202 Accepted, which go-github reports as an
 		// *AcceptedError: the redelivery is queued.
-		if _, _, err := cl.Apps.RedeliverHookDelivery(ctx, a.latest); err != nil && !isAccepted(err) {
-			return rep, p.api.classify("redeliver app hook delivery "+strconv.FormatInt(a.latest, 10), err)
-		}
-		if asked != nil {
-			asked[guid] = true
+		if _, _, err := cl.Apps.RedeliverHookDelivery(ctx, id); err != nil && !isAccepted(err) {
+			return rep, p.api.classify("redeliver app hook delivery "+strconv.FormatInt(id, 10), err)
 		}
 		rep.Redelivered++
-		p.log.InfoContext(ctx, "asked GitHub to redeliver a failed delivery", "guid", guid, "delivery_id", a.latest)
+		r := Redelivery{GUID: guid, DeliveryID: id, Event: a.latest.GetEvent(), Action: a.latest.GetAction(),
+			StatusCode: a.latest.GetStatusCode(), DeliveredAt: a.latest.GetDeliveredAt().Time}
+		if err := asked.Asked(ctx, r); err != nil {
+			return rep, fmt.Errorf("github: record that delivery %s was asked for again: %w", guid, err)
+		}
+		p.log.InfoContext(ctx, "asked GitHub to redeliver a failed delivery", "guid", guid, "delivery_id", id, "event", r.Event)
 	}
 	return rep, nil
 }
