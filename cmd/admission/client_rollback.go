@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
+
 	"github.com/spf13/cobra"
 
 	"github.com/agentgate/agentgate/internal/client"
@@ -50,7 +53,55 @@ func (a *app) rollbackCmd() *cobra.Command {
 			return printRollback(s.out, rb)
 		},
 	}
-	cmd.AddCommand(get)
+	cmd.AddCommand(get, a.rollbackWatchesCmd())
+	return cmd
+}
+
+// rollbackWatchesCmd is admission rollback watches: what is watched after
+// agent deploys, by which query, and when it is next read.
+func (a *app) rollbackWatchesCmd() *cobra.Command {
+	var all bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "watches [--all] [--limit N]",
+		Short: "List the error-rate watches of agent deployments (live ones unless --all)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.session(cmd)
+			if err != nil {
+				return err
+			}
+			ws, err := s.api.Watches(cmd.Context(), all, limit)
+			if err != nil {
+				return err
+			}
+			if s.out.json {
+				return s.out.items(ws)
+			}
+			rows := make([][]string, 0, len(ws))
+			for _, w := range ws {
+				agent := w.Agent
+				if agent == "" {
+					agent = w.AgentID
+				}
+				next := "-"
+				if w.NextCheck != nil {
+					next = showTime(*w.NextCheck)
+				}
+				last := "-"
+				if r := w.LastReading; r != nil && r.HasData {
+					last = strconv.FormatFloat(r.Value, 'g', 4, 64)
+				} else if r != nil {
+					last = "no data"
+				}
+				rows = append(rows, []string{w.Repo, w.Environment, short(w.SHA), agent, string(w.State),
+					fmt.Sprintf("%d/%d", w.Breaches, w.TripAfter), last, w.Interval, next, w.Query})
+			}
+			return s.out.Table([]string{"REPO", "ENVIRONMENT", "SHA", "AGENT", "STATE", "BREACHES", "LAST", "EVERY", "NEXT CHECK", "QUERY"}, rows)
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "include ended watches (passed, rolled back, failed)")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many (server default 100, at most 1000)")
 	return cmd
 }
 
@@ -63,4 +114,12 @@ func printRollback(p *printer, rb rollback.Rollback) error {
 		{"From", rb.FromSHA}, {"To", rb.To.SHA}, {"Method", rb.Result.Method}, {"Ref", rb.Result.Ref},
 		{"Reason", rb.Reason}, {"Error", rb.Error}, {"Created", showTime(rb.CreatedAt)},
 	})
+}
+
+// short abbreviates a commit sha to 12 characters.
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
 }

@@ -88,6 +88,13 @@ func (f *fakeGitHub) take() []string {
 	return out
 }
 
+// peek returns the calls so far without taking them.
+func (f *fakeGitHub) peek() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
 // waitCalls waits for n calls (enforcement runs after the answer).
 func (f *fakeGitHub) waitCalls(t *testing.T, n int) []string {
 	t.Helper()

@@ -44,6 +44,22 @@ func TestRollbackAPIAndAlertmanager(t *testing.T) {
 	e.deliver("deployment_status", e.fixture("deployment_status.success", "145988746", "145988747", "289782451", "289782452",
 		"3484a3fb816e0859fd6e1cea078d76385ff50625", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"), true)
 
+	// Each agent deployment is watched; the list names the agent.
+	var watches struct {
+		Items []struct {
+			SHA       string `json:"sha"`
+			Agent     string `json:"agent"`
+			State     string `json:"state"`
+			Query     string `json:"query"`
+			NextCheck string `json:"next_check"`
+		} `json:"items"`
+	}
+	e.call(http.MethodGet, "/api/v1/rollback/watches", nil, http.StatusOK, &watches)
+	if len(watches.Items) != 2 || watches.Items[0].Agent != "ship-bot" || watches.Items[0].State != "watching" ||
+		!strings.Contains(watches.Items[0].Query, `namespace="staging"`) || watches.Items[0].NextCheck == "" {
+		t.Fatalf("watches after two agent deployments = %+v", watches.Items)
+	}
+
 	var rb struct {
 		ID    string `json:"id"`
 		State string `json:"state"`

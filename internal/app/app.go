@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -67,6 +68,9 @@ type App struct {
 	log           *slog.Logger
 	holder        string
 	redeliver     *redeliverer
+	// leaseUntil is when this replica's background lease runs out (Unix
+	// nanoseconds, minus a margin); zero when it does not lead.
+	leaseUntil atomic.Int64
 }
 
 // New builds the service. Close releases what it opened.
@@ -264,6 +268,9 @@ func (a *App) Run(ctx context.Context) error {
 	if a.WorkflowWatch != nil {
 		tasks = append(tasks, a.WorkflowWatch.Run)
 	}
+	if a.Rollback != nil {
+		tasks = append(tasks, a.runRollback)
+	}
 	errc := make(chan error, len(tasks))
 	for _, task := range tasks {
 		go func() { errc <- task(ctx) }()
@@ -305,8 +312,14 @@ func interactions(n *slackui.Notifier) http.Handler {
 	return n
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close waits for the server's background work (rollbacks requests
+// started), then releases the store.
+func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.Config.Server.ShutdownTimeout)
+	defer cancel()
+	a.Server.Drain(ctx)
+	return a.Store.Close()
+}
 
 func instanceID(cfg config.Config) string {
 	if cfg.Server.InstanceID != "" {

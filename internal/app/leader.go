@@ -9,6 +9,12 @@ const (
 	leaderLease    = "agentgate-background"
 	leaderTTL      = 30 * time.Second
 	leaderInterval = 10 * time.Second
+	// leaseMargin is how long before the lease expires a leader stops
+	// acting on it, for clock drift between replicas.
+	leaseMargin = 2 * time.Second
+	// rollbackTick is how often the leader looks for due watches and
+	// pending rollbacks: a watch is read at most this late.
+	rollbackTick = time.Second
 )
 
 // runLeader competes for the background lease and, while holding it,
@@ -30,11 +36,18 @@ func (a *App) runLeader(ctx context.Context) error {
 			leading = ok
 			a.log.Info("leadership changed", "leader", ok, "holder", a.holder)
 		}
+		switch {
+		case ok:
+			a.leaseUntil.Store(now.Add(leaderTTL - leaseMargin).UnixNano())
+		case err == nil:
+			a.leaseUntil.Store(0)
+		}
 		if ok {
 			a.leaderWork(ctx, now)
 		}
 		select {
 		case <-ctx.Done():
+			a.leaseUntil.Store(0)
 			if leading {
 				rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				_ = a.Store.ReleaseLeader(rctx, leaderLease, a.holder)
@@ -60,15 +73,35 @@ func (a *App) leaderWork(ctx context.Context, now time.Time) {
 	if _, err := a.Store.PurgeAttributions(ctx, "Workflow", now.Add(-a.Config.Webhooks.DeliveryTTL)); err != nil {
 		a.log.Warn("purge attributions", "err", err)
 	}
-	if a.Rollback != nil {
-		if _, err := a.Rollback.Tick(ctx, now); err != nil {
-			a.log.Warn("rollback watches", "err", err)
-		}
-	}
 	a.redeliver.tick(ctx, now)
 	if n, err := a.Approvals.ExpireDue(ctx); err != nil {
 		a.log.Warn("expire approvals", "err", err)
 	} else if n > 0 {
 		a.log.Info("approvals expired", "count", n)
+	}
+}
+
+// leader reports whether this replica holds the background lease now.
+func (a *App) leader(now time.Time) bool { return now.UnixNano() < a.leaseUntil.Load() }
+
+// runRollback evaluates due watches and runs pending rollbacks every
+// second while this replica leads, so that each watch is read at its own
+// interval (at most a second late) and a rollback left pending by a
+// stopped replica is picked up.
+func (a *App) runRollback(ctx context.Context) error {
+	t := time.NewTicker(rollbackTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case now := <-t.C:
+			if !a.leader(time.Now()) {
+				continue
+			}
+			if _, err := a.Rollback.Tick(ctx, now); err != nil && ctx.Err() == nil {
+				a.log.Warn("rollback watches", "err", err)
+			}
+		}
 	}
 }

@@ -51,7 +51,7 @@ func (a *App) newRollback(log *slog.Logger) (*rollback.Engine, error) {
 		executors["argo"] = rollback.NewArgoCDExecutor(rollback.ArgoCDConfig{BaseURL: ar.ArgoCDURL, Token: ar.ArgoCDToken.Reveal()})
 	}
 	return rollback.New(rollback.Config{History: a.Store, Store: st, Querier: q, Executors: executors,
-		OnRollback: a.onRollback, Logger: log})
+		OnRollback: a.onRollback, Logger: log, IncidentWindow: c.IncidentWindow})
 }
 
 // watchDeployment opens a watch on an agent's successful deployment.

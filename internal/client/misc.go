@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/agentgate/agentgate/internal/agents"
@@ -166,4 +167,17 @@ func (c *Client) GetRollback(ctx context.Context, id string) (rollback.Rollback,
 	}
 	err = c.do(ctx, http.MethodGet, "/rollbacks/"+p, nil, nil, &out)
 	return out, err
+}
+
+// Watches lists the rollback watches: live ones, or every kept one with
+// all; at most limit (the server's default when 0).
+func (c *Client) Watches(ctx context.Context, all bool, limit int) ([]rollback.WatchStatus, error) {
+	q := url.Values{}
+	if all {
+		q.Set("all", "true")
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	return list[rollback.WatchStatus](ctx, c, "/rollback/watches", q)
 }

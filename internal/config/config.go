@@ -279,9 +279,16 @@ type Rollback struct {
 	BaselineFactor float64 `yaml:"baseline_factor"`
 	TripAfter      int     `yaml:"trip_after"`
 	// NoDataAfter consecutive empty readings report the watch as no_data.
-	NoDataAfter int           `yaml:"no_data_after"`
-	Interval    time.Duration `yaml:"interval"`
-	Window      time.Duration `yaml:"window"`
+	NoDataAfter int `yaml:"no_data_after"`
+	// Interval is the time between a watch's readings (1s at least) and
+	// Window how long a watch lasts.
+	Interval time.Duration `yaml:"interval"`
+	Window   time.Duration `yaml:"window"`
+	// IncidentWindow is how long an incident stays open after its last
+	// trigger, or after Alertmanager reported its alerts resolved: every
+	// automatic trigger for the same deployment meanwhile (alert repeats,
+	// flaps, a watch) joins the incident's one rollback.
+	IncidentWindow time.Duration `yaml:"incident_window"`
 	// GitHubMode is rerun (re-run the previous deployment's run) or
 	// dispatch (dispatch its workflow with the previous sha).
 	GitHubMode string `yaml:"github_mode"`
@@ -366,7 +373,7 @@ func Default() Config {
 		Rollback: Rollback{
 			Query:     `sum(rate(http_requests_total{namespace="{{.Namespace}}",code=~"5.."}[5m])) / sum(rate(http_requests_total{namespace="{{.Namespace}}"}[5m]))`,
 			Threshold: 0.05, BaselineFactor: 3, TripAfter: 3, NoDataAfter: 5,
-			Interval: 30 * time.Second, Window: 15 * time.Minute, GitHubMode: "rerun", Consequence: "none",
+			Interval: 30 * time.Second, Window: 15 * time.Minute, IncidentWindow: 30 * time.Minute, GitHubMode: "rerun", Consequence: "none",
 		},
 	}
 }

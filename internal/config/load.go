@@ -275,6 +275,12 @@ func (c *Config) Validate() error {
 		if r.TripAfter < 1 || r.Interval <= 0 || r.Window < r.Interval {
 			bad("rollback.trip_after", "trip_after must be at least 1 and window at least one interval")
 		}
+		if r.Interval > 0 && r.Interval < time.Second {
+			bad("rollback.interval", "must be at least 1s (watches are read at most once a second), got %s", r.Interval)
+		}
+		if r.IncidentWindow < time.Second {
+			bad("rollback.incident_window", "must be a duration of at least 1s such as 30m, got %s", r.IncidentWindow)
+		}
 	}
 	switch c.Rollback.GitHubMode {
 	case "rerun", "dispatch":

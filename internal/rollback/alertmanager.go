@@ -110,28 +110,9 @@ func Targets(w Webhook) (targets []Target, errs error) {
 		if a.Status != StatusFiring {
 			continue
 		}
-		l := a.Labels
-		provider := strings.TrimSpace(l[LabelProvider])
-		if provider == "" {
+		t, ok := targetOf(a)
+		if !ok {
 			continue
-		}
-		t := Target{
-			Provider:    provider,
-			Repo:        strings.TrimSpace(l[LabelRepo]),
-			App:         strings.TrimSpace(l[LabelApp]),
-			Environment: strings.TrimSpace(l[LabelEnvironment]),
-			Namespace:   strings.TrimSpace(l[LabelNamespace]),
-			Action:      strings.TrimSpace(l[LabelAction]),
-			Source:      SourceAlert,
-			Fingerprint: a.Fingerprint,
-			StartsAt:    a.StartsAt,
-			Reason:      alertReason(a),
-		}
-		if t.Repo == "" {
-			t.Repo = t.App
-		}
-		if t.Action == "" {
-			t.Action = ActionRollback
 		}
 		if t.Repo == "" || t.Environment == "" {
 			problems = append(problems, fmt.Errorf("alert %d (%s): %s needs %s or %s and %s", i, a.Fingerprint, LabelProvider, LabelRepo, LabelApp, LabelEnvironment))
@@ -148,6 +129,68 @@ func Targets(w Webhook) (targets []Target, errs error) {
 		targets = append(targets, t)
 	}
 	return targets, errors.Join(problems...)
+}
+
+// Resolved returns the targets whose alerts the payload reports resolved
+// and none firing: their incidents stop firing (Engine.ResolveAlerts).
+// Alerts without usable agentgate_* labels are left out.
+func Resolved(w Webhook) []Target {
+	firing := map[string]bool{}
+	for _, t := range alertTargets(w, StatusFiring) {
+		firing[t.Key()] = true
+	}
+	var out []Target
+	for _, t := range alertTargets(w, StatusResolved) {
+		if !firing[t.Key()] {
+			firing[t.Key()] = true // once
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// alertTargets maps the alerts of one status that name a provider, a
+// repo or app and an environment to targets.
+func alertTargets(w Webhook, status string) []Target {
+	var out []Target
+	for _, a := range w.Alerts {
+		if a.Status != status {
+			continue
+		}
+		if t, ok := targetOf(a); ok && t.Repo != "" && t.Environment != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// targetOf reads an alert's agentgate_* labels; ok is false when it names
+// no provider (the alert is not about agentgate).
+func targetOf(a Alert) (Target, bool) {
+	l := a.Labels
+	provider := strings.ToLower(strings.TrimSpace(l[LabelProvider]))
+	if provider == "" {
+		return Target{}, false
+	}
+	t := Target{
+		Provider:    provider,
+		Repo:        strings.TrimSpace(l[LabelRepo]),
+		App:         strings.TrimSpace(l[LabelApp]),
+		Environment: strings.TrimSpace(l[LabelEnvironment]),
+		Namespace:   strings.TrimSpace(l[LabelNamespace]),
+		Action:      strings.TrimSpace(l[LabelAction]),
+		Source:      SourceAlert,
+		Fingerprint: a.Fingerprint,
+		StartsAt:    a.StartsAt,
+		Reason:      alertReason(a),
+	}
+	if t.Repo == "" {
+		t.Repo = t.App
+	}
+	if t.Action == "" {
+		t.Action = ActionRollback
+	}
+	return t, true
 }
 
 // alertReason describes an alert: its name and summary.

@@ -1,6 +1,7 @@
 package rollback
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,4 +141,33 @@ func FuzzParseWebhook(f *testing.F) {
 			seen[tg.Key()] = true
 		}
 	})
+}
+
+func TestResolved(t *testing.T) {
+	labels := func(repo string) map[string]string {
+		return map[string]string{LabelProvider: "github", LabelRepo: repo, LabelEnvironment: "production", "alertname": "HighErrorRate"}
+	}
+	tests := []struct {
+		name   string
+		alerts []Alert
+		want   []string
+	}{
+		{"a resolved alert", []Alert{{Status: StatusResolved, Labels: labels("shop/a")}}, []string{"shop/a"}},
+		{"resolved while another of its target fires", []Alert{{Status: StatusResolved, Labels: labels("shop/a")}, {Status: StatusFiring, Labels: labels("shop/a")}}, nil},
+		{"two resolved alerts of one target, once", []Alert{{Status: StatusResolved, Labels: labels("shop/a")}, {Status: StatusResolved, Labels: labels("shop/a")}}, []string{"shop/a"}},
+		{"not about agentgate", []Alert{{Status: StatusResolved, Labels: map[string]string{"alertname": "DiskFull"}}}, nil},
+		{"no environment", []Alert{{Status: StatusResolved, Labels: map[string]string{LabelProvider: "github", LabelRepo: "shop/a"}}}, nil},
+		{"firing only", []Alert{{Status: StatusFiring, Labels: labels("shop/a")}}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, tg := range Resolved(Webhook{Version: "4", Status: StatusResolved, Alerts: tc.alerts}) {
+				got = append(got, tg.Repo)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("Resolved = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

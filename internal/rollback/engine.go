@@ -54,6 +54,10 @@ type Config struct {
 	Batch int
 	// QueryTimeout bounds one query (default 10 s).
 	QueryTimeout time.Duration
+	// IncidentWindow is how long an incident stays open after its last
+	// trigger or the resolution of its alerts (default 30 min); see
+	// Incident.
+	IncidentWindow time.Duration
 }
 
 // Engine opens watches, evaluates them on Tick and carries out rollbacks.
@@ -87,6 +91,9 @@ func New(c Config) (*Engine, error) {
 	}
 	if c.QueryTimeout <= 0 {
 		c.QueryTimeout = defaultQueryWait
+	}
+	if c.IncidentWindow <= 0 {
+		c.IncidentWindow = DefaultIncidentWindow
 	}
 	return &Engine{c: c, log: c.Logger.With("component", "rollback")}, nil
 }
@@ -241,7 +248,13 @@ func (e *Engine) evaluate(ctx context.Context, w *Watch, now time.Time, rep *Tic
 	} else {
 		w.RollbackID = rb.ID
 		if !created {
-			w.Detail = d.Reason + "; rollback " + rb.ID + " already in progress"
+			w.Detail = d.Reason + "; joined rollback " + rb.ID + " (" + string(rb.State) + ") of the same incident"
+			switch rb.State {
+			case RollbackSucceeded:
+				w.State = StateRolledBack
+			case RollbackFailed:
+				w.State = StateFailed
+			}
 		}
 	}
 	if err := e.c.Store.UpdateWatch(ctx, *w); err != nil {
@@ -277,11 +290,7 @@ func (e *Engine) requestFor(ctx context.Context, w *Watch, t Target) (Rollback, 
 		FromDeploymentID: w.DeploymentID, FromSHA: w.SHA, FromAgentID: w.AgentID, To: to,
 		State: RollbackPending, CreatedAt: now, UpdatedAt: now,
 	}
-	stored, created, err := e.c.Store.CreateRollback(ctx, r)
-	if err != nil {
-		return Rollback{}, false, fmt.Errorf("create rollback: %w", err)
-	}
-	return stored, created, nil
+	return e.incident(ctx, r)
 }
 
 // deployment finds a deployment of the target by id in the history.
@@ -377,6 +386,12 @@ func (e *Engine) execute(ctx context.Context, ex Executor, r Rollback) (Result, 
 		}
 		wait *= 2
 	}
+}
+
+// Watches lists the watches, live ones only when live is set, the next
+// due first; at most limit of them (all when limit is not positive).
+func (e *Engine) Watches(ctx context.Context, live bool, limit int) ([]Watch, error) {
+	return e.c.Store.ListWatches(ctx, live, limit)
 }
 
 // report hands an outcome to the OnRollback callback.

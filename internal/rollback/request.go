@@ -72,16 +72,32 @@ type Request struct {
 // Errors: apperr.KindInvalid for a bad request or an unknown provider,
 // apperr.KindNotFound when the history has no deployment to return to.
 func (e *Engine) Request(ctx context.Context, req Request) (Rollback, bool, error) {
+	r, err := e.build(ctx, req)
+	if err != nil {
+		return Rollback{}, false, err
+	}
+	stored, created, err := e.c.Store.CreateRollback(ctx, r)
+	if err != nil {
+		return Rollback{}, false, fmt.Errorf("create rollback: %w", err)
+	}
+	if created {
+		e.logRequested(ctx, r)
+	}
+	return stored, created, nil
+}
+
+// build checks a request and makes its pending rollback, not yet stored.
+func (e *Engine) build(ctx context.Context, req Request) (Rollback, error) {
 	t := req.Target
 	t.Provider = strings.ToLower(strings.TrimSpace(t.Provider))
 	if t.Repo == "" {
 		t.Repo = t.App
 	}
 	if t.Provider == "" || t.Repo == "" || t.Environment == "" {
-		return Rollback{}, false, apperr.Invalid("rollback needs a provider, a repo or app, and an environment")
+		return Rollback{}, apperr.Invalid("rollback needs a provider, a repo or app, and an environment")
 	}
 	if _, ok := e.c.Executors[t.Provider]; !ok {
-		return Rollback{}, false, apperr.Invalid("no rollback executor for provider %q", t.Provider)
+		return Rollback{}, apperr.Invalid("no rollback executor for provider %q", t.Provider)
 	}
 	if t.Source == "" {
 		t.Source = SourceRequest
@@ -91,21 +107,36 @@ func (e *Engine) Request(ctx context.Context, req Request) (Rollback, bool, erro
 	}
 	from, to, err := e.resolve(ctx, t, req.To)
 	if err != nil {
-		return Rollback{}, false, err
+		return Rollback{}, err
 	}
 	now := e.c.Now()
-	r := Rollback{
+	return Rollback{
 		ID: e.c.NewID(), Key: t.Key(), Target: t, RequestedBy: req.RequestedBy, Reason: req.Reason,
 		FromDeploymentID: from.ID, FromSHA: from.SHA, FromAgentID: from.AgentID, To: to,
 		State: RollbackPending, CreatedAt: now, UpdatedAt: now,
-	}
-	stored, created, err := e.c.Store.CreateRollback(ctx, r)
+	}, nil
+}
+
+func (e *Engine) logRequested(ctx context.Context, r Rollback) {
+	e.log.InfoContext(ctx, "rollback requested", "rollback_id", r.ID, "provider", r.Target.Provider, "repo", r.Target.Repo,
+		"environment", r.Target.Environment, "source", r.Target.Source, "from_sha", r.FromSHA, "to_sha", r.To.SHA,
+		"by", r.RequestedBy, "watch_id", r.WatchID)
+}
+
+// incident records an automatic rollback (an alert's or a watch's) as a
+// trigger of its deployment's incident: the first trigger stores r, the
+// others join the incident's rollback (created false). See Incident.
+func (e *Engine) incident(ctx context.Context, r Rollback) (Rollback, bool, error) {
+	now := e.c.Now()
+	stored, inc, created, err := e.c.Store.OpenIncident(ctx, r, now, e.c.IncidentWindow)
 	if err != nil {
-		return Rollback{}, false, fmt.Errorf("create rollback: %w", err)
+		return Rollback{}, false, fmt.Errorf("open incident: %w", err)
 	}
 	if created {
-		e.log.InfoContext(ctx, "rollback requested", "rollback_id", r.ID, "provider", t.Provider, "repo", t.Repo,
-			"environment", t.Environment, "source", t.Source, "from_sha", from.SHA, "to_sha", to.SHA, "by", req.RequestedBy)
+		e.logRequested(ctx, stored)
+	} else {
+		e.log.InfoContext(ctx, "trigger joined an open incident", "incident", inc.String(), "rollback_id", stored.ID,
+			"state", stored.State, "source", r.Target.Source, "triggers", inc.Triggers, "firing", inc.Firing)
 	}
 	return stored, created, nil
 }
@@ -146,8 +177,11 @@ func (e *Engine) resolve(ctx context.Context, t Target, to string) (from, target
 // is only reported through OnRollback. A rollback target is acted on only
 // if its newest deployment was made by an agent and before the alert
 // started (the spike followed the agent's deploy); otherwise it is
-// reported as skipped in errs. It returns the rollbacks requested
-// (created or already active).
+// reported as skipped in errs. Each target is a trigger of the incident of
+// its newest deployment: repeats of a firing alert, other alerts of the
+// group, flaps and a watch on the same spike join the incident's one
+// rollback. It returns the rollbacks of the targets (created, or joined;
+// only a created one is pending).
 func (e *Engine) HandleAlerts(ctx context.Context, targets []Target) (rollbacks []Rollback, errs error) {
 	var problems []error
 	for _, t := range targets {
@@ -168,7 +202,10 @@ func (e *Engine) HandleAlerts(ctx context.Context, targets []Target) (rollbacks 
 			problems = append(problems, apperr.Conflict("%s %s: alert started before the newest deployment; not rolling back", t.Repo, t.Environment))
 			continue
 		}
-		r, _, err := e.Request(ctx, Request{Target: t, To: ToPrevious, Reason: t.Reason, RequestedBy: "alertmanager"})
+		r, err := e.build(ctx, Request{Target: t, To: ToPrevious, Reason: t.Reason, RequestedBy: "alertmanager"})
+		if err == nil {
+			r, _, err = e.incident(ctx, r)
+		}
 		if err != nil {
 			problems = append(problems, fmt.Errorf("%s %s: %w", t.Repo, t.Environment, err))
 			continue
@@ -176,6 +213,27 @@ func (e *Engine) HandleAlerts(ctx context.Context, targets []Target) (rollbacks 
 		rollbacks = append(rollbacks, r)
 	}
 	return rollbacks, errors.Join(problems...)
+}
+
+// ResolveAlerts records that Alertmanager reported the targets' alerts
+// resolved: their incidents stop firing and close IncidentWindow later
+// unless an alert fires again.
+func (e *Engine) ResolveAlerts(ctx context.Context, targets []Target) error {
+	var problems []error
+	now := e.c.Now()
+	for _, t := range targets {
+		t.Provider = strings.ToLower(strings.TrimSpace(t.Provider))
+		n, err := e.c.Store.ResolveIncidents(ctx, t.Key(), now)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s %s: resolve incidents: %w", t.Repo, t.Environment, err))
+			continue
+		}
+		if n > 0 {
+			e.log.InfoContext(ctx, "alerts resolved", "repo", t.Repo, "environment", t.Environment, "incidents", n,
+				"closes_after", e.c.IncidentWindow)
+		}
+	}
+	return errors.Join(problems...)
 }
 
 // Get returns a rollback by id (store.ErrNotFound if unknown).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,9 @@ type WatchStore interface {
 	// DueWatches returns up to limit live watches (not Ended) with
 	// NextAt at or before now, earliest NextAt first.
 	DueWatches(ctx context.Context, now time.Time, limit int) ([]Watch, error)
+	// ListWatches returns up to limit watches (all when limit is not
+	// positive), live ones only when live is set, earliest NextAt first.
+	ListWatches(ctx context.Context, live bool, limit int) ([]Watch, error)
 }
 
 // RollbackStore persists rollbacks. CreateRollback and ClaimRollback must
@@ -53,10 +57,29 @@ type RollbackStore interface {
 	PendingRollbacks(ctx context.Context, limit int) ([]Rollback, error)
 }
 
+// IncidentStore groups automatic rollbacks into incidents (see Incident).
+// OpenIncident must be atomic across replicas: two replicas given the same
+// alert at once start one rollback.
+type IncidentStore interface {
+	// OpenIncident records an automatic trigger, at now, of rollback r of
+	// deployment r.FromDeploymentID. If that deployment's incident is open
+	// (Incident.Open with window) the trigger joins it: the incident is
+	// updated and its rollback returned with created false. Otherwise r is
+	// stored as by CreateRollback and a new incident, replacing a closed
+	// one, is opened with the rollback stored.
+	OpenIncident(ctx context.Context, r Rollback, now time.Time, window time.Duration) (stored Rollback, inc Incident, created bool, err error)
+	// ResolveIncidents marks the firing incidents of a target (its
+	// Target.Key) resolved at at and returns how many there were.
+	ResolveIncidents(ctx context.Context, targetKey string, at time.Time) (int, error)
+	// GetIncident returns an incident by key or store.ErrNotFound.
+	GetIncident(ctx context.Context, key string) (Incident, error)
+}
+
 // Store is everything the engine persists.
 type Store interface {
 	WatchStore
 	RollbackStore
+	IncidentStore
 }
 
 // MemoryStore is an in-process Store for tests and single-replica use.
@@ -64,13 +87,14 @@ type MemoryStore struct {
 	mu        sync.Mutex
 	watches   map[string]Watch
 	rollbacks map[string]Rollback
+	incidents map[string]Incident
 }
 
 var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{watches: map[string]Watch{}, rollbacks: map[string]Rollback{}}
+	return &MemoryStore{watches: map[string]Watch{}, rollbacks: map[string]Rollback{}, incidents: map[string]Incident{}}
 }
 
 // cloneWatch copies the readings so callers cannot alias stored state.
@@ -134,10 +158,36 @@ func (m *MemoryStore) DueWatches(_ context.Context, now time.Time, limit int) ([
 	return out, nil
 }
 
+// ListWatches implements WatchStore.
+func (m *MemoryStore) ListWatches(_ context.Context, live bool, limit int) ([]Watch, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Watch
+	for _, w := range m.watches {
+		if !live || w.Live() {
+			out = append(out, cloneWatch(w))
+		}
+	}
+	slices.SortFunc(out, func(a, b Watch) int {
+		if c := a.NextAt.Compare(b.NextAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
 // CreateRollback implements RollbackStore.
 func (m *MemoryStore) CreateRollback(_ context.Context, r Rollback) (Rollback, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.createRollback(r)
+}
+
+func (m *MemoryStore) createRollback(r Rollback) (Rollback, bool, error) {
 	if _, ok := m.rollbacks[r.ID]; ok {
 		return Rollback{}, false, fmt.Errorf("rollback %s: %w", r.ID, store.ErrConflict)
 	}
@@ -203,4 +253,56 @@ func (m *MemoryStore) PendingRollbacks(_ context.Context, limit int) ([]Rollback
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// OpenIncident implements IncidentStore.
+func (m *MemoryStore) OpenIncident(_ context.Context, r Rollback, now time.Time, window time.Duration) (Rollback, Incident, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := IncidentKey(r.Target, r.FromDeploymentID)
+	if inc, ok := m.incidents[key]; ok && inc.Open(now, window) {
+		inc.Join(now, r.Target.Source)
+		inc.Sources = slices.Clone(inc.Sources)
+		m.incidents[key] = inc
+		stored, ok := m.rollbacks[inc.RollbackID]
+		if !ok {
+			return Rollback{}, Incident{}, false, fmt.Errorf("incident %s: rollback %s: %w", inc, inc.RollbackID, store.ErrNotFound)
+		}
+		return stored, inc, false, nil
+	}
+	stored, created, err := m.createRollback(r)
+	if err != nil {
+		return Rollback{}, Incident{}, false, err
+	}
+	inc := NewIncident(r, now)
+	inc.RollbackID = stored.ID
+	m.incidents[key] = inc
+	return stored, inc, created, nil
+}
+
+// ResolveIncidents implements IncidentStore.
+func (m *MemoryStore) ResolveIncidents(_ context.Context, targetKey string, at time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, inc := range m.incidents {
+		if inc.TargetKey == targetKey && inc.Firing {
+			inc.Resolve(at)
+			m.incidents[k] = inc
+			n++
+		}
+	}
+	return n, nil
+}
+
+// GetIncident implements IncidentStore.
+func (m *MemoryStore) GetIncident(_ context.Context, key string) (Incident, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	inc, ok := m.incidents[key]
+	if !ok {
+		return Incident{}, fmt.Errorf("incident %q: %w", key, store.ErrNotFound)
+	}
+	inc.Sources = slices.Clone(inc.Sources)
+	return inc, nil
 }

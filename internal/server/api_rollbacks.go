@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -19,6 +20,8 @@ type Rollbacks interface {
 	Run(ctx context.Context, id string) (rollback.Rollback, error)
 	Get(ctx context.Context, id string) (rollback.Rollback, error)
 	HandleAlerts(ctx context.Context, targets []rollback.Target) ([]rollback.Rollback, error)
+	ResolveAlerts(ctx context.Context, targets []rollback.Target) error
+	Watches(ctx context.Context, live bool, limit int) ([]rollback.Watch, error)
 }
 
 var _ Rollbacks = (*rollback.Engine)(nil)
@@ -86,14 +89,44 @@ func (s *Server) getRollback(c *gin.Context) {
 	c.JSON(http.StatusOK, rb)
 }
 
-// runRollback carries a rollback out after the answer; its outcome is
-// audited by the engine's OnRollback.
+// runRollback carries a rollback out after the answer, as background work
+// of the server (awaited at shutdown); its outcome is audited by the
+// engine's OnRollback. A rollback cut short stays running in the store.
 func (s *Server) runRollback(id string) {
-	go func() {
-		if _, err := s.rollbacks.Run(context.Background(), id); err != nil {
+	s.bg.Go(func(ctx context.Context) {
+		if _, err := s.rollbacks.Run(ctx, id); err != nil {
 			s.log.Error("rollback failed", "rollback_id", id, "err", err)
 		}
-	}()
+	})
+}
+
+// listWatches lists the rollback watches: live ones by default, every kept
+// one with ?all=true; ?limit= bounds the list (default 100, at most 1000).
+func (s *Server) listWatches(c *gin.Context) {
+	if s.rollbacksOff(c) {
+		return
+	}
+	limit, err := intParam(c, "limit", 100, 1000)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	all := c.Query("all")
+	if all != "" && all != "true" && all != "false" {
+		s.fail(c, apperr.Invalid("all must be true or false, got %q", all))
+		return
+	}
+	ws, err := s.rollbacks.Watches(c.Request.Context(), all != "true", limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	items := make([]rollback.WatchStatus, 0, len(ws))
+	for _, w := range ws {
+		items = append(items, rollback.StatusOf(w))
+	}
+	s.nameAgents(c.Request.Context(), items)
+	c.JSON(http.StatusOK, gin.H{"items": items})
 }
 
 // alertmanager takes Alertmanager's webhook (bearer token): firing alerts
@@ -125,6 +158,9 @@ func (s *Server) alertmanager(c *gin.Context) {
 		return
 	}
 	rbs, herr := s.rollbacks.HandleAlerts(c.Request.Context(), targets)
+	if rerr := s.rollbacks.ResolveAlerts(c.Request.Context(), rollback.Resolved(hook)); rerr != nil {
+		herr = errors.Join(herr, rerr)
+	}
 	for _, rb := range rbs {
 		if rb.State == rollback.RollbackPending {
 			s.runRollback(rb.ID)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -47,4 +48,18 @@ func optionalJSON(c *gin.Context, v any) error {
 
 func itoaErr(name, v string) error {
 	return apperr.Invalid("query parameter %s=%q is not valid", name, fmt.Sprint(v))
+}
+
+// intParam reads an optional positive integer query parameter of at most
+// max; def when absent.
+func intParam(c *gin.Context, name string, def, max int) (int, error) {
+	v := c.Query(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, apperr.Invalid("query parameter %s=%q must be a whole number from 1 to %d", name, v, max)
+	}
+	return n, nil
 }

@@ -72,6 +72,7 @@ type Server struct {
 	maxBody        int64
 	requestTimeout time.Duration
 	engine         *gin.Engine
+	bg             *background
 }
 
 // New builds the server and its routes.
@@ -87,6 +88,7 @@ func New(o Options) *Server {
 		approvals: o.Approvals, dispatch: o.Dispatch, rollbacks: o.Rollbacks, alertToken: o.AlertmanagerToken,
 		providers: o.Providers, tokens: o.Tokens, policyStatus: o.PolicyStatus, metrics: o.Metrics,
 		gatherer: o.Gatherer, maxBody: o.Config.MaxBodyBytes, requestTimeout: o.Config.RequestTimeout,
+		bg: newBackground(),
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
@@ -162,6 +164,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 	api.GET("/deployments", viewer, s.listDeployments)
 	api.POST("/rollbacks", operator, s.createRollback)
 	api.GET("/rollbacks/:id", viewer, s.getRollback)
+	api.GET("/rollback/watches", viewer, s.listWatches)
 	api.POST("/evaluate", viewer, s.evaluate)
 	return r
 }
@@ -209,8 +212,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		s.Drain(sctx)
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	s.Drain(sctx)
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -142,6 +142,18 @@ func (x *queries) DueWatches(ctx context.Context, now time.Time, limit int) ([]r
 	return queryBodies[rollback.Watch](ctx, x.conn(), "watch", query, args...)
 }
 
+// ListWatches returns up to limit watches (all when limit is not
+// positive), live ones only when live is set, earliest next_at first.
+func (x *queries) ListWatches(ctx context.Context, live bool, limit int) ([]rollback.Watch, error) {
+	var args []any
+	query := `SELECT body FROM rollback_watches`
+	if live {
+		query += ` WHERE ended = 0`
+	}
+	query += ` ORDER BY next_at_us, id` + limitClause(limit, &args)
+	return queryBodies[rollback.Watch](ctx, x.conn(), "watch", query, args...)
+}
+
 // CreateRollback stores r unless an active rollback with the same key
 // exists; then it returns that one and created false. ErrConflict if the
 // id exists.

@@ -78,6 +78,8 @@ func testRollbacks(t *testing.T, s suite) {
 	t.Run("pending rollbacks", func(t *testing.T) { testPendingRollbacks(t, s) })
 	t.Run("concurrent", func(t *testing.T) { testRollbacksConcurrent(t, s) })
 	t.Run("in a transaction", func(t *testing.T) { testRollbacksInTx(t, s) })
+	t.Run("incidents", func(t *testing.T) { testIncidents(t, s) })
+	t.Run("list watches", func(t *testing.T) { testListWatches(t, s) })
 }
 
 func testRollbackWatches(t *testing.T, s suite) {
