@@ -233,13 +233,76 @@ func TestArgoCDExecutor(t *testing.T) {
 			}
 		})
 	}
-	t.Run("no history id", func(t *testing.T) {
+	t.Run("a history id that is not a number", func(t *testing.T) {
 		d := prevDeployment()
-		delete(d.Handles, "history_id")
+		d.Handles["history_id"] = "nine"
 		if _, err := NewArgoCDExecutor(ArgoCDConfig{BaseURL: "http://127.0.0.1:1"}).Rollback(context.Background(), Target{}, d); !IsPermanent(err) {
 			t.Fatalf("error %v, want permanent", err)
 		}
 	})
+}
+
+// TestArgoCDExecutorResolvesHistory: a deployment recorded without a
+// history id (a notification template that sent none) is rolled back to the
+// id the application's history gives for its revision.
+func TestArgoCDExecutorResolvesHistory(t *testing.T) {
+	history := `{"spec":{"syncPolicy":{}},"status":{"history":[
+		{"id":3,"revision":"aaaaaaa1111","deployedAt":"2026-11-20T10:00:00Z"},
+		{"id":4,"revision":"ccccccc3333","deployedAt":"2026-11-21T10:00:00Z"},
+		{"id":5,"revision":"aaaaaaa1111","deployedAt":"2026-11-22T10:00:00Z"},
+		{"id":6,"revision":"bbbbbbb2222","deployedAt":"2026-11-22T11:00:00Z"}]}}`
+	tests := []struct {
+		name     string
+		app      string
+		handles  map[string]string
+		sha      string
+		wantID   string
+		wantStep string
+		wantErr  string
+	}{
+		{name: "the newest earlier sync of the deployment's sha", app: history, sha: "aaaaaaa1111", wantID: "5", wantStep: "history id 5, the newest earlier sync of revision aaaaaaa1111"},
+		{name: "the revision handle wins over the sha", app: history, sha: "aaaaaaa1111", handles: map[string]string{"revision": "ccccccc3333"}, wantID: "4"},
+		{name: "an abbreviated revision", app: history, handles: map[string]string{"revision": "ccccccc"}, wantID: "4"},
+		{name: "no revision: the sync before the current one", app: history, wantID: "5", wantStep: "the sync before the current one"},
+		{name: "a multi-source application", app: `{"status":{"history":[{"id":1,"revisions":["aaaaaaa1111","v1.2.0"]},{"id":2,"revisions":["bbbbbbb2222","v1.2.0"]}]}}`,
+			sha: "aaaaaaa1111", wantID: "1"},
+		{name: "the revision is not in the kept history", app: history, sha: "ddddddd4444", wantErr: "synced revision ddddddd4444"},
+		{name: "the current sync is the only one", app: `{"status":{"history":[{"id":1,"revision":"aaaaaaa1111"}]}}`, sha: "aaaaaaa1111", wantErr: "history has 1 entries"},
+		{name: "the current sync is not an earlier one", app: history, sha: "bbbbbbb2222", wantErr: "synced revision bbbbbbb2222"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeAPI(t, map[string]func() (int, string){
+				"GET /api/v1/applications/checkout":           reply(200, tc.app),
+				"POST /api/v1/applications/checkout/rollback": reply(200, `{}`),
+			})
+			d := store.Deployment{ID: "d1", Provider: "argo", Repo: "checkout", Environment: "production", SHA: tc.sha,
+				Handles: map[string]string{"application": "checkout"}}
+			for k, v := range tc.handles {
+				d.Handles[k] = v
+			}
+			res, err := NewArgoCDExecutor(ArgoCDConfig{BaseURL: api.srv.URL, Token: "argo"}).Rollback(context.Background(), Target{App: "checkout"}, d)
+			if tc.wantErr != "" {
+				if !IsPermanent(err) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want a permanent one containing %q", err, tc.wantErr)
+				}
+				if n := len(api.Calls()); n != 1 {
+					t.Fatalf("%d calls, want only the GET", n)
+				}
+				return
+			}
+			if err != nil || res.Ref != tc.wantID {
+				t.Fatalf("result %+v, %v; want history id %s", res, err, tc.wantID)
+			}
+			calls := api.Calls()
+			if len(calls) != 2 || calls[1].Body != `{"id":`+tc.wantID+`,"name":"checkout"}` {
+				t.Fatalf("calls %+v", calls)
+			}
+			if !strings.Contains(strings.Join(res.Steps, "\n"), tc.wantStep) {
+				t.Fatalf("steps %q do not say %q", res.Steps, tc.wantStep)
+			}
+		})
+	}
 }
 
 // firstCallAt is when the first call arrived.
