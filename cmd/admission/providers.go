@@ -17,7 +17,7 @@ func buildProviders(cfg config.Config, log *slog.Logger) ([]providers.Provider, 
 	gh, err := github.New(github.Options{
 		WebhookSecret: cfg.Webhooks.GitHub.Secret, Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID,
 		PrivateKey: cfg.GitHub.PrivateKey, BaseURL: cfg.GitHub.BaseURL, RunnerRates: cfg.GitHub.RunnerRates,
-		Logger: log.With("provider", github.Name),
+		RollbackMode: cfg.Rollback.GitHubMode, Logger: log.With("provider", github.Name),
 	})
 	if err != nil {
 		return nil, err

@@ -116,7 +116,17 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if a.Slack, err = a.newSlack(log.With("component", "slack")); err != nil {
 		return nil, err
 	}
-	if a.Rollback, err = a.newRollback(log.With("component", "rollback")); err != nil {
+	var provs []providers.Provider
+	if o.Providers != nil {
+		if provs, err = o.Providers(cfg, log.With("component", "provider")); err != nil {
+			return nil, err
+		}
+	}
+	preg, err := providers.NewRegistry(provs...)
+	if err != nil {
+		return nil, err
+	}
+	if a.Rollback, err = a.newRollback(log.With("component", "rollback"), preg); err != nil {
 		return nil, err
 	}
 	var onDeployment func(context.Context, store.Deployment)
@@ -137,16 +147,6 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	if a.WorkflowWatch != nil {
 		telemetry.RegisterWorkflowWatchGauge(reg, a.WorkflowWatch.Synced)
-	}
-	var provs []providers.Provider
-	if o.Providers != nil {
-		if provs, err = o.Providers(cfg, log.With("component", "provider")); err != nil {
-			return nil, err
-		}
-	}
-	preg, err := providers.NewRegistry(provs...)
-	if err != nil {
-		return nil, err
 	}
 	a.redeliver = newRedeliverer(provs, cfg, st, a.Metrics, log.With("component", "github-redelivery"))
 	for _, p := range provs {

@@ -15,15 +15,16 @@ import (
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/registry"
 	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
 // newRollback builds the rollback engine when rollback.prometheus_url is
-// set: watches live in the store, executors use the providers' API
-// credentials (GitHub token, GitLab API token, Argo CD token).
-func (a *App) newRollback(log *slog.Logger) (*rollback.Engine, error) {
+// set: watches live in the store; each provider that can roll back (a
+// rollback.Executor whose API credentials are configured) is its executor.
+func (a *App) newRollback(log *slog.Logger, provs *providers.Registry) (*rollback.Engine, error) {
 	c := a.Config.Rollback
 	if c.PrometheusURL == "" {
 		return nil, nil
@@ -37,18 +38,19 @@ func (a *App) newRollback(log *slog.Logger) (*rollback.Engine, error) {
 		return nil, fmt.Errorf("rollback: %w", err)
 	}
 	executors := map[string]rollback.Executor{}
-	if gh := a.Config.GitHub; gh.Token.IsSet() {
-		ex, err := rollback.NewGitHubExecutor(rollback.GitHubConfig{BaseURL: gh.BaseURL, Token: gh.Token.Reveal(), Mode: c.GitHubMode})
-		if err != nil {
-			return nil, fmt.Errorf("rollback: %w", err)
+	for _, name := range provs.Names() {
+		p, _ := provs.Get(name)
+		ex, ok := p.(rollback.Executor)
+		if !ok {
+			continue
 		}
-		executors["github"] = ex
-	}
-	if gl := a.Config.GitLab; gl.APIToken.IsSet() {
-		executors["gitlab"] = rollback.NewGitLabExecutor(rollback.GitLabConfig{BaseURL: gl.BaseURL, Token: gl.APIToken.Reveal()})
-	}
-	if ar := a.Config.Argo; ar.ArgoCDURL != "" && ar.ArgoCDToken.IsSet() {
-		executors["argo"] = rollback.NewArgoCDExecutor(rollback.ArgoCDConfig{BaseURL: ar.ArgoCDURL, Token: ar.ArgoCDToken.Reveal()})
+		if rc, ok := p.(rollback.ReadyChecker); ok {
+			if err := rc.RollbackReady(); err != nil {
+				log.Info("no rollback for this provider", "provider", name, "reason", err.Error())
+				continue
+			}
+		}
+		executors[name] = ex
 	}
 	return rollback.New(rollback.Config{History: a.Store, Store: st, Querier: q, Executors: executors,
 		OnRollback: a.onRollback, Logger: log, IncidentWindow: c.IncidentWindow})

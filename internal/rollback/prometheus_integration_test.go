@@ -127,11 +127,7 @@ func TestRealPrometheus(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 
-	github := newFakeAPI(t, map[string]func() (int, string){"POST /repos/shop/spike/actions/runs/111/rerun": reply(201, "")})
-	gh, err := NewGitHubExecutor(GitHubConfig{BaseURL: github.srv.URL, Token: "tok"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gh := &timedExecutor{}
 	now := time.Now()
 	var hist []store.Deployment
 	for _, app := range []string{"spike", "flat", "ghost"} {
@@ -185,16 +181,16 @@ func TestRealPrometheus(t *testing.T) {
 			t.Errorf("%s: state %s, want %s", repo, w.State, want[repo])
 		}
 	}
-	calls := github.Calls()
-	if len(calls) != 1 || calls[0].Method != "POST" || calls[0].Path != "/repos/shop/spike/actions/runs/111/rerun" {
-		t.Fatalf("GitHub calls %+v, want one rerun of run 111", calls)
+	calls, times := gh.recorded()
+	if len(calls) != 1 || calls[0].ID != "spike-1" {
+		t.Fatalf("rollbacks %+v, want one, to spike-1", calls)
 	}
 	// A measurement for docs/benchmarks.md, not an assertion: with a 1 s
 	// watch interval and trip_after 2 the rollback follows the breach by
 	// about one interval plus the tick.
 	if !visible.IsZero() {
 		t.Logf("breach visible in Prometheus -> rollback call: %s (interval %s, trip_after %d)",
-			github.firstCallAt().Sub(visible).Round(10*time.Millisecond), s.Interval, s.TripAfter)
+			times[0].Sub(visible).Round(10*time.Millisecond), s.Interval, s.TripAfter)
 	}
 	if len(outcomes) != 1 || outcomes[0].Rollback.State != RollbackSucceeded || outcomes[0].Rollback.To.ID != "spike-1" {
 		t.Fatalf("outcomes %+v", outcomes)

@@ -12,13 +12,6 @@ const (
 	SourceRequest = "request"
 )
 
-// Provider names, as deployments record them.
-const (
-	ProviderGitHub = "github"
-	ProviderGitLab = "gitlab"
-	ProviderArgo   = "argo"
-)
-
 // Target is what to roll back: one provider's repository (or Argo CD
 // application) in one environment.
 type Target struct {

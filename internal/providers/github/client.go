@@ -229,25 +229,11 @@ func (c *apiClient) untilReset(reset time.Time) time.Duration {
 	return wait
 }
 
-// retryAfterHeader reads Retry-After in seconds (GitHub's form) or as an
-// HTTP date; 0 when absent or past.
+// retryAfterHeader reads Retry-After (see providers.ParseRetryAfter),
+// rounded to the second; 0 when absent or past.
 func retryAfterHeader(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, 24*3600)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d.Round(time.Second)
-		}
-	}
-	return 0
+	d, _ := providers.ParseRetryAfter(h, time.Now())
+	return d.Round(time.Second)
 }
 
 // forbiddenNotLimited reports whether err is a 403 that is not a rate limit

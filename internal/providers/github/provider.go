@@ -41,15 +41,19 @@ type Options struct {
 	// HTTPClient supplies the transport and timeout for API calls; nil uses
 	// http.DefaultTransport with a 30s timeout.
 	HTTPClient *http.Client
+	// RollbackMode is how Rollback returns to an earlier deployment:
+	// RollbackRerun (the default) or RollbackDispatch.
+	RollbackMode string
 }
 
 // Provider implements the GitHub webhook provider, its enforcer and its
 // releaser. It is safe for concurrent use.
 type Provider struct {
-	secret []byte
-	rates  map[string]float64
-	log    *slog.Logger
-	api    *apiClient
+	secret       []byte
+	rates        map[string]float64
+	log          *slog.Logger
+	api          *apiClient
+	rollbackMode string
 }
 
 var (
@@ -79,11 +83,20 @@ func New(o Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	mode := o.RollbackMode
+	switch mode {
+	case "":
+		mode = RollbackRerun
+	case RollbackRerun, RollbackDispatch:
+	default:
+		return nil, fmt.Errorf("github: rollback mode %q, want %s or %s", mode, RollbackRerun, RollbackDispatch)
+	}
 	return &Provider{
-		secret: []byte(o.WebhookSecret.Reveal()),
-		rates:  rates,
-		log:    log.With("provider", Name),
-		api:    api,
+		secret:       []byte(o.WebhookSecret.Reveal()),
+		rates:        rates,
+		log:          log.With("provider", Name),
+		api:          api,
+		rollbackMode: mode,
 	}, nil
 }
 

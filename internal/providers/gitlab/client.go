@@ -92,16 +92,11 @@ func statusOf(resp *gl.Response) int {
 // waitOf reads how long GitLab asked to wait: Retry-After (seconds or an
 // HTTP date), else RateLimit-Reset (a Unix time); 0 when neither is there.
 func (c *apiClient) waitOf(h http.Header) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-			if secs > 0 {
-				return min(time.Duration(secs)*time.Second, maxWait)
-			}
+	if d, ok := providers.ParseRetryAfter(h, c.now()); ok {
+		if d <= 0 {
 			return 0
 		}
-		if t, err := http.ParseTime(v); err == nil {
-			return c.until(t)
-		}
+		return min(max(d.Round(time.Second), time.Second), maxWait)
 	}
 	if v := strings.TrimSpace(h.Get("RateLimit-Reset")); v != "" {
 		if reset, err := strconv.ParseInt(v, 10, 64); err == nil {
