@@ -1,6 +1,7 @@
 package apperr
 
 import (
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -47,4 +48,50 @@ func FromBodyRead(err error) *Error {
 	default:
 		return Wrap(KindInvalid, err, "the request body could not be read")
 	}
+}
+
+// RetryAfterUnavailable is the Retry-After, in seconds, of a 503: nothing
+// was done and the same request may succeed shortly.
+const RetryAfterUnavailable = "10"
+
+// Body is the error envelope of every HTTP answer agentgate gives with an
+// error: {"error":{"code","message","request_id"}}.
+type Body struct {
+	Error Detail `json:"error"`
+}
+
+// Detail is the inside of Body: code is the error kind (or another short
+// code such as method_not_allowed), message is safe to show.
+type Detail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// BodyOf is the envelope of err: its kind as the code and its public
+// message (an internal error's cause is never shown).
+func BodyOf(err error, requestID string) Body {
+	return Body{Error: Detail{Code: string(KindOf(err)), Message: PublicMessage(err), RequestID: requestID}}
+}
+
+// WriteHTTP is the one error writer: the status of err's kind, the
+// headers that go with it (Retry-After on 503, WWW-Authenticate on 401)
+// and the JSON envelope. Handlers log what they need before calling it.
+func WriteHTTP(w http.ResponseWriter, err error, requestID string) {
+	kind := KindOf(err)
+	switch kind {
+	case KindUnavailable:
+		w.Header().Set("Retry-After", RetryAfterUnavailable)
+	case KindUnauthenticated:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="agentgate"`)
+	}
+	WriteBody(w, HTTPStatus(kind), BodyOf(err, requestID))
+}
+
+// WriteBody writes an error envelope with a status of the caller's choice
+// (405, for one, which is no error kind).
+func WriteBody(w http.ResponseWriter, status int, b Body) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(b)
 }

@@ -138,7 +138,7 @@ func (s *Server) exportAudit(c *gin.Context) {
 		// The status is already sent; end the stream with an error line
 		// that no record has, so a client can tell it is incomplete.
 		s.log.ErrorContext(c.Request.Context(), "audit export interrupted", "err", err)
-		_ = enc.Encode(errorBody{Error: errorDetail{Code: string(apperr.KindInternal), Message: "export interrupted; resume with after=<last seq>", RequestID: requestID(c)}})
+		_ = enc.Encode(apperr.Body{Error: apperr.Detail{Code: string(apperr.KindInternal), Message: "export interrupted; resume with after=<last seq>", RequestID: requestID(c)}})
 	}
 }
 

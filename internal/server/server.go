@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/enforce"
@@ -109,7 +110,8 @@ func (s *Server) routes(o Options) *gin.Engine {
 	r.Use(withRequestID(), s.withRecovery(), s.withAccessLog())
 	r.NoRoute(func(c *gin.Context) { s.fail(c, notFoundRoute(c)) })
 	r.NoMethod(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed", Message: c.Request.Method + " is not allowed here"}})
+		apperr.WriteBody(c.Writer, http.StatusMethodNotAllowed, apperr.Body{Error: apperr.Detail{Code: "method_not_allowed", Message: c.Request.Method + " is not allowed here", RequestID: requestID(c)}})
+		c.Abort()
 	})
 
 	r.GET("/healthz", s.healthz)

@@ -43,24 +43,23 @@ func (n *Notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		apperr.WriteBody(w, http.StatusMethodNotAllowed, apperr.Body{Error: apperr.Detail{Code: "method_not_allowed", Message: "use POST"}})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		e := apperr.FromBodyRead(err)
-		http.Error(w, e.Message, apperr.HTTPStatus(e.Kind))
+		apperr.WriteHTTP(w, apperr.FromBodyRead(err), "")
 		return
 	}
 	if err := verifySignature(n.o.SigningSecret.Reveal(), r.Header.Get(headerTimestamp), r.Header.Get(headerSignature), body, n.o.Now()); err != nil {
 		n.o.Logger.WarnContext(ctx, "slack: interaction refused", "err", err, "remote_addr", r.RemoteAddr)
-		http.Error(w, "invalid Slack signature", http.StatusUnauthorized)
+		apperr.WriteHTTP(w, apperr.New(apperr.KindUnauthenticated, "invalid Slack signature"), "")
 		return
 	}
 	ic, err := parseInteraction(body)
 	if err != nil {
 		n.o.Logger.WarnContext(ctx, "slack: malformed interaction", "err", err)
-		http.Error(w, "malformed interaction payload", http.StatusBadRequest)
+		apperr.WriteHTTP(w, apperr.Invalid("malformed interaction payload"), "")
 		return
 	}
 	switch ic.Type {
@@ -165,7 +164,7 @@ func (n *Notifier) viewSubmission(ctx context.Context, w http.ResponseWriter, ic
 	var meta rejectMetadata
 	if err := json.Unmarshal([]byte(ic.View.PrivateMetadata), &meta); err != nil || !validID(meta.ID) {
 		n.o.Logger.WarnContext(ctx, "slack: reject modal without a valid approval id", "err", err)
-		http.Error(w, "malformed modal metadata", http.StatusBadRequest)
+		apperr.WriteHTTP(w, apperr.Invalid("malformed modal metadata"), "")
 		return
 	}
 	reason := ""

@@ -2,7 +2,6 @@ package argo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -193,26 +192,26 @@ func (p *Provider) Handler(d Decider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST with an AdmissionReview")
+			apperr.WriteBody(w, http.StatusMethodNotAllowed, apperr.Body{Error: apperr.Detail{Code: "method_not_allowed", Message: "use POST with an AdmissionReview"}})
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxReviewBytes))
 		if err != nil {
 			e := apperr.FromBodyRead(err)
-			writeError(w, apperr.HTTPStatus(e.Kind), string(e.Kind), "AdmissionReview: "+e.Message)
+			e.Message = "AdmissionReview: " + e.Message
+			apperr.WriteHTTP(w, e, "")
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), reviewTimeout(r.URL.Query().Get("timeout")))
 		defer cancel()
 		out, err := p.Review(ctx, body, d)
 		if err != nil {
-			status, code := http.StatusInternalServerError, string(apperr.KindInternal)
-			msg := "agentgate could not decide"
-			if k := apperr.KindOf(err); k == apperr.KindInvalid {
-				status, code, msg = http.StatusBadRequest, string(k), err.Error()
-			}
 			p.log.ErrorContext(ctx, "admission review failed", "err", err)
-			writeError(w, status, code, msg)
+			if apperr.KindOf(err) != apperr.KindInvalid {
+				// The kube-apiserver applies failurePolicy; the cause stays in the log.
+				err = apperr.Wrap(apperr.KindInternal, err, "agentgate could not decide")
+			}
+			apperr.WriteHTTP(w, err, "")
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -232,11 +231,4 @@ func reviewTimeout(q string) time.Duration {
 		d -= timeoutMargin
 	}
 	return d
-}
-
-// writeError writes the project's error body {"error":{"code","message"}}.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }

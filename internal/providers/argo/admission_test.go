@@ -237,7 +237,7 @@ func TestHandlerStatuses(t *testing.T) {
 		{name: "GET", method: http.MethodGet, decider: &fakeDecider{}, status: http.StatusMethodNotAllowed, want: "method_not_allowed"},
 		{name: "malformed", method: http.MethodPost, body: []byte(`{}`), decider: &fakeDecider{}, status: http.StatusBadRequest, want: "invalid_argument"},
 		{name: "too large", method: http.MethodPost, body: bytes.Repeat([]byte(" "), MaxReviewBytes+1), decider: &fakeDecider{}, status: http.StatusRequestEntityTooLarge, want: "payload_too_large"},
-		{name: "decider fails", method: http.MethodPost, body: body, decider: &fakeDecider{err: errors.New("store down")}, status: http.StatusInternalServerError, want: "agentgate could not decide"},
+		{name: "decider fails", method: http.MethodPost, body: body, decider: &fakeDecider{err: errors.New("store down")}, status: http.StatusInternalServerError, want: `{"error":{"code":"internal","message":"internal error"}}`},
 	}
 	p := newProvider(t, Options{})
 	for _, tc := range tests {
