@@ -29,10 +29,6 @@ func (a *App) newRollback(log *slog.Logger, provs *providers.Registry) (*rollbac
 	if c.PrometheusURL == "" {
 		return nil, nil
 	}
-	st, ok := a.Store.(rollback.Store)
-	if !ok {
-		return nil, fmt.Errorf("rollback: the %s store keeps no watches", a.Store.Backend())
-	}
 	q, err := rollback.NewPromQuerier(c.PrometheusURL, nil, log)
 	if err != nil {
 		return nil, fmt.Errorf("rollback: %w", err)
@@ -52,7 +48,7 @@ func (a *App) newRollback(log *slog.Logger, provs *providers.Registry) (*rollbac
 		}
 		executors[name] = ex
 	}
-	return rollback.New(rollback.Config{History: a.Store, Store: st, Querier: q, Executors: executors,
+	return rollback.New(rollback.Config{History: a.Store, Store: a.Store, Querier: q, Executors: executors,
 		OnRollback: a.onRollback, Logger: log, IncidentWindow: c.IncidentWindow})
 }
 

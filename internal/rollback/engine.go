@@ -127,7 +127,7 @@ func (e *Engine) Open(ctx context.Context, d store.Deployment, s WatchSpec) (Wat
 		StartedAt: now,
 	}
 	w.Normalize()
-	if err := w.Validate(); err != nil {
+	if err := ValidateWatch(&w); err != nil {
 		return Watch{}, apperr.Wrap(apperr.KindInvalid, err, "invalid watch for deployment %s", d.ID)
 	}
 	if _, ok := e.c.Executors[w.Provider]; !ok {

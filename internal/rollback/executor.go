@@ -28,22 +28,6 @@ type ReadyChecker interface {
 	RollbackReady() error
 }
 
-// Result is what an executor did.
-type Result struct {
-	Provider string `json:"provider"`
-	// Method names the mechanism: "rerun", "dispatch", "job_retry",
-	// "argocd_rollback".
-	Method string `json:"method"`
-	// Ref is the provider's handle of what was started (a run id, a job
-	// id, a history id).
-	Ref string `json:"ref,omitempty"`
-	// URL links to it when the provider returned one.
-	URL string `json:"url,omitempty"`
-	// Steps lists the calls made, in order, for the audit record
-	// (for example that Argo CD auto-sync was switched off first).
-	Steps []string `json:"steps,omitempty"`
-}
-
 // Permanent wraps a formatted error as a *providers.PermanentError: an
 // executor's error that retrying cannot fix.
 func Permanent(format string, args ...any) error {

@@ -5,56 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
-// RollbackState is where a rollback is.
-type RollbackState string
-
-// Rollback states.
-const (
-	RollbackPending   RollbackState = "pending"
-	RollbackRunning   RollbackState = "running"
-	RollbackSucceeded RollbackState = "succeeded"
-	RollbackFailed    RollbackState = "failed"
-	// RollbackNotified is the state of an agentgate_action=notify alert's
-	// outcome: reported, never stored or executed.
-	RollbackNotified RollbackState = "notified"
-)
-
-// Active reports whether a rollback in this state blocks another one for
-// the same target.
-func (s RollbackState) Active() bool { return s == RollbackPending || s == RollbackRunning }
-
 // ToPrevious asks for the deployment before the current one.
 const ToPrevious = "previous"
-
-// Rollback is one rollback of a target to an earlier deployment.
-type Rollback struct {
-	ID string `json:"id"`
-	// Key is Target.Key(): at most one active rollback per key.
-	Key    string `json:"key"`
-	Target Target `json:"target"`
-	// WatchID is the watch that tripped, for SourceWatch.
-	WatchID     string `json:"watch_id,omitempty"`
-	RequestedBy string `json:"requested_by,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-	// From is the deployment rolled back (the newest when requested).
-	FromDeploymentID string `json:"from_deployment_id,omitempty"`
-	FromSHA          string `json:"from_sha,omitempty"`
-	FromAgentID      string `json:"from_agent_id,omitempty"`
-	// To is the deployment rolled back to.
-	To        store.Deployment `json:"to"`
-	State     RollbackState    `json:"state"`
-	Result    Result           `json:"result"`
-	Error     string           `json:"error,omitempty"`
-	Attempts  int              `json:"attempts,omitempty"`
-	CreatedAt time.Time        `json:"created_at"`
-	UpdatedAt time.Time        `json:"updated_at"`
-}
 
 // Request asks for a rollback.
 type Request struct {

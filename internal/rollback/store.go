@@ -18,68 +18,11 @@ type History interface {
 	ListDeployments(ctx context.Context, f store.DeploymentFilter) ([]store.Deployment, error)
 }
 
-// WatchStore persists watches. Tick runs on the leader only, so updates of
-// one watch do not race across replicas.
-type WatchStore interface {
-	// CreateWatch stores a new watch; store.ErrConflict if the id exists
-	// or a live watch exists for the same DeploymentID.
-	CreateWatch(ctx context.Context, w Watch) error
-	// UpdateWatch replaces a stored watch; store.ErrNotFound if absent.
-	UpdateWatch(ctx context.Context, w Watch) error
-	// GetWatch returns a watch or store.ErrNotFound.
-	GetWatch(ctx context.Context, id string) (Watch, error)
-	// DueWatches returns up to limit live watches (not Ended) with
-	// NextAt at or before now, earliest NextAt first.
-	DueWatches(ctx context.Context, now time.Time, limit int) ([]Watch, error)
-	// ListWatches returns up to limit watches (all when limit is not
-	// positive), live ones only when live is set, earliest NextAt first.
-	ListWatches(ctx context.Context, live bool, limit int) ([]Watch, error)
-}
-
-// RollbackStore persists rollbacks. CreateRollback and ClaimRollback must
-// be atomic across replicas (a unique index on Key over active rows, a
-// conditional update): they are what stops one target being rolled back
-// twice at once.
-type RollbackStore interface {
-	// CreateRollback stores r unless an active (pending or running)
-	// rollback with the same Key exists; then that one is returned and
-	// created is false.
-	CreateRollback(ctx context.Context, r Rollback) (stored Rollback, created bool, err error)
-	// GetRollback returns a rollback or store.ErrNotFound.
-	GetRollback(ctx context.Context, id string) (Rollback, error)
-	// ClaimRollback moves a pending rollback to running and returns it;
-	// claimed is false (and the stored rollback returned) when it was not
-	// pending. store.ErrNotFound if absent.
-	ClaimRollback(ctx context.Context, id string, at time.Time) (r Rollback, claimed bool, err error)
-	// UpdateRollback replaces a stored rollback; store.ErrNotFound if absent.
-	UpdateRollback(ctx context.Context, r Rollback) error
-	// PendingRollbacks returns up to limit pending rollbacks, oldest first.
-	PendingRollbacks(ctx context.Context, limit int) ([]Rollback, error)
-}
-
-// IncidentStore groups automatic rollbacks into incidents (see Incident).
-// OpenIncident must be atomic across replicas: two replicas given the same
-// alert at once start one rollback.
-type IncidentStore interface {
-	// OpenIncident records an automatic trigger, at now, of rollback r of
-	// deployment r.FromDeploymentID. If that deployment's incident is open
-	// (Incident.Open with window) the trigger joins it: the incident is
-	// updated and its rollback returned with created false. Otherwise r is
-	// stored as by CreateRollback and a new incident, replacing a closed
-	// one, is opened with the rollback stored.
-	OpenIncident(ctx context.Context, r Rollback, now time.Time, window time.Duration) (stored Rollback, inc Incident, created bool, err error)
-	// ResolveIncidents marks the firing incidents of a target (its
-	// Target.Key) resolved at at and returns how many there were.
-	ResolveIncidents(ctx context.Context, targetKey string, at time.Time) (int, error)
-	// GetIncident returns an incident by key or store.ErrNotFound.
-	GetIncident(ctx context.Context, key string) (Incident, error)
-}
-
-// Store is everything the engine persists.
+// Store is everything the engine persists; store.Store is one.
 type Store interface {
-	WatchStore
-	RollbackStore
-	IncidentStore
+	store.WatchStore
+	store.RollbackStore
+	store.IncidentStore
 }
 
 // MemoryStore is an in-process Store for tests and single-replica use.

@@ -101,8 +101,8 @@ func TestWatchValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := ok
 			tc.mutate(&w)
-			if err := w.Validate(); (err == nil) != tc.ok {
-				t.Fatalf("Validate() = %v, want ok %v", err, tc.ok)
+			if err := ValidateWatch(&w); (err == nil) != tc.ok {
+				t.Fatalf("ValidateWatch = %v, want ok %v", err, tc.ok)
 			}
 		})
 	}

@@ -57,6 +57,9 @@ type Queries interface {
 	LeaseStore
 	DeploymentStore
 	AttributionStore
+	WatchStore
+	RollbackStore
+	IncidentStore
 }
 
 // Attribution says which agent is behind an object that a controller acts

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
@@ -18,12 +17,12 @@ const incidentTries = 5
 
 // OpenIncident records an automatic trigger of rollback r: it joins the
 // open incident of r's deployment or opens a new one with r (see
-// rollback.IncidentStore). The incident row is written first, with
+// store.IncidentStore). The incident row is written first, with
 // INSERT … ON CONFLICT DO NOTHING or a compare-and-set on its version, so
 // that of two replicas given the same alert at once one opens the
 // incident and the other joins it.
-func (x *queries) OpenIncident(ctx context.Context, r rollback.Rollback, now time.Time, window time.Duration) (stored rollback.Rollback, inc rollback.Incident, created bool, err error) {
-	fresh := rollback.NewIncident(r, now)
+func (x *queries) OpenIncident(ctx context.Context, r store.Rollback, now time.Time, window time.Duration) (stored store.Rollback, inc store.Incident, created bool, err error) {
+	fresh := store.NewIncident(r, now)
 	err = x.atomic(ctx, true, func(q *queries) error {
 		for range incidentTries {
 			ok, err := q.insertIncident(ctx, fresh)
@@ -70,7 +69,7 @@ func (x *queries) OpenIncident(ctx context.Context, r rollback.Rollback, now tim
 		return fmt.Errorf("sqlstore: open incident %s: it kept changing", fresh)
 	})
 	if err != nil {
-		return rollback.Rollback{}, rollback.Incident{}, false, err
+		return store.Rollback{}, store.Incident{}, false, err
 	}
 	return stored, inc, created, nil
 }
@@ -78,19 +77,19 @@ func (x *queries) OpenIncident(ctx context.Context, r rollback.Rollback, now tim
 // startIncident stores the rollback of an incident this writer just
 // opened (at version) and points the incident at the rollback stored,
 // which is another one when the target already had an active rollback.
-func (x *queries) startIncident(ctx context.Context, r rollback.Rollback, inc rollback.Incident, version int64) (rollback.Rollback, bool, rollback.Incident, error) {
+func (x *queries) startIncident(ctx context.Context, r store.Rollback, inc store.Incident, version int64) (store.Rollback, bool, store.Incident, error) {
 	stored, created, err := x.CreateRollback(ctx, r)
 	if err != nil {
-		return rollback.Rollback{}, false, rollback.Incident{}, err
+		return store.Rollback{}, false, store.Incident{}, err
 	}
 	if stored.ID != inc.RollbackID {
 		inc.RollbackID = stored.ID
 		ok, err := x.swapIncident(ctx, inc, version)
 		if err != nil {
-			return rollback.Rollback{}, false, rollback.Incident{}, err
+			return store.Rollback{}, false, store.Incident{}, err
 		}
 		if !ok {
-			return rollback.Rollback{}, false, rollback.Incident{}, fmt.Errorf("sqlstore: incident %s changed while it was opened", inc)
+			return store.Rollback{}, false, store.Incident{}, fmt.Errorf("sqlstore: incident %s changed while it was opened", inc)
 		}
 	}
 	return stored, created, inc, nil
@@ -98,7 +97,7 @@ func (x *queries) startIncident(ctx context.Context, r rollback.Rollback, inc ro
 
 // insertIncident inserts a new incident at version 0; false when one with
 // its key exists.
-func (x *queries) insertIncident(ctx context.Context, inc rollback.Incident) (bool, error) {
+func (x *queries) insertIncident(ctx context.Context, inc store.Incident) (bool, error) {
 	body, err := encodeJSON("incident", inc)
 	if err != nil {
 		return false, err
@@ -114,7 +113,7 @@ func (x *queries) insertIncident(ctx context.Context, inc rollback.Incident) (bo
 
 // swapIncident replaces the incident if it is still at version; false
 // when another writer changed it first.
-func (x *queries) swapIncident(ctx context.Context, inc rollback.Incident, version int64) (bool, error) {
+func (x *queries) swapIncident(ctx context.Context, inc store.Incident, version int64) (bool, error) {
 	body, err := encodeJSON("incident", inc)
 	if err != nil {
 		return false, err
@@ -130,25 +129,25 @@ func (x *queries) swapIncident(ctx context.Context, inc rollback.Incident, versi
 }
 
 // incident reads an incident and its version; suffix locks the row.
-func (x *queries) incident(ctx context.Context, key, suffix string) (rollback.Incident, int64, error) {
+func (x *queries) incident(ctx context.Context, key, suffix string) (store.Incident, int64, error) {
 	var body string
 	var version int64
 	err := x.conn().QueryRowContext(ctx, `SELECT version, body FROM rollback_incidents WHERE key = $1`+suffix, rollbackKey(key)).Scan(&version, &body)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return rollback.Incident{}, 0, fmt.Errorf("incident %q: %w", key, store.ErrNotFound)
+		return store.Incident{}, 0, fmt.Errorf("incident %q: %w", key, store.ErrNotFound)
 	case err != nil:
-		return rollback.Incident{}, 0, fmt.Errorf("sqlstore: get incident: %w", err)
+		return store.Incident{}, 0, fmt.Errorf("sqlstore: get incident: %w", err)
 	}
-	var inc rollback.Incident
+	var inc store.Incident
 	if err := decodeJSON("incident", body, &inc); err != nil {
-		return rollback.Incident{}, 0, err
+		return store.Incident{}, 0, err
 	}
 	return inc, version, nil
 }
 
 // GetIncident returns an incident by key or ErrNotFound.
-func (x *queries) GetIncident(ctx context.Context, key string) (rollback.Incident, error) {
+func (x *queries) GetIncident(ctx context.Context, key string) (store.Incident, error) {
 	inc, _, err := x.incident(ctx, key, "")
 	return inc, err
 }

@@ -9,13 +9,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/apperr"
-	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/store"
-)
-
-var (
-	_ rollback.Store = (*Store)(nil)
-	_ rollback.Store = (*queries)(nil)
 )
 
 // createRollbackTries bounds how often CreateRollback inserts again when
@@ -73,7 +67,7 @@ func limitClause(limit int, args *[]any) string {
 
 // CreateWatch stores a new watch. ErrConflict if the id exists or the
 // deployment already has a live watch.
-func (x *queries) CreateWatch(ctx context.Context, w rollback.Watch) error {
+func (x *queries) CreateWatch(ctx context.Context, w store.Watch) error {
 	if w.ID == "" {
 		return apperr.Invalid("a watch needs an id")
 	}
@@ -99,7 +93,7 @@ func (x *queries) CreateWatch(ctx context.Context, w rollback.Watch) error {
 
 // UpdateWatch replaces a stored watch. ErrNotFound if absent; ErrConflict
 // if it would make a second live watch of its deployment.
-func (x *queries) UpdateWatch(ctx context.Context, w rollback.Watch) error {
+func (x *queries) UpdateWatch(ctx context.Context, w store.Watch) error {
 	body, err := encodeJSON("watch", w)
 	if err != nil {
 		return err
@@ -123,35 +117,35 @@ func (x *queries) UpdateWatch(ctx context.Context, w rollback.Watch) error {
 }
 
 // GetWatch returns the watch or ErrNotFound.
-func (x *queries) GetWatch(ctx context.Context, id string) (rollback.Watch, error) {
-	w, err := scanBody[rollback.Watch](x.conn().QueryRowContext(ctx, `SELECT body FROM rollback_watches WHERE id = $1`, id), "watch")
+func (x *queries) GetWatch(ctx context.Context, id string) (store.Watch, error) {
+	w, err := scanBody[store.Watch](x.conn().QueryRowContext(ctx, `SELECT body FROM rollback_watches WHERE id = $1`, id), "watch")
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return rollback.Watch{}, fmt.Errorf("watch %q: %w", id, store.ErrNotFound)
+		return store.Watch{}, fmt.Errorf("watch %q: %w", id, store.ErrNotFound)
 	case err != nil:
-		return rollback.Watch{}, fmt.Errorf("sqlstore: get watch %q: %w", id, err)
+		return store.Watch{}, fmt.Errorf("sqlstore: get watch %q: %w", id, err)
 	}
 	return w, nil
 }
 
 // DueWatches returns up to limit live watches due at now, earliest first
 // (all of them when limit is not positive).
-func (x *queries) DueWatches(ctx context.Context, now time.Time, limit int) ([]rollback.Watch, error) {
+func (x *queries) DueWatches(ctx context.Context, now time.Time, limit int) ([]store.Watch, error) {
 	args := []any{micros(now)}
 	query := `SELECT body FROM rollback_watches WHERE ended = 0 AND next_at_us <= $1 ORDER BY next_at_us, id` + limitClause(limit, &args)
-	return queryBodies[rollback.Watch](ctx, x.conn(), "watch", query, args...)
+	return queryBodies[store.Watch](ctx, x.conn(), "watch", query, args...)
 }
 
 // ListWatches returns up to limit watches (all when limit is not
 // positive), live ones only when live is set, earliest next_at first.
-func (x *queries) ListWatches(ctx context.Context, live bool, limit int) ([]rollback.Watch, error) {
+func (x *queries) ListWatches(ctx context.Context, live bool, limit int) ([]store.Watch, error) {
 	var args []any
 	query := `SELECT body FROM rollback_watches`
 	if live {
 		query += ` WHERE ended = 0`
 	}
 	query += ` ORDER BY next_at_us, id` + limitClause(limit, &args)
-	return queryBodies[rollback.Watch](ctx, x.conn(), "watch", query, args...)
+	return queryBodies[store.Watch](ctx, x.conn(), "watch", query, args...)
 }
 
 // CreateRollback stores r unless an active rollback with the same key
@@ -160,13 +154,13 @@ func (x *queries) ListWatches(ctx context.Context, live bool, limit int) ([]roll
 //
 // The insert does nothing on any conflict rather than failing, so that it
 // never aborts a caller's PostgreSQL transaction.
-func (x *queries) CreateRollback(ctx context.Context, r rollback.Rollback) (stored rollback.Rollback, created bool, err error) {
+func (x *queries) CreateRollback(ctx context.Context, r store.Rollback) (stored store.Rollback, created bool, err error) {
 	if r.ID == "" || r.Key == "" {
-		return rollback.Rollback{}, false, apperr.Invalid("a rollback needs an id and a key")
+		return store.Rollback{}, false, apperr.Invalid("a rollback needs an id and a key")
 	}
 	body, err := encodeJSON("rollback", r)
 	if err != nil {
-		return rollback.Rollback{}, false, err
+		return store.Rollback{}, false, err
 	}
 	err = x.atomic(ctx, false, func(q *queries) error {
 		if !r.State.Active() {
@@ -208,39 +202,39 @@ func (x *queries) CreateRollback(ctx context.Context, r rollback.Rollback) (stor
 		return fmt.Errorf("sqlstore: create rollback %q: the active rollback of its key kept changing", r.ID)
 	})
 	if err != nil {
-		return rollback.Rollback{}, false, err
+		return store.Rollback{}, false, err
 	}
 	return stored, created, nil
 }
 
 // activeRollback returns the active (pending or running) rollback of key;
 // ok is false when there is none.
-func activeRollback(ctx context.Context, q querier, key string) (r rollback.Rollback, ok bool, err error) {
-	r, err = scanBody[rollback.Rollback](q.QueryRowContext(ctx,
+func activeRollback(ctx context.Context, q querier, key string) (r store.Rollback, ok bool, err error) {
+	r, err = scanBody[store.Rollback](q.QueryRowContext(ctx,
 		`SELECT body FROM rollbacks WHERE key = $1 AND state IN ('pending', 'running')`, rollbackKey(key)), "rollback")
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return rollback.Rollback{}, false, nil
+		return store.Rollback{}, false, nil
 	case err != nil:
-		return rollback.Rollback{}, false, fmt.Errorf("sqlstore: active rollback of %q: %w", key, err)
+		return store.Rollback{}, false, fmt.Errorf("sqlstore: active rollback of %q: %w", key, err)
 	}
 	return r, true, nil
 }
 
 // GetRollback returns the rollback or ErrNotFound.
-func (x *queries) GetRollback(ctx context.Context, id string) (rollback.Rollback, error) {
+func (x *queries) GetRollback(ctx context.Context, id string) (store.Rollback, error) {
 	return getRollback(ctx, x.conn(), id, "")
 }
 
 // getRollback reads one rollback, with suffix (FOR UPDATE) appended to
 // the query.
-func getRollback(ctx context.Context, q querier, id, suffix string) (rollback.Rollback, error) {
-	r, err := scanBody[rollback.Rollback](q.QueryRowContext(ctx, `SELECT body FROM rollbacks WHERE id = $1`+suffix, id), "rollback")
+func getRollback(ctx context.Context, q querier, id, suffix string) (store.Rollback, error) {
+	r, err := scanBody[store.Rollback](q.QueryRowContext(ctx, `SELECT body FROM rollbacks WHERE id = $1`+suffix, id), "rollback")
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return rollback.Rollback{}, fmt.Errorf("rollback %q: %w", id, store.ErrNotFound)
+		return store.Rollback{}, fmt.Errorf("rollback %q: %w", id, store.ErrNotFound)
 	case err != nil:
-		return rollback.Rollback{}, fmt.Errorf("sqlstore: get rollback %q: %w", id, err)
+		return store.Rollback{}, fmt.Errorf("sqlstore: get rollback %q: %w", id, err)
 	}
 	return r, nil
 }
@@ -248,23 +242,23 @@ func getRollback(ctx context.Context, q querier, id, suffix string) (rollback.Ro
 // ClaimRollback moves a pending rollback to running (compare-and-set) and
 // returns it; claimed is false, with the stored rollback, when it was not
 // pending. ErrNotFound if absent.
-func (x *queries) ClaimRollback(ctx context.Context, id string, at time.Time) (r rollback.Rollback, claimed bool, err error) {
+func (x *queries) ClaimRollback(ctx context.Context, id string, at time.Time) (r store.Rollback, claimed bool, err error) {
 	err = x.atomic(ctx, false, func(q *queries) error {
 		cur, err := getRollback(ctx, q.conn(), id, q.s.dialect.ForUpdate)
 		if err != nil {
 			return err
 		}
-		if cur.State != rollback.RollbackPending {
+		if cur.State != store.RollbackPending {
 			r = cur
 			return nil
 		}
-		cur.State, cur.UpdatedAt = rollback.RollbackRunning, at
+		cur.State, cur.UpdatedAt = store.RollbackRunning, at
 		body, err := encodeJSON("rollback", cur)
 		if err != nil {
 			return err
 		}
 		res, err := q.conn().ExecContext(ctx, `UPDATE rollbacks SET state = $2, body = $3 WHERE id = $1 AND state = 'pending'`,
-			id, string(rollback.RollbackRunning), body)
+			id, string(store.RollbackRunning), body)
 		if err != nil {
 			return fmt.Errorf("sqlstore: claim rollback %q: %w", id, err)
 		}
@@ -280,14 +274,14 @@ func (x *queries) ClaimRollback(ctx context.Context, id string, at time.Time) (r
 		return nil
 	})
 	if err != nil {
-		return rollback.Rollback{}, false, err
+		return store.Rollback{}, false, err
 	}
 	return r, claimed, nil
 }
 
 // UpdateRollback replaces a stored rollback. ErrNotFound if absent;
 // ErrConflict if it would make a second active rollback of its key.
-func (x *queries) UpdateRollback(ctx context.Context, r rollback.Rollback) error {
+func (x *queries) UpdateRollback(ctx context.Context, r store.Rollback) error {
 	body, err := encodeJSON("rollback", r)
 	if err != nil {
 		return err
@@ -312,8 +306,8 @@ func (x *queries) UpdateRollback(ctx context.Context, r rollback.Rollback) error
 
 // PendingRollbacks returns up to limit pending rollbacks, oldest first
 // (all of them when limit is not positive).
-func (x *queries) PendingRollbacks(ctx context.Context, limit int) ([]rollback.Rollback, error) {
+func (x *queries) PendingRollbacks(ctx context.Context, limit int) ([]store.Rollback, error) {
 	var args []any
 	query := `SELECT body FROM rollbacks WHERE state = 'pending' ORDER BY created_at_us, id` + limitClause(limit, &args)
-	return queryBodies[rollback.Rollback](ctx, x.conn(), "rollback", query, args...)
+	return queryBodies[store.Rollback](ctx, x.conn(), "rollback", query, args...)
 }

@@ -7,24 +7,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
 // incidentRollback is an automatic rollback of deployment "d2" of repo,
 // triggered by source at the base time plus at.
-func incidentRollback(id, repo, source string, at time.Duration) rollback.Rollback {
-	r := newRollback(id, repo, rollback.RollbackPending, at)
+func incidentRollback(id, repo, source string, at time.Duration) store.Rollback {
+	r := newRollback(id, repo, store.RollbackPending, at)
 	r.Target.Source = source
 	return r
 }
 
 func testIncidents(t *testing.T, s suite) {
-	rs := rollbackStore(t, s.open(t))
+	rs := s.open(t)
 	ctx := t.Context()
 	base := baseTime()
 	const window = 10 * time.Minute
-	open := func(t *testing.T, r rollback.Rollback, at time.Duration) (rollback.Rollback, rollback.Incident, bool) {
+	open := func(t *testing.T, r store.Rollback, at time.Duration) (store.Rollback, store.Incident, bool) {
 		t.Helper()
 		stored, inc, created, err := rs.OpenIncident(ctx, r, base.Add(at), window)
 		must(t, err)
@@ -34,12 +33,12 @@ func testIncidents(t *testing.T, s suite) {
 		t.Helper()
 		r, err := rs.GetRollback(ctx, id)
 		must(t, err)
-		r.State = rollback.RollbackSucceeded
+		r.State = store.RollbackSucceeded
 		must(t, rs.UpdateRollback(ctx, r))
 	}
 
-	first := incidentRollback("i1", "acme/inc", rollback.SourceAlert, 0)
-	key := rollback.IncidentKey(first.Target, first.FromDeploymentID)
+	first := incidentRollback("i1", "acme/inc", store.RollbackSourceAlert, 0)
+	key := store.IncidentKey(first.Target, first.FromDeploymentID)
 	t.Run("the first trigger opens the incident with its rollback", func(t *testing.T) {
 		stored, inc, created := open(t, first, 0)
 		if !created || stored.ID != "i1" || inc.RollbackID != "i1" || inc.Triggers != 1 || !inc.Firing || inc.Key != key {
@@ -51,8 +50,8 @@ func testIncidents(t *testing.T, s suite) {
 	})
 	t.Run("a repeat joins it, even after the rollback finished", func(t *testing.T) {
 		finish(t, "i1")
-		stored, inc, created := open(t, incidentRollback("i2", "acme/inc", rollback.SourceAlert, time.Hour), 4*time.Hour)
-		if created || stored.ID != "i1" || stored.State != rollback.RollbackSucceeded || inc.Triggers != 2 {
+		stored, inc, created := open(t, incidentRollback("i2", "acme/inc", store.RollbackSourceAlert, time.Hour), 4*time.Hour)
+		if created || stored.ID != "i1" || stored.State != store.RollbackSucceeded || inc.Triggers != 2 {
 			t.Fatalf("created %v, rollback %s (%s), incident %+v", created, stored.ID, stored.State, inc)
 		}
 		if _, err := rs.GetRollback(ctx, "i2"); !isNotFound(err) {
@@ -60,8 +59,8 @@ func testIncidents(t *testing.T, s suite) {
 		}
 	})
 	t.Run("a watch on the same deployment joins it", func(t *testing.T) {
-		stored, inc, created := open(t, incidentRollback("i3", "acme/inc", rollback.SourceWatch, 4*time.Hour), 4*time.Hour+time.Minute)
-		if created || stored.ID != "i1" || len(inc.Sources) != 2 || inc.Sources[1] != rollback.SourceWatch {
+		stored, inc, created := open(t, incidentRollback("i3", "acme/inc", store.RollbackSourceWatch, 4*time.Hour), 4*time.Hour+time.Minute)
+		if created || stored.ID != "i1" || len(inc.Sources) != 2 || inc.Sources[1] != store.RollbackSourceWatch {
 			t.Fatalf("created %v, rollback %s, incident %+v", created, stored.ID, inc)
 		}
 	})
@@ -81,7 +80,7 @@ func testIncidents(t *testing.T, s suite) {
 		if inc.Firing || !inc.LastAt.Equal(base.Add(5*time.Hour)) {
 			t.Fatalf("resolved incident %+v", inc)
 		}
-		stored, inc, created := open(t, incidentRollback("i4", "acme/inc", rollback.SourceAlert, 5*time.Hour), 5*time.Hour+window-time.Second)
+		stored, inc, created := open(t, incidentRollback("i4", "acme/inc", store.RollbackSourceAlert, 5*time.Hour), 5*time.Hour+window-time.Second)
 		if created || stored.ID != "i1" || !inc.Firing {
 			t.Fatalf("created %v, rollback %s, incident %+v", created, stored.ID, inc)
 		}
@@ -89,14 +88,14 @@ func testIncidents(t *testing.T, s suite) {
 	t.Run("a new incident after it recovered gets a new rollback", func(t *testing.T) {
 		_, err := rs.ResolveIncidents(ctx, first.Target.Key(), base.Add(6*time.Hour))
 		must(t, err)
-		stored, inc, created := open(t, incidentRollback("i5", "acme/inc", rollback.SourceAlert, 7*time.Hour), 6*time.Hour+window)
+		stored, inc, created := open(t, incidentRollback("i5", "acme/inc", store.RollbackSourceAlert, 7*time.Hour), 6*time.Hour+window)
 		if !created || stored.ID != "i5" || inc.RollbackID != "i5" || inc.Triggers != 1 || !inc.OpenedAt.Equal(base.Add(6*time.Hour+window)) {
 			t.Fatalf("created %v, rollback %s, incident %+v", created, stored.ID, inc)
 		}
 	})
 	t.Run("another deployment is another incident", func(t *testing.T) {
 		finish(t, "i5")
-		r := incidentRollback("i6", "acme/inc", rollback.SourceAlert, 8*time.Hour)
+		r := incidentRollback("i6", "acme/inc", store.RollbackSourceAlert, 8*time.Hour)
 		r.FromDeploymentID = "d3"
 		stored, inc, created := open(t, r, 8*time.Hour)
 		if !created || stored.ID != "i6" || inc.DeploymentID != "d3" {
@@ -104,14 +103,14 @@ func testIncidents(t *testing.T, s suite) {
 		}
 	})
 	t.Run("an incident joins the target's active rollback", func(t *testing.T) {
-		manual := newRollback("m1", "acme/manual", rollback.RollbackPending, 0)
-		manual.Target.Source = rollback.SourceRequest
+		manual := newRollback("m1", "acme/manual", store.RollbackPending, 0)
+		manual.Target.Source = store.RollbackSourceRequest
 		_, created, err := rs.CreateRollback(ctx, manual)
 		must(t, err)
 		if !created {
 			t.Fatal("manual rollback not created")
 		}
-		stored, inc, created := open(t, incidentRollback("m2", "acme/manual", rollback.SourceAlert, 0), 0)
+		stored, inc, created := open(t, incidentRollback("m2", "acme/manual", store.RollbackSourceAlert, 0), 0)
 		if created || stored.ID != "m1" || inc.RollbackID != "m1" {
 			t.Fatalf("created %v, rollback %s, incident %+v", created, stored.ID, inc)
 		}
@@ -132,7 +131,7 @@ func testIncidents(t *testing.T, s suite) {
 		got := make([]string, n)
 		errs := make([]error, n)
 		concurrently(n, func(i int) {
-			r, _, ok, err := rs.OpenIncident(ctx, incidentRollback(fmt.Sprintf("race%d", i), "acme/race-inc", rollback.SourceAlert, 0), base, window)
+			r, _, ok, err := rs.OpenIncident(ctx, incidentRollback(fmt.Sprintf("race%d", i), "acme/race-inc", store.RollbackSourceAlert, 0), base, window)
 			got[i], errs[i] = r.ID, err
 			if ok {
 				created.Add(1)
@@ -149,7 +148,7 @@ func testIncidents(t *testing.T, s suite) {
 				t.Fatalf("trigger %d got rollback %s, trigger 0 got %s", i, id, got[0])
 			}
 		}
-		inc, err := rs.GetIncident(ctx, rollback.IncidentKey(incidentRollback("x", "acme/race-inc", "", 0).Target, "d2"))
+		inc, err := rs.GetIncident(ctx, store.IncidentKey(incidentRollback("x", "acme/race-inc", "", 0).Target, "d2"))
 		must(t, err)
 		if inc.Triggers != n {
 			t.Fatalf("incident counted %d triggers, want %d", inc.Triggers, n)
@@ -158,12 +157,12 @@ func testIncidents(t *testing.T, s suite) {
 }
 
 func testListWatches(t *testing.T, s suite) {
-	rs := rollbackStore(t, s.open(t))
+	rs := s.open(t)
 	ctx := t.Context()
 	must(t, rs.CreateWatch(ctx, newWatch("lw2", "ld2", 2*time.Minute)))
 	must(t, rs.CreateWatch(ctx, newWatch("lw1", "ld1", time.Minute)))
 	ended := newWatch("lw3", "ld3", 0)
-	ended.Ended, ended.State = true, rollback.StatePassed
+	ended.Ended, ended.State = true, store.WatchPassed
 	must(t, rs.CreateWatch(ctx, ended))
 	for _, tc := range []struct {
 		name  string

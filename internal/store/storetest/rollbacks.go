@@ -9,34 +9,22 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/apperr"
-	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
-// rollbackStore returns st as a rollback.Store, skipping the test when the
-// backend does not persist rollbacks.
-func rollbackStore(t *testing.T, st store.Store) rollback.Store {
-	t.Helper()
-	rs, ok := st.(rollback.Store)
-	if !ok {
-		t.Skipf("%T does not implement rollback.Store", st)
-	}
-	return rs
-}
-
 // newWatch returns a live watch of a deployment with every field set, due
 // next after the base time.
-func newWatch(id, deploymentID string, next time.Duration) rollback.Watch {
+func newWatch(id, deploymentID string, next time.Duration) store.Watch {
 	base := baseTime()
-	return rollback.Watch{
+	return store.Watch{
 		ID: id, Provider: "github", Repo: "acme/api", Environment: "production", Namespace: "prod", App: "api",
 		AgentID: "a1", DeploymentID: deploymentID, SHA: "sha-" + deploymentID,
 		PreviousDeploymentID: "prev-" + deploymentID, PreviousSHA: "prev-sha",
 		Query:     `sum(rate(errors{app="{{.App}}"}[5m])) / sum(rate(requests{app="{{.App}}"}[5m]))`,
 		Threshold: 0.05, BaselineFactor: 2, Baseline: 0.01, Breaches: 1, TripAfter: 3, Gaps: 0, NoDataAfter: 3,
 		Window: 15 * time.Minute, Interval: 30 * time.Second, StartedAt: base, EndsAt: base.Add(15 * time.Minute),
-		NextAt: base.Add(next), State: rollback.StateWatching, Detail: "error ratio 0.06 above threshold",
-		Readings: []rollback.Reading{
+		NextAt: base.Add(next), State: store.WatchWatching, Detail: "error ratio 0.06 above threshold",
+		Readings: []store.Reading{
 			{At: base, Value: 0.06, HasData: true},
 			{At: base.Add(30 * time.Second), Error: "prometheus: timeout"},
 		},
@@ -45,16 +33,16 @@ func newWatch(id, deploymentID string, next time.Duration) rollback.Watch {
 
 // newRollback returns a rollback of repo to production in state, created
 // at the base time plus created, with every field set.
-func newRollback(id, repo string, state rollback.RollbackState, created time.Duration) rollback.Rollback {
+func newRollback(id, repo string, state store.RollbackState, created time.Duration) store.Rollback {
 	base := baseTime()
-	target := rollback.Target{Provider: "github", Repo: repo, Environment: "production", Namespace: "prod",
+	target := store.RollbackTarget{Provider: "github", Repo: repo, Environment: "production", Namespace: "prod",
 		Action: "rollback", Source: "alert", Reason: "5xx burst", Fingerprint: "fp-" + id, StartsAt: base}
-	return rollback.Rollback{
+	return store.Rollback{
 		ID: id, Key: target.Key(), Target: target, WatchID: "w-" + id, RequestedBy: "alice", Reason: "errors",
 		FromDeploymentID: "d2", FromSHA: "sha2", FromAgentID: "a1",
 		To: store.Deployment{ID: "d1", Provider: "github", Repo: repo, Environment: "production", SHA: "sha1",
 			Ref: "refs/heads/main", Principal: "github:alice", Handles: map[string]string{"run_id": "41"}, At: base.Add(-time.Hour)},
-		State: state, Result: rollback.Result{Provider: "github", Method: "rerun", Ref: "42", Steps: []string{"rerun 41"}},
+		State: state, Result: store.RollbackResult{Provider: "github", Method: "rerun", Ref: "42", Steps: []string{"rerun 41"}},
 		Attempts: 1, CreatedAt: base.Add(created), UpdatedAt: base.Add(created),
 	}
 }
@@ -68,8 +56,8 @@ func ids[T any](items []T, id func(T) string) []string {
 	return out
 }
 
-func watchID(w rollback.Watch) string       { return w.ID }
-func rollbackID(r rollback.Rollback) string { return r.ID }
+func watchID(w store.Watch) string       { return w.ID }
+func rollbackID(r store.Rollback) string { return r.ID }
 
 func testRollbacks(t *testing.T, s suite) {
 	t.Run("watches", func(t *testing.T) { testRollbackWatches(t, s) })
@@ -83,7 +71,7 @@ func testRollbacks(t *testing.T, s suite) {
 }
 
 func testRollbackWatches(t *testing.T, s suite) {
-	rs := rollbackStore(t, s.open(t))
+	rs := s.open(t)
 	ctx := t.Context()
 	w1 := newWatch("w1", "d1", time.Minute)
 	must(t, rs.CreateWatch(ctx, w1))
@@ -94,7 +82,7 @@ func testRollbackWatches(t *testing.T, s suite) {
 	})
 	conflicts := []struct {
 		name string
-		w    rollback.Watch
+		w    store.Watch
 	}{
 		{name: "same id", w: newWatch("w1", "d9", time.Minute)},
 		{name: "second live watch of a deployment", w: newWatch("w2", "d1", time.Minute)},
@@ -109,7 +97,7 @@ func testRollbackWatches(t *testing.T, s suite) {
 	})
 	t.Run("new watch once the first ended", func(t *testing.T) {
 		ended := w1
-		ended.State, ended.Ended, ended.Detail, ended.Readings = rollback.StatePassed, true, "window ended", nil
+		ended.State, ended.Ended, ended.Detail, ended.Readings = store.WatchPassed, true, "window ended", nil
 		must(t, rs.UpdateWatch(ctx, ended))
 		got, err := rs.GetWatch(ctx, "w1")
 		must(t, err)
@@ -136,11 +124,11 @@ func testRollbackWatches(t *testing.T, s suite) {
 }
 
 func testDueWatches(t *testing.T, s suite) {
-	rs := rollbackStore(t, s.open(t))
+	rs := s.open(t)
 	ctx := t.Context()
 	ended := newWatch("ended", "d0", 0)
-	ended.Ended, ended.State = true, rollback.StateTripped
-	for _, w := range []rollback.Watch{
+	ended.Ended, ended.State = true, store.WatchTripped
+	for _, w := range []store.Watch{
 		newWatch("a", "d1", 3*time.Minute),
 		newWatch("b", "d2", time.Minute),
 		newWatch("c", "d3", 2*time.Minute),
@@ -172,14 +160,14 @@ func testDueWatches(t *testing.T, s suite) {
 	t.Run("full watches", func(t *testing.T) {
 		got, err := rs.DueWatches(ctx, base.Add(time.Minute), 0)
 		must(t, err)
-		equal(t, "due watches", got, []rollback.Watch{newWatch("b", "d2", time.Minute)})
+		equal(t, "due watches", got, []store.Watch{newWatch("b", "d2", time.Minute)})
 	})
 }
 
 func testRollbackRecords(t *testing.T, s suite) {
-	rs := rollbackStore(t, s.open(t))
+	rs := s.open(t)
 	ctx := t.Context()
-	r1 := newRollback("r1", "acme/api", rollback.RollbackPending, 0)
+	r1 := newRollback("r1", "acme/api", store.RollbackPending, 0)
 	got, created, err := rs.CreateRollback(ctx, r1)
 	must(t, err)
 	if !created {
@@ -192,16 +180,16 @@ func testRollbackRecords(t *testing.T, s suite) {
 		equal(t, "rollback", got, r1)
 	})
 	t.Run("same id conflicts", func(t *testing.T) {
-		_, _, err := rs.CreateRollback(ctx, newRollback("r1", "acme/other", rollback.RollbackPending, 0))
+		_, _, err := rs.CreateRollback(ctx, newRollback("r1", "acme/other", store.RollbackPending, 0))
 		wantErr(t, err, store.ErrConflict)
 	})
 	t.Run("no key is invalid", func(t *testing.T) {
-		r := newRollback("rx", "acme/api", rollback.RollbackPending, 0)
+		r := newRollback("rx", "acme/api", store.RollbackPending, 0)
 		r.Key = ""
 		_, _, err := rs.CreateRollback(ctx, r)
 		wantKind(t, err, apperr.KindInvalid)
 	})
-	dedup := func(t *testing.T, r rollback.Rollback, want rollback.Rollback) {
+	dedup := func(t *testing.T, r store.Rollback, want store.Rollback) {
 		t.Helper()
 		got, created, err := rs.CreateRollback(ctx, r)
 		must(t, err)
@@ -214,13 +202,13 @@ func testRollbackRecords(t *testing.T, s suite) {
 		}
 	}
 	t.Run("de-duplicated while pending", func(t *testing.T) {
-		dedup(t, newRollback("r2", "acme/api", rollback.RollbackPending, time.Minute), r1)
+		dedup(t, newRollback("r2", "acme/api", store.RollbackPending, time.Minute), r1)
 	})
 	t.Run("de-duplicated whatever the new one's state", func(t *testing.T) {
-		dedup(t, newRollback("r2", "acme/api", rollback.RollbackFailed, time.Minute), r1)
+		dedup(t, newRollback("r2", "acme/api", store.RollbackFailed, time.Minute), r1)
 	})
 	t.Run("other key is independent", func(t *testing.T) {
-		other := newRollback("o1", "acme/web", rollback.RollbackPending, 0)
+		other := newRollback("o1", "acme/web", store.RollbackPending, 0)
 		_, created, err := rs.CreateRollback(ctx, other)
 		must(t, err)
 		if !created {
@@ -229,7 +217,7 @@ func testRollbackRecords(t *testing.T, s suite) {
 	})
 	at := baseTime().Add(5 * time.Minute)
 	running := r1
-	running.State, running.UpdatedAt = rollback.RollbackRunning, at
+	running.State, running.UpdatedAt = store.RollbackRunning, at
 	t.Run("claim", func(t *testing.T) {
 		got, claimed, err := rs.ClaimRollback(ctx, "r1", at)
 		must(t, err)
@@ -250,10 +238,10 @@ func testRollbackRecords(t *testing.T, s suite) {
 		equal(t, "running rollback", got, running)
 	})
 	t.Run("de-duplicated while running", func(t *testing.T) {
-		dedup(t, newRollback("r3", "acme/api", rollback.RollbackPending, 2*time.Minute), running)
+		dedup(t, newRollback("r3", "acme/api", store.RollbackPending, 2*time.Minute), running)
 	})
 	done := running
-	done.State, done.Error, done.Attempts, done.UpdatedAt = rollback.RollbackFailed, "provider said no", 3, at.Add(time.Minute)
+	done.State, done.Error, done.Attempts, done.UpdatedAt = store.RollbackFailed, "provider said no", 3, at.Add(time.Minute)
 	t.Run("update", func(t *testing.T) {
 		must(t, rs.UpdateRollback(ctx, done))
 		got, err := rs.GetRollback(ctx, "r1")
@@ -268,7 +256,7 @@ func testRollbackRecords(t *testing.T, s suite) {
 		}
 		equal(t, "finished rollback", got, done)
 	})
-	r4 := newRollback("r4", "acme/api", rollback.RollbackPending, 3*time.Minute)
+	r4 := newRollback("r4", "acme/api", store.RollbackPending, 3*time.Minute)
 	t.Run("allowed again once finished", func(t *testing.T) {
 		got, created, err := rs.CreateRollback(ctx, r4)
 		must(t, err)
@@ -290,7 +278,7 @@ func testRollbackRecords(t *testing.T, s suite) {
 		{name: "get", err: func() error { _, err := rs.GetRollback(ctx, "nope"); return err }},
 		{name: "claim", err: func() error { _, _, err := rs.ClaimRollback(ctx, "nope", at); return err }},
 		{name: "update", err: func() error {
-			return rs.UpdateRollback(ctx, newRollback("nope", "acme/none", rollback.RollbackFailed, 0))
+			return rs.UpdateRollback(ctx, newRollback("nope", "acme/none", store.RollbackFailed, 0))
 		}},
 	}
 	for _, tc := range notFound {
@@ -299,14 +287,14 @@ func testRollbackRecords(t *testing.T, s suite) {
 }
 
 func testPendingRollbacks(t *testing.T, s suite) {
-	rs := rollbackStore(t, s.open(t))
+	rs := s.open(t)
 	ctx := t.Context()
-	for _, r := range []rollback.Rollback{
-		newRollback("p1", "acme/one", rollback.RollbackPending, 3*time.Minute),
-		newRollback("p2", "acme/two", rollback.RollbackPending, time.Minute),
-		newRollback("p3", "acme/three", rollback.RollbackPending, 2*time.Minute),
-		newRollback("claimed", "acme/four", rollback.RollbackPending, 0),
-		newRollback("done", "acme/five", rollback.RollbackSucceeded, 0),
+	for _, r := range []store.Rollback{
+		newRollback("p1", "acme/one", store.RollbackPending, 3*time.Minute),
+		newRollback("p2", "acme/two", store.RollbackPending, time.Minute),
+		newRollback("p3", "acme/three", store.RollbackPending, 2*time.Minute),
+		newRollback("claimed", "acme/four", store.RollbackPending, 0),
+		newRollback("done", "acme/five", store.RollbackSucceeded, 0),
 	} {
 		if _, created, err := rs.CreateRollback(ctx, r); err != nil || !created {
 			t.Fatalf("create %s: created %v, %v", r.ID, created, err)
@@ -334,12 +322,12 @@ func testPendingRollbacks(t *testing.T, s suite) {
 	t.Run("full rollbacks", func(t *testing.T) {
 		got, err := rs.PendingRollbacks(ctx, 1)
 		must(t, err)
-		equal(t, "pending rollbacks", got, []rollback.Rollback{newRollback("p2", "acme/two", rollback.RollbackPending, time.Minute)})
+		equal(t, "pending rollbacks", got, []store.Rollback{newRollback("p2", "acme/two", store.RollbackPending, time.Minute)})
 	})
 }
 
 func testRollbacksConcurrent(t *testing.T, s suite) {
-	rs := rollbackStore(t, s.open(t))
+	rs := s.open(t)
 	ctx := t.Context()
 	const n = 10
 	t.Run("one create per key", func(t *testing.T) {
@@ -347,7 +335,7 @@ func testRollbacksConcurrent(t *testing.T, s suite) {
 		got := make([]string, n)
 		errs := make([]error, n)
 		concurrently(n, func(i int) {
-			r, ok, err := rs.CreateRollback(ctx, newRollback(fmt.Sprintf("c%d", i), "acme/race", rollback.RollbackPending, 0))
+			r, ok, err := rs.CreateRollback(ctx, newRollback(fmt.Sprintf("c%d", i), "acme/race", store.RollbackPending, 0))
 			got[i], errs[i] = r.ID, err
 			if ok {
 				created.Add(1)
@@ -366,13 +354,13 @@ func testRollbacksConcurrent(t *testing.T, s suite) {
 		}
 	})
 	t.Run("one claim", func(t *testing.T) {
-		r := newRollback("claim-race", "acme/claim", rollback.RollbackPending, 0)
+		r := newRollback("claim-race", "acme/claim", store.RollbackPending, 0)
 		if _, created, err := rs.CreateRollback(ctx, r); err != nil || !created {
 			t.Fatalf("create: created %v, %v", created, err)
 		}
 		var claimed atomic.Int32
 		errs := make([]error, n)
-		states := make([]rollback.RollbackState, n)
+		states := make([]store.RollbackState, n)
 		concurrently(n, func(i int) {
 			got, ok, err := rs.ClaimRollback(ctx, r.ID, baseTime().Add(time.Duration(i)*time.Second))
 			errs[i], states[i] = err, got.State
@@ -382,7 +370,7 @@ func testRollbacksConcurrent(t *testing.T, s suite) {
 		})
 		for i, err := range errs {
 			must(t, err)
-			if states[i] != rollback.RollbackRunning {
+			if states[i] != store.RollbackRunning {
 				t.Fatalf("claimer %d saw state %s, want running", i, states[i])
 			}
 		}
@@ -391,7 +379,7 @@ func testRollbacksConcurrent(t *testing.T, s suite) {
 		}
 		stored, err := rs.GetRollback(ctx, r.ID)
 		must(t, err)
-		if stored.State != rollback.RollbackRunning {
+		if stored.State != store.RollbackRunning {
 			t.Fatalf("stored state %s, want running", stored.State)
 		}
 	})
@@ -401,22 +389,17 @@ func testRollbacksConcurrent(t *testing.T, s suite) {
 // that de-duplication and conflicts leave the transaction usable.
 func testRollbacksInTx(t *testing.T, s suite) {
 	st := s.open(t)
-	rollbackStore(t, st)
 	ctx := t.Context()
-	r1 := newRollback("t1", "acme/tx", rollback.RollbackPending, 0)
-	must(t, st.InTx(ctx, func(ctx context.Context, q store.Queries) error {
-		rq, ok := q.(rollback.Store)
-		if !ok {
-			return fmt.Errorf("%T implements rollback.Store, its Queries %T do not", st, q)
-		}
+	r1 := newRollback("t1", "acme/tx", store.RollbackPending, 0)
+	must(t, st.InTx(ctx, func(ctx context.Context, rq store.Queries) error {
 		if _, created, err := rq.CreateRollback(ctx, r1); err != nil || !created {
 			return fmt.Errorf("create: created %v, %w", created, err)
 		}
-		got, created, err := rq.CreateRollback(ctx, newRollback("t2", "acme/tx", rollback.RollbackPending, 0))
+		got, created, err := rq.CreateRollback(ctx, newRollback("t2", "acme/tx", store.RollbackPending, 0))
 		if err != nil || created || got.ID != "t1" {
 			return fmt.Errorf("de-duplicate: got %s, created %v, %w", got.ID, created, err)
 		}
-		if _, _, err := rq.CreateRollback(ctx, newRollback("t1", "acme/tx2", rollback.RollbackPending, 0)); !errors.Is(err, store.ErrConflict) {
+		if _, _, err := rq.CreateRollback(ctx, newRollback("t1", "acme/tx2", store.RollbackPending, 0)); !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("same id: %w, want a conflict", err)
 		}
 		if err := rq.CreateWatch(ctx, newWatch("tw", "td", time.Minute)); err != nil {
@@ -433,10 +416,10 @@ func testRollbacksInTx(t *testing.T, s suite) {
 		}
 		return nil
 	}))
-	rs := rollbackStore(t, st)
+	rs := st
 	got, err := rs.GetRollback(ctx, "t1")
 	must(t, err)
-	if got.State != rollback.RollbackRunning {
+	if got.State != store.RollbackRunning {
 		t.Fatalf("committed rollback state %s, want running", got.State)
 	}
 	_, err = rs.GetWatch(ctx, "tw")
