@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,13 +17,14 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	agentgate "github.com/agentgate/agentgate/internal/app"
+	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
 const hookToken = "argo-hook-token-0123456789"
 
 func argoFixture(t *testing.T, parts ...string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"..", "..", "internal", "providers", "argo", "testdata"}, parts...)...))
+	b, err := os.ReadFile(fixtures.Path(append([]string{"argo"}, parts...)...))
 	if err != nil {
 		t.Fatal(err)
 	}

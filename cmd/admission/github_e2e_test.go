@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
 const (
@@ -158,11 +158,11 @@ func (e *e2e) call(method, path string, body any, want int, out any) {
 	}
 }
 
-// fixture reads a GitHub payload from the provider's testdata, pointing its
+// fixture reads a GitHub payload from testdata/github, pointing its
 // API URLs at the fake and applying replacements.
 func (e *e2e) fixture(name string, replace ...string) []byte {
 	e.t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "providers", "github", "testdata", "events", name+".json"))
+	b, err := os.ReadFile(fixtures.Path("github", name+".json"))
 	if err != nil {
 		e.t.Fatal(err)
 	}

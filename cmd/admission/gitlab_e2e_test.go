@@ -9,11 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
 const glHookToken = "gitlab-hook-token"
@@ -69,7 +70,7 @@ func (f *fakeGitLab) waitCalls(t *testing.T, n int) []string {
 
 func glFixture(t *testing.T, name string, replace ...string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "providers", "gitlab", "testdata", "events", name+".json"))
+	b, err := os.ReadFile(fixtures.Path("gitlab", name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
 // TestRollbackAPIAndAlertmanager: an SRE rollback and an Alertmanager alert
@@ -83,7 +84,7 @@ func TestRollbackAPIAndAlertmanager(t *testing.T) {
 
 	// Alertmanager: refused without the token, then a firing alert rolls back.
 	alert := func(token string) int {
-		body, _ := os.ReadFile(filepath.Join("..", "..", "internal", "rollback", "testdata", "alertmanager-agentgate-firing.json"))
+		body, _ := os.ReadFile(fixtures.Path("alertmanager", "alertmanager-agentgate-firing.json"))
 		s := strings.NewReplacer(`"agentgate_repo": "shop/checkout"`, `"agentgate_repo": "acme/api"`,
 			`"agentgate_environment": "production"`, `"agentgate_environment": "staging"`,
 			"2026-11-22T01:46:52.895Z", time.Now().UTC().Format(time.RFC3339Nano)).Replace(string(body))

@@ -3,14 +3,15 @@ package rollback
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(fixtures.Path("alertmanager", name))
 	if err != nil {
 		t.Fatal(err)
 	}

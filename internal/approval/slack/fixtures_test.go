@@ -10,14 +10,15 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
-// Fixtures: testdata/NAME.json is an interaction payload shaped like
-// Slack's documented examples; testdata/NAME.request is the request Slack
+// Fixtures: testdata/slack/NAME.json is an interaction payload shaped like
+// Slack's documented examples; testdata/slack/NAME.request is the request Slack
 // sends for it (signature headers, a blank line, the form body), signed
 // with testSecret at fixtureTS. AGENTGATE_UPDATE_FIXTURES=1 rewrites the
 // .request files (and the golden message) from the code.
@@ -47,10 +48,10 @@ func signedRequest(secret string, ts int64, body []byte) *http.Request {
 	return r
 }
 
-// fixtureRequest reads testdata/NAME.request as an HTTP request.
+// fixtureRequest reads testdata/slack/NAME.request as an HTTP request.
 func fixtureRequest(t *testing.T, name string) *http.Request {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", name+".request"))
+	raw, err := os.ReadFile(fixtures.Path("slack", name+".request"))
 	if err != nil {
 		t.Fatalf("read fixture: %v", err)
 	}
@@ -70,7 +71,7 @@ func fixtureRequest(t *testing.T, name string) *http.Request {
 func TestFixtures(t *testing.T) {
 	for _, name := range []string{"block_actions_approve", "block_actions_reject", "view_submission_reject"} {
 		t.Run(name, func(t *testing.T) {
-			payload, err := os.ReadFile(filepath.Join("testdata", name+".json"))
+			payload, err := os.ReadFile(fixtures.Path("slack", name+".json"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +80,7 @@ func TestFixtures(t *testing.T) {
 				out := "Content-Type: application/x-www-form-urlencoded\n" +
 					headerTimestamp + ": " + strconv.Itoa(fixtureTS) + "\n" +
 					headerSignature + ": " + signature(testSecret, fixtureTS, body) + "\n\n" + string(body) + "\n"
-				if err := os.WriteFile(filepath.Join("testdata", name+".request"), []byte(out), 0o644); err != nil {
+				if err := os.WriteFile(fixtures.Path("slack", name+".request"), []byte(out), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}

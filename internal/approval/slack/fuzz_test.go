@@ -5,15 +5,16 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
 func FuzzParseInteraction(f *testing.F) {
 	for _, name := range []string{"block_actions_approve", "block_actions_reject", "view_submission_reject"} {
-		raw, err := os.ReadFile(filepath.Join("testdata", name+".json"))
+		raw, err := os.ReadFile(fixtures.Path("slack", name+".json"))
 		if err != nil {
 			f.Fatal(err)
 		}

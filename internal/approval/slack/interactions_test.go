@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,13 +16,14 @@ import (
 
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
-// payload loads testdata/NAME.json, applies edit to it, and returns the
+// payload loads testdata/slack/NAME.json, applies edit to it, and returns the
 // signed form body Slack would send.
 func payload(t *testing.T, name string, edit func(p map[string]any)) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", name+".json"))
+	raw, err := os.ReadFile(fixtures.Path("slack", name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}

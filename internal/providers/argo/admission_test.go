@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
 // verdicts are the decider's answers per admission fixture (allow when absent).
@@ -114,7 +114,7 @@ func checkResponse(t *testing.T, in, out []byte) {
 	}
 }
 
-// capturedRequest is one line of testdata/captured.
+// capturedRequest is one line of testdata/argo/captured.
 type capturedRequest struct {
 	Path    string            `json:"path"`
 	Headers map[string]string `json:"headers"`
@@ -125,7 +125,7 @@ type capturedRequest struct {
 // (ConfigMaps, with ?timeout=5s, Accept-Encoding: gzip and a full
 // userInfo) through Handler: each is answered 200, allowed and not decided.
 func TestCapturedKubeAPIServer(t *testing.T) {
-	f, err := os.Open(filepath.Join("testdata", "captured", "kube-apiserver-1.36-admissionreview.jsonl"))
+	f, err := os.Open(fixtures.Path("argo", "captured", "kube-apiserver-1.36-admissionreview.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the provider's output")
@@ -64,9 +65,9 @@ func (d *fakeDecider) recorded() []decideCall {
 // readFixtures lists dir's *.json files by name without the extension.
 func readFixtures(t testing.TB, dir string) map[string][]byte {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
+	paths, err := filepath.Glob(fixtures.Path("argo", dir, "*.json"))
 	if err != nil || len(paths) == 0 {
-		t.Fatalf("no fixtures in testdata/%s: %v", dir, err)
+		t.Fatalf("no fixtures in testdata/argo/%s: %v", dir, err)
 	}
 	out := map[string][]byte{}
 	for _, p := range paths {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
 // renderShippedTemplate renders the webhook body of the notifications
@@ -63,7 +64,7 @@ func renderShippedTemplate(t *testing.T, app map[string]any) []byte {
 // sync that just succeeded, is a report agentgate parses, and it carries
 // the history id of the sync (what a rollback goes back to).
 func TestShippedNotificationTemplate(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "argocd", "shop.agent-account.json"))
+	raw, err := os.ReadFile(fixtures.Path("argo", "argocd", "shop.agent-account.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/providers"
+	fx "github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
 const (
@@ -27,7 +27,7 @@ const (
 // callback at base.
 func fixtureEvent(t testing.TB, name, base string) event.Event {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join("testdata", "events", name+".json"))
+	body, err := os.ReadFile(fx.Path("github", name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}

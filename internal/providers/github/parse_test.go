@@ -16,6 +16,8 @@ import (
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/providers"
+
+	fx "github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the parser's output")
@@ -33,11 +35,11 @@ type goldenError struct {
 	Message string      `json:"message"`
 }
 
-// fixtures lists testdata/events; a fixture's event name is its file name
+// fixtures lists testdata/github; a fixture's event name is its file name
 // up to the first dot.
 func fixtures(t testing.TB) map[string][]byte {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
+	paths, err := filepath.Glob(fx.Path("github", "*.json"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no fixtures: %v", err)
 	}
@@ -99,7 +101,7 @@ func TestGolden(t *testing.T) {
 	goldens, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
 	for _, g := range goldens {
 		if !seen[filepath.Base(g)] {
-			t.Errorf("%s has no fixture in testdata/events", g)
+			t.Errorf("%s has no fixture in testdata/github", g)
 		}
 	}
 }
