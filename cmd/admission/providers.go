@@ -11,38 +11,27 @@ import (
 	"github.com/agentgate/agentgate/internal/providers/gitlab"
 )
 
-// buildProviders is the explicit provider registry: adding a provider means
-// a package, its fixtures, one line here and a docs page.
+// buildProviders is the explicit provider registry: one line per provider,
+// each built from its own configuration sections. Adding a provider means
+// its package, its fixtures in testdata/, one line here (and its section in
+// config.Config) and a docs page: see docs/architecture.md.
 func buildProviders(cfg config.Config, log *slog.Logger) ([]providers.Provider, error) {
-	gh, err := github.New(github.Options{
-		WebhookSecret: cfg.Webhooks.GitHub.Secret, Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID,
-		PrivateKey: cfg.GitHub.PrivateKey, BaseURL: cfg.GitHub.BaseURL, RunnerRates: cfg.GitHub.RunnerRates,
-		RollbackMode: cfg.Rollback.GitHubMode, Logger: log.With("provider", github.Name),
-	})
-	if err != nil {
-		return nil, err
+	var ps []providers.Provider
+	add := func(p providers.Provider, err error) error {
+		if err == nil {
+			ps = append(ps, p)
+		}
+		return err
 	}
-	gl, err := gitlab.New(gitlab.Options{
-		WebhookToken: cfg.Webhooks.GitLab.Token, BaseURL: cfg.GitLab.BaseURL, APIToken: cfg.GitLab.APIToken,
-		ApprovalRule: cfg.GitLab.ApprovalRule, RunnerRates: cfg.GitLab.RunnerRates, Audience: cfg.GitLab.OIDCAudience,
-		Issuer: cfg.GitLab.OIDCIssuer, JWKSURL: cfg.GitLab.OIDCJWKSURL, Logger: log.With("provider", gitlab.Name),
-	})
-	if err != nil {
-		return nil, err
+	for _, err := range []error{
+		add(generic.FromConfig(cfg.Webhooks.Generic), nil),
+		add(github.FromConfig(cfg.GitHub, cfg.Webhooks.GitHub, cfg.Rollback.GitHubMode, log)),
+		add(gitlab.FromConfig(cfg.GitLab, cfg.Webhooks.GitLab, log)),
+		add(argo.FromConfig(cfg.Argo, log)),
+	} {
+		if err != nil {
+			return nil, err
+		}
 	}
-	ar, err := argo.New(argo.Options{
-		HookToken: cfg.Argo.HookToken, ArgoCDURL: cfg.Argo.ArgoCDURL, ArgoCDToken: cfg.Argo.ArgoCDToken,
-		ArgoCDNamespace: cfg.Argo.ArgoCDNamespace, ServerServiceAccounts: cfg.Argo.ServerServiceAccounts,
-		ControllerServiceAccounts: cfg.Argo.ControllerServiceAccounts, NamespaceEnvironments: cfg.Argo.NamespaceEnvironments,
-		Logger: log.With("provider", argo.Name),
-	})
-	if err != nil {
-		return nil, err
-	}
-	return []providers.Provider{
-		generic.New(cfg.Webhooks.Generic.Secret.Reveal()),
-		gh,
-		gl,
-		ar,
-	}, nil
+	return ps, nil
 }

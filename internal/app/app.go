@@ -68,6 +68,7 @@ type App struct {
 	log           *slog.Logger
 	holder        string
 	redeliver     *redeliverer
+	providers     *providers.Registry
 	// leaseUntil is when this replica's background lease runs out (Unix
 	// nanoseconds, minus a margin); zero when it does not lead.
 	leaseUntil atomic.Int64
@@ -113,9 +114,6 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	telemetry.RegisterKillSwitchGauge(reg, a.countKillSwitches)
-	if a.Slack, err = a.newSlack(log.With("component", "slack")); err != nil {
-		return nil, err
-	}
 	var provs []providers.Provider
 	if o.Providers != nil {
 		if provs, err = o.Providers(cfg, log.With("component", "provider")); err != nil {
@@ -124,6 +122,10 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	preg, err := providers.NewRegistry(provs...)
 	if err != nil {
+		return nil, err
+	}
+	a.providers = preg
+	if a.Slack, err = a.newSlack(log.With("component", "slack")); err != nil {
 		return nil, err
 	}
 	if a.Rollback, err = a.newRollback(log.With("component", "rollback"), preg); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/approval"
 	slackui "github.com/agentgate/agentgate/internal/approval/slack"
+	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
@@ -72,24 +73,15 @@ func (a *App) newSlack(log *slog.Logger) (*slackui.Notifier, error) {
 }
 
 // commitURL links an approval's commit on its CI system's web UI, so a
-// reviewer sees the change; empty when the provider has no such page.
+// reviewer sees the change: the provider's link (providers.CommitLinker),
+// empty when it has no such page.
 func (a *App) commitURL(ap store.Approval) string {
-	if ap.SHA == "" || ap.Repo == "" {
+	p, ok := a.providers.Get(ap.Provider)
+	if !ok {
 		return ""
 	}
-	switch ap.Provider {
-	case "github":
-		web := "https://github.com"
-		if b := strings.TrimSuffix(a.Config.GitHub.BaseURL, "/"); b != "" && !strings.Contains(b, "api.github.com") {
-			web = strings.TrimSuffix(b, "/api/v3")
-		}
-		return web + "/" + ap.Repo + "/commit/" + ap.SHA
-	case "gitlab":
-		web := strings.TrimSuffix(a.Config.GitLab.BaseURL, "/")
-		if web == "" {
-			web = "https://gitlab.com"
-		}
-		return web + "/" + ap.Repo + "/-/commit/" + ap.SHA
+	if l, ok := p.(providers.CommitLinker); ok {
+		return l.CommitURL(ap.Repo, ap.SHA)
 	}
 	return ""
 }

@@ -4,6 +4,10 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/providers/generic"
+	"github.com/agentgate/agentgate/internal/providers/github"
+	"github.com/agentgate/agentgate/internal/providers/gitlab"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
@@ -21,10 +25,23 @@ func TestCommitURL(t *testing.T) {
 		{name: "gitlab.com", provider: "gitlab", want: "https://gitlab.com/acme/api/-/commit/abc"},
 		{name: "self-managed gitlab", provider: "gitlab", gitlabURL: "https://gitlab.example.com/", want: "https://gitlab.example.com/acme/api/-/commit/abc"},
 		{name: "no web page", provider: "generic", want: ""},
+		{name: "no such provider", provider: "jenkins", want: ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a := &App{Config: config.Config{GitHub: config.GitHub{BaseURL: tc.githubAPI}, GitLab: config.GitLab{BaseURL: tc.gitlabURL}}}
+			gh, err := github.New(github.Options{BaseURL: tc.githubAPI})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gl, err := gitlab.New(gitlab.Options{BaseURL: tc.gitlabURL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg, err := providers.NewRegistry(gh, gl, generic.New(""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := &App{providers: reg}
 			if got := a.commitURL(store.Approval{Provider: tc.provider, Repo: "acme/api", SHA: "abc"}); got != tc.want {
 				t.Fatalf("= %q, want %q", got, tc.want)
 			}

@@ -2,6 +2,11 @@ package config
 
 import (
 	"time"
+
+	"github.com/agentgate/agentgate/internal/providers/argo"
+	"github.com/agentgate/agentgate/internal/providers/generic"
+	"github.com/agentgate/agentgate/internal/providers/github"
+	"github.com/agentgate/agentgate/internal/providers/gitlab"
 )
 
 // Config is agentgate's whole configuration. Load returns it validated;
@@ -129,138 +134,33 @@ type Webhooks struct {
 	GitLab      GitLabHook    `yaml:"gitlab"`
 }
 
-// GitLabHook configures POST /webhooks/gitlab.
-type GitLabHook struct {
-	// Token is the hook's secret token (X-Gitlab-Token). Without it every
-	// delivery is refused.
-	Token Secret `yaml:"token"`
-}
-
-// GitLab configures calls to the GitLab API and the verification of CI job
-// ID tokens for admission gate.
-type GitLab struct {
-	// BaseURL is https://gitlab.com by default, or a self-managed instance.
-	BaseURL string `yaml:"base_url"`
-	// APIToken (scope api) cancels pipelines, sets commit statuses and
-	// approves deployments.
-	APIToken Secret `yaml:"api_token"`
-	// ApprovalRule is the protected environment approval rule agentgate
-	// approves as (represented_as), when the environment has several.
-	ApprovalRule string `yaml:"approval_rule"`
-	// RunnerRates are USD per job minute by runner tag; "default" applies
-	// when no tag of a job has a rate.
-	RunnerRates map[string]float64 `yaml:"runner_rates"`
-	// OIDCAudience is the aud that job ID tokens must carry (id_tokens
-	// aud in .gitlab-ci.yml). Without it admission gate refuses every job.
-	OIDCAudience string `yaml:"oidc_audience"`
-	// OIDCIssuer defaults to BaseURL; OIDCJWKSURL to the issuer's
-	// /oauth/discovery/keys.
-	OIDCIssuer  string `yaml:"oidc_issuer"`
-	OIDCJWKSURL string `yaml:"oidc_jwks_url"`
-}
-
-// GitHubHook configures POST /webhooks/github.
-type GitHubHook struct {
-	// Secret is the webhook secret (X-Hub-Signature-256). Without it every
-	// delivery is refused.
-	Secret Secret `yaml:"secret"`
-}
-
-// GitHub configures calls to the GitHub API that enforce decisions.
-type GitHub struct {
-	// BaseURL is https://api.github.com/ by default, or
-	// https://HOST/api/v3/ for GitHub Enterprise Server.
-	BaseURL string `yaml:"base_url"`
-	// AppID and PrivateKey authenticate as a GitHub App (installation
-	// tokens per event); Token is the simpler alternative. Not both.
-	AppID      int64  `yaml:"app_id"`
-	PrivateKey Secret `yaml:"private_key"`
-	Token      Secret `yaml:"token"`
-	// RunnerRates are USD per runner minute by runner label; "default"
-	// applies when no label of a job has a rate.
-	RunnerRates map[string]float64 `yaml:"runner_rates"`
-	// Redelivery asks GitHub to deliver again the App webhook deliveries
-	// that failed (GitHub never does so by itself). It needs App
-	// credentials; it runs on the leader.
-	Redelivery Redelivery `yaml:"redelivery"`
-}
-
-// Redelivery configures the scan for failed GitHub deliveries.
-type Redelivery struct {
-	// Interval is how often the deliveries are scanned (default 5m; 0
-	// turns the scan off). A scan also runs as soon as the store is back
-	// after an outage.
-	Interval time.Duration `yaml:"interval"`
-	// Lookback is how far back a scan looks (default 24h, at most 72h,
-	// which is as long as GitHub keeps deliveries).
-	Lookback time.Duration `yaml:"lookback"`
-}
-
-// Generic configures POST /webhooks/generic.
-type Generic struct {
-	// Secret is the HMAC-SHA256 key. Without it every request is refused.
-	Secret Secret `yaml:"secret"`
-}
-
-// Argo configures the Argo Workflows admission webhook and the Argo CD
-// PreSync hook gate.
-type Argo struct {
-	// HookToken authenticates the Argo CD hook Jobs (admission hook
-	// presync|postsync) and POST /webhooks/argo; without it every such call
-	// is refused.
-	HookToken Secret `yaml:"hook_token"`
-	// ArgoCDURL and ArgoCDToken read Applications (who started a sync).
-	ArgoCDURL   string `yaml:"argocd_url"`
-	ArgoCDToken Secret `yaml:"argocd_token"`
-	// ArgoCDNamespace is the namespace of Applications named without one
-	// (default argocd).
-	ArgoCDNamespace string `yaml:"argocd_namespace"`
-	// ServerServiceAccounts are the Argo server's accounts, whose requests
-	// carry the signed-in user in the creator labels; ControllerServiceAccounts
-	// are the workflow controller's, admitted without a decision.
-	ServerServiceAccounts     []string `yaml:"server_service_accounts"`
-	ControllerServiceAccounts []string `yaml:"controller_service_accounts"`
-	// NamespaceEnvironments maps namespace globs (path.Match) to the
-	// environment a Workflow in such a namespace acts in (an exact
-	// namespace wins, then the longest glob), so the environment rules
-	// (scope, production approval) apply to Workflows too.
-	NamespaceEnvironments map[string]string `yaml:"namespace_environments"`
-	// Watch releases the concurrent_workflows leases of Workflows that
-	// finish.
-	Watch ArgoWatch `yaml:"watch"`
-}
+// The provider packages own their sections: their types, defaults and
+// validation. These names are the configuration's for them.
+type (
+	// GitHub is the github section (github.Config).
+	GitHub = github.Config
+	// Redelivery is github.redelivery.
+	Redelivery = github.RedeliveryConfig
+	// GitHubHook is webhooks.github.
+	GitHubHook = github.HookConfig
+	// GitLab is the gitlab section (gitlab.Config).
+	GitLab = gitlab.Config
+	// GitLabHook is webhooks.gitlab.
+	GitLabHook = gitlab.HookConfig
+	// Generic is webhooks.generic.
+	Generic = generic.HookConfig
+	// Argo is the argo section (argo.Config).
+	Argo = argo.Config
+	// ArgoWatch is argo.watch.
+	ArgoWatch = argo.WatchConfig
+)
 
 // Values of ArgoWatch.Enabled.
 const (
-	WatchAuto = "auto"
-	WatchOn   = "true"
-	WatchOff  = "false"
+	WatchAuto = argo.WatchAuto
+	WatchOn   = argo.WatchOn
+	WatchOff  = argo.WatchOff
 )
-
-// ArgoWatch configures the watch on Argo Workflows that gives back an
-// agent's running-workflow lease when its Workflow completes or is deleted.
-type ArgoWatch struct {
-	// Enabled is auto (default: watch when running in a Kubernetes cluster
-	// or when Kubeconfig is set), true (fail to start without a cluster) or
-	// false (leases lapse after their TTL).
-	Enabled string `yaml:"enabled"`
-	// Kubeconfig is a kubeconfig file to reach the cluster from outside it;
-	// empty uses the in-cluster service account.
-	Kubeconfig string `yaml:"kubeconfig"`
-	// Namespaces limits the watch (a Role per namespace suffices); empty
-	// watches every namespace (a ClusterRole is needed).
-	Namespaces []string `yaml:"namespaces"`
-	// Resync is how often leases are reconciled with the Workflows in the
-	// cluster (default 5m).
-	Resync time.Duration `yaml:"resync"`
-	// OrphanAfter is how long a leased Workflow must be missing from the
-	// cluster before its lease is released (default 2m).
-	OrphanAfter time.Duration `yaml:"orphan_after"`
-	// ControllerManagers are the field managers of the workflow
-	// controller (default workflow-controller): a completed phase frees a
-	// slot only when one of them owns status.phase in managedFields.
-	ControllerManagers []string `yaml:"controller_managers"`
-}
 
 // Rollback configures watches after agent deploys and rollbacks. Without
 // a Prometheus URL rollback is off.
@@ -368,8 +268,8 @@ func Default() Config {
 			ProductionEnvironments: []string{"production", "prod", "prod-*"},
 		},
 		Log:    Log{Level: "info", Format: "text"},
-		Argo:   Argo{Watch: ArgoWatch{Enabled: WatchAuto, Resync: 5 * time.Minute, OrphanAfter: 2 * time.Minute}},
-		GitHub: GitHub{Redelivery: Redelivery{Interval: 5 * time.Minute, Lookback: 24 * time.Hour}},
+		Argo:   argo.DefaultConfig(),
+		GitHub: github.DefaultConfig(),
 		Rollback: Rollback{
 			Query:     `sum(rate(http_requests_total{namespace="{{.Namespace}}",code=~"5.."}[5m])) / sum(rate(http_requests_total{namespace="{{.Namespace}}"}[5m]))`,
 			Threshold: 0.05, BaselineFactor: 3, TripAfter: 3, NoDataAfter: 5,

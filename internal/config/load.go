@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentgate/agentgate/internal/secret"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -76,7 +78,7 @@ func applyEnv(v reflect.Value, key string, env func(string) (string, bool)) erro
 		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
 		switch {
 		case f.Type == secretType:
-			if ref := fv.Interface().(Secret).envRef; ref != "" {
+			if ref := fv.Interface().(Secret).EnvRef(); ref != "" {
 				val, ok := env(ref)
 				if !ok {
 					return fmt.Errorf("config: %s: environment variable %s is not set", k, ref)
@@ -87,8 +89,8 @@ func applyEnv(v reflect.Value, key string, env func(string) (string, bool)) erro
 				fv.Set(reflect.ValueOf(NewSecret(val, "env "+name)))
 			}
 			if file, ok := env(name + "_FILE"); ok {
-				var s Secret
-				if err := s.readFile(file); err != nil {
+				s, err := secret.FromFile(file)
+				if err != nil {
 					return fmt.Errorf("config: %s_FILE: %w", name, err)
 				}
 				fv.Set(reflect.ValueOf(s))
@@ -229,42 +231,10 @@ func (c *Config) Validate() error {
 	if s := c.Auth.BootstrapToken; s.IsSet() && len(s.Reveal()) < 16 {
 		bad("auth.bootstrap_token", "must be at least 16 characters")
 	}
-	if g := c.GitHub; g.AppID != 0 && g.Token.IsSet() {
-		bad("github.token", "set either github.app_id with github.private_key, or github.token, not both")
-	}
-	if g := c.GitHub; g.AppID != 0 && !g.PrivateKey.IsSet() {
-		bad("github.private_key", "is required with github.app_id")
-	}
-	if g := c.GitHub; g.AppID == 0 && g.PrivateKey.IsSet() {
-		bad("github.app_id", "is required with github.private_key")
-	}
-	if r := c.GitHub.Redelivery; r.Interval < 0 || (r.Interval > 0 && r.Interval < 10*time.Second) {
-		bad("github.redelivery.interval", "must be 0 (off) or at least 10s")
-	}
-	if r := c.GitHub.Redelivery; r.Lookback < time.Minute || r.Lookback > 72*time.Hour {
-		bad("github.redelivery.lookback", "must be between 1m and 72h (GitHub keeps deliveries for 3 days)")
-	}
-	if g := c.GitHub; g.AppID < 0 {
-		bad("github.app_id", "must be positive")
-	}
-	for label, rate := range c.GitHub.RunnerRates {
-		if rate < 0 {
-			bad("github.runner_rates."+label, "must not be negative")
-		}
-	}
-	if a := c.Argo; a.HookToken.IsSet() && (a.ArgoCDURL == "" || !a.ArgoCDToken.IsSet()) {
-		// Without them every hook call would answer 503 and syncs would
-		// wait for --wait instead of failing.
-		bad("argo.argocd_url", "argo.argocd_url and argo.argocd_token are required with argo.hook_token (agentgate reads the Application to see who synced)")
-	}
-	switch c.Argo.Watch.Enabled {
-	case WatchAuto, WatchOn, WatchOff:
-	default:
-		bad("argo.watch.enabled", "must be auto, true or false, got %q", c.Argo.Watch.Enabled)
-	}
-	if w := c.Argo.Watch; w.Resync < time.Second || w.OrphanAfter < time.Second {
-		bad("argo.watch.resync", "argo.watch.resync and argo.watch.orphan_after must be at least 1s")
-	}
+	// Each provider validates its own sections.
+	c.GitHub.Validate(section(bad, "github."))
+	c.GitLab.Validate(section(bad, "gitlab."))
+	c.Argo.Validate(section(bad, "argo."))
 	if r := c.Rollback; r.PrometheusURL != "" {
 		if r.Query == "" {
 			bad("rollback.query", "is required with rollback.prometheus_url")
@@ -292,25 +262,12 @@ func (c *Config) Validate() error {
 	default:
 		bad("rollback.consequence", "must be none, demote or kill, got %q", c.Rollback.Consequence)
 	}
-	for tag, rate := range c.GitLab.RunnerRates {
-		if rate < 0 {
-			bad("gitlab.runner_rates."+tag, "must not be negative")
-		}
-	}
 	if sl := c.Slack; sl.BotToken.IsSet() {
 		if !sl.SigningSecret.IsSet() {
 			bad("slack.signing_secret", "is required with slack.bot_token (it verifies button clicks)")
 		}
 		if sl.Channel == "" {
 			bad("slack.channel", "is required with slack.bot_token")
-		}
-	}
-	for glob, env := range c.Argo.NamespaceEnvironments {
-		if _, err := path.Match(glob, ""); err != nil {
-			bad("argo.namespace_environments."+glob, "bad pattern: %v", err)
-		}
-		if strings.TrimSpace(env) == "" {
-			bad("argo.namespace_environments."+glob, "names no environment")
 		}
 	}
 	for glob := range c.Slack.Channels {
@@ -337,4 +294,9 @@ func (c *Config) Validate() error {
 		bad("log.format", "must be text or json, got %q", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// section reports a provider section's problems under its key prefix.
+func section(bad func(key, format string, args ...any), prefix string) func(key, format string, args ...any) {
+	return func(key, format string, args ...any) { bad(prefix+key, format, args...) }
 }

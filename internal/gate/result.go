@@ -4,18 +4,19 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/agents"
+	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
-// Outcome is the verdict of a decision.
-type Outcome string
+// Outcome is the verdict of a decision (event.Outcome, the one vocabulary).
+type Outcome = event.Outcome
 
 // Outcomes.
 const (
-	Allow            Outcome = "allow"
-	Deny             Outcome = "deny"
-	ApprovalRequired Outcome = "approval_required"
+	Allow            = event.OutcomeAllow
+	Deny             = event.OutcomeDeny
+	ApprovalRequired = event.OutcomeApprovalRequired
 )
 
 // Result is a decision as answered to the sender and stored for replays.

@@ -56,8 +56,8 @@ type Decision struct {
 	DecisionID string
 	// Outcome is the verdict; Effective is what to enforce (allow,
 	// deny, approval_required): they differ under warn and dryrun.
-	Outcome   string
-	Effective string
+	Outcome   event.Outcome
+	Effective event.Outcome
 	// Reasons and Warnings are "rule: message" lines for the sender.
 	Reasons    []string
 	Warnings   []string
@@ -71,6 +71,12 @@ type Decision struct {
 // DecideFunc decides one event in the core's pipeline; deliveryID
 // de-duplicates retried calls.
 type DecideFunc func(ctx context.Context, ev event.Event, deliveryID string) (Decision, error)
+
+// CommitLinker is implemented by providers whose web UI shows a commit:
+// the link an approval message gives the reviewer, "" when there is none.
+type CommitLinker interface {
+	CommitURL(repo, sha string) string
+}
 
 // Admitter is implemented by providers whose sender speaks its own
 // synchronous protocol and needs the answer in it (a Kubernetes

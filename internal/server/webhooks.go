@@ -123,7 +123,7 @@ func (s *Server) enforce(name string, p providers.Provider, ev event.Event, res 
 // decisionOf is what a provider needs of a decision.
 func decisionOf(res gate.Result) providers.Decision {
 	d := providers.Decision{
-		DecisionID: res.DecisionID, Outcome: string(res.Outcome), Effective: string(res.Effective),
+		DecisionID: res.DecisionID, Outcome: res.Outcome, Effective: res.Effective,
 		Reasons: reasonLines(res.Reasons), Warnings: reasonLines(res.Warnings), Enforcement: string(res.Enforcement),
 	}
 	if res.Approval != nil {

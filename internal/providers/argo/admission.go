@@ -12,15 +12,14 @@ import (
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/event"
-	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/providers"
 )
 
 // Effective outcomes a Verdict carries (gate.Outcome values).
 const (
-	EffectiveAllow            = string(gate.Allow)
-	EffectiveDeny             = string(gate.Deny)
-	EffectiveApprovalRequired = string(gate.ApprovalRequired)
+	EffectiveAllow            = event.OutcomeAllow
+	EffectiveDeny             = event.OutcomeDeny
+	EffectiveApprovalRequired = event.OutcomeApprovalRequired
 )
 
 // enforcementWarn is the policy mode whose reasons become warnings.
@@ -44,7 +43,7 @@ type Verdict struct {
 	// DecisionID is the audit record of the decision (for audit annotations).
 	DecisionID string
 	// Effective is what to enforce: allow, deny or approval_required.
-	Effective string
+	Effective event.Outcome
 	// Enforcement is the policy's mode: enforce, warn or dryrun.
 	Enforcement string
 	// Reasons and Warnings are "rule: message" lines.
@@ -154,7 +153,7 @@ func verdictAnswer(kind string, v Verdict) answer {
 	if v.DecisionID != "" {
 		a.audit["decision-id"] = v.DecisionID
 	}
-	a.audit["effective"] = v.Effective
+	a.audit["effective"] = string(v.Effective)
 	reasons := strings.Join(v.Reasons, "; ")
 	switch v.Effective {
 	case EffectiveAllow:

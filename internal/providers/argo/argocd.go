@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/apperr"
-	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 // maxAppBytes caps an Application read from the Argo CD API.
@@ -19,7 +19,7 @@ const maxAppBytes = 8 << 20
 // argoCDClient reads Applications from the Argo CD API.
 type argoCDClient struct {
 	base  string
-	token config.Secret
+	token secret.Secret
 	hc    *http.Client
 }
 

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/secret"
 	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
@@ -166,9 +166,9 @@ func (f *fakeArgoCD) recorded() []argoCDCall {
 // hookOptions configure a provider against the fake Argo CD.
 func hookOptions(f *fakeArgoCD) Options {
 	return Options{
-		HookToken:   config.NewSecret(testHookToken, "test"),
+		HookToken:   secret.New(testHookToken, "test"),
 		ArgoCDURL:   f.URL,
-		ArgoCDToken: config.NewSecret(testArgoCDToken, "test"),
+		ArgoCDToken: secret.New(testArgoCDToken, "test"),
 		HTTPClient:  f.Client(),
 	}
 }

@@ -12,7 +12,7 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/yaml"
 
-	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/secret"
 	"github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
 
@@ -85,7 +85,7 @@ func TestShippedNotificationTemplate(t *testing.T) {
 			delete(status, "history")
 		}},
 	}
-	p := newProvider(t, Options{HookToken: config.NewSecret(testHookToken, "test")})
+	p := newProvider(t, Options{HookToken: secret.New(testHookToken, "test")})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var app map[string]any

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/apperr"
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 func TestNotificationParse(t *testing.T) {
@@ -33,7 +33,7 @@ func TestNotificationParse(t *testing.T) {
 		{name: "no key", body: `{"app":"shop","phase":"Succeeded","initiated_by":"x"}`, kind: apperr.KindInvalid},
 		{name: "nobody", body: `{"app":"shop","phase":"Succeeded","revision":"r"}`, kind: apperr.KindInvalid},
 	}
-	p := newProvider(t, Options{HookToken: config.NewSecret(testHookToken, "test")})
+	p := newProvider(t, Options{HookToken: secret.New(testHookToken, "test")})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := p.Parse(http.Header{}, []byte(tc.body))
@@ -67,7 +67,7 @@ func TestNotificationParse(t *testing.T) {
 }
 
 func TestNotificationVerify(t *testing.T) {
-	p := newProvider(t, Options{HookToken: config.NewSecret(testHookToken, "test")})
+	p := newProvider(t, Options{HookToken: secret.New(testHookToken, "test")})
 	if err := p.Verify(hookHeaders(testHookToken, "", ""), nil); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -86,7 +86,7 @@ func TestNotificationVerify(t *testing.T) {
 func FuzzNotificationParse(f *testing.F) {
 	f.Add([]byte(`{"app":"shop","phase":"Succeeded","initiated_by":"proj:shop:ci","revision":"r","history_id":"x"}`))
 	f.Add([]byte(`{"app":"a","app_namespace":"b","phase":"Error","automated":"TRUE","started_at":"2026-01-01T00:00:00Z"}`))
-	p := newProvider(f, Options{HookToken: config.NewSecret(testHookToken, "test")})
+	p := newProvider(f, Options{HookToken: secret.New(testHookToken, "test")})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d, err := p.Parse(http.Header{}, body)
 		if err != nil {

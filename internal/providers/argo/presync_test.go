@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/apperr"
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 // gateGolden is the recorded outcome of one hook request.
@@ -79,7 +79,7 @@ func TestGateRequestRefused(t *testing.T) {
 		kind    apperr.Kind
 		want    string
 	}{
-		{name: "no hook token configured", opts: func(o Options) Options { o.HookToken = config.Secret{}; return o },
+		{name: "no hook token configured", opts: func(o Options) Options { o.HookToken = secret.Secret{}; return o },
 			headers: hookHeaders(testHookToken, "shop", ""), kind: apperr.KindUnauthenticated, want: "not configured"},
 		{name: "missing token", headers: hookHeaders("", "shop", ""), kind: apperr.KindUnauthenticated, want: "missing bearer"},
 		{name: "wrong token", headers: hookHeaders("hook-token-0123456789abcdeX", "shop", ""), kind: apperr.KindUnauthenticated, want: "does not match"},
@@ -93,9 +93,9 @@ func TestGateRequestRefused(t *testing.T) {
 		{name: "Argo CD refuses agentgate", headers: hookHeaders(testHookToken, "shop", ""), status: http.StatusForbidden, kind: apperr.KindUnavailable, want: "applications, get"},
 		{name: "Argo CD fails", headers: hookHeaders(testHookToken, "shop", ""), status: http.StatusBadGateway, kind: apperr.KindUnavailable, want: "answered 502"},
 		{name: "Argo CD not JSON", headers: hookHeaders(testHookToken, "shop", ""), app: []byte("<html>"), kind: apperr.KindUnavailable, want: "not an Application"},
-		{name: "wrong Argo CD token", opts: func(o Options) Options { o.ArgoCDToken = config.NewSecret("stale", "test"); return o },
+		{name: "wrong Argo CD token", opts: func(o Options) Options { o.ArgoCDToken = secret.New("stale", "test"); return o },
 			headers: hookHeaders(testHookToken, "shop", ""), kind: apperr.KindUnavailable, want: "refused agentgate's token (401)"},
-		{name: "no Argo CD token", opts: func(o Options) Options { o.ArgoCDToken = config.Secret{}; return o },
+		{name: "no Argo CD token", opts: func(o Options) Options { o.ArgoCDToken = secret.Secret{}; return o },
 			headers: hookHeaders(testHookToken, "shop", ""), kind: apperr.KindUnavailable, want: "argo.argocd_token"},
 		{name: "no Argo CD URL", opts: func(o Options) Options { o.ArgoCDURL = ""; return o },
 			headers: hookHeaders(testHookToken, "shop", ""), kind: apperr.KindUnavailable, want: "argo.argocd_url"},

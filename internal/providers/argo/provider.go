@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/apperr"
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 // Name is the provider's name and path segment: POST /argo/admission,
@@ -42,13 +42,13 @@ type Options struct {
 	// HookToken authenticates the Argo CD hook Jobs (POST /argo/gate) and
 	// Argo CD notifications (POST /webhooks/argo), sent as
 	// "Authorization: Bearer <token>". Without it every request is refused.
-	HookToken config.Secret
+	HookToken secret.Secret
 	// ArgoCDURL is the Argo CD API server, e.g. https://argocd.example.com.
 	// Without it the gate refuses every hook request.
 	ArgoCDURL string
 	// ArgoCDToken is an Argo CD account's API token with "applications,
 	// get" on the governed applications.
-	ArgoCDToken config.Secret
+	ArgoCDToken secret.Secret
 	// ArgoCDNamespace is Argo CD's control-plane namespace
 	// (DefaultArgoCDNamespace when empty): an Application there is named
 	// "<app>", one elsewhere "<namespace>/<app>".

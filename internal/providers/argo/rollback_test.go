@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/rollback"
+	"github.com/agentgate/agentgate/internal/secret"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
@@ -75,8 +75,8 @@ func earlierSync() store.Deployment {
 // cdProvider is the provider with the fake as its Argo CD API.
 func cdProvider(t *testing.T, api *fakeCD) *Provider {
 	t.Helper()
-	return newProvider(t, Options{HookToken: config.NewSecret(testHookToken, "test"), ArgoCDURL: api.srv.URL,
-		ArgoCDToken: config.NewSecret("argo", "test"), HTTPClient: api.srv.Client()})
+	return newProvider(t, Options{HookToken: secret.New(testHookToken, "test"), ArgoCDURL: api.srv.URL,
+		ArgoCDToken: secret.New("argo", "test"), HTTPClient: api.srv.Client()})
 }
 
 func TestRollback(t *testing.T) {
@@ -222,7 +222,7 @@ func TestRollbackErrors(t *testing.T) {
 		})
 	}
 	t.Run("without the Argo CD API", func(t *testing.T) {
-		p := newProvider(t, Options{HookToken: config.NewSecret(testHookToken, "test")})
+		p := newProvider(t, Options{HookToken: secret.New(testHookToken, "test")})
 		if p.RollbackReady() == nil {
 			t.Fatal("ready without argo.argocd_url")
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/agentgate/agentgate/internal/providers"
 )
 
-const secret = "s3cret-s3cret-s3cret"
+const testSecret = "s3cret-s3cret-s3cret"
 
 func headers(sig, delivery string) http.Header {
 	h := http.Header{}
@@ -27,33 +27,33 @@ func headers(sig, delivery string) http.Header {
 
 func TestVerify(t *testing.T) {
 	body := []byte(`{"kind":"build","principal":"generic:bot"}`)
-	good := providers.SignHMACSHA256([]byte(secret), body)
+	good := providers.SignHMACSHA256([]byte(testSecret), body)
 	tests := []struct {
-		name   string
-		secret string
-		sig    string
-		body   []byte
-		ok     bool
+		name string
+		key  string
+		sig  string
+		body []byte
+		ok   bool
 	}{
-		{name: "valid signature", secret: secret, sig: good, body: body, ok: true},
-		{name: "no secret configured fails closed", secret: "", sig: good, body: body},
-		{name: "missing signature", secret: secret, body: body},
-		{name: "wrong prefix", secret: secret, sig: strings.Replace(good, "sha256=", "sha1=", 1), body: body},
-		{name: "not hex", secret: secret, sig: "sha256=zz", body: body},
-		{name: "body changed", secret: secret, sig: good, body: append([]byte(" "), body...)},
-		{name: "other key", secret: secret, sig: providers.SignHMACSHA256([]byte("other"), body), body: body},
+		{name: "valid signature", key: testSecret, sig: good, body: body, ok: true},
+		{name: "no secret configured fails closed", key: "", sig: good, body: body},
+		{name: "missing signature", key: testSecret, body: body},
+		{name: "wrong prefix", key: testSecret, sig: strings.Replace(good, "sha256=", "sha1=", 1), body: body},
+		{name: "not hex", key: testSecret, sig: "sha256=zz", body: body},
+		{name: "body changed", key: testSecret, sig: good, body: append([]byte(" "), body...)},
+		{name: "other key", key: testSecret, sig: providers.SignHMACSHA256([]byte("other"), body), body: body},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := New(tc.secret).Verify(headers(tc.sig, "d1"), tc.body)
+			err := New(tc.key).Verify(headers(tc.sig, "d1"), tc.body)
 			if tc.ok != (err == nil) {
 				t.Fatalf("Verify() err = %v, want ok=%v", err, tc.ok)
 			}
 			if err != nil && apperr.KindOf(err) != apperr.KindUnauthenticated {
 				t.Fatalf("kind = %s, want unauthenticated", apperr.KindOf(err))
 			}
-			if err != nil && strings.Contains(err.Error(), secret) {
-				t.Fatal("error message reveals the secret")
+			if err != nil && strings.Contains(err.Error(), testSecret) {
+				t.Fatal("error message reveals the testSecret")
 			}
 		})
 	}
@@ -103,7 +103,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := New(secret).Parse(headers("", tc.delivery), []byte(tc.body))
+			d, err := New(testSecret).Parse(headers("", tc.delivery), []byte(tc.body))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
@@ -126,7 +126,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"kind":"deploy","environment":"production","principal":"github:x[bot]","trigger":{"prompt":"p"}}`))
 	f.Add([]byte(`{"kind":"build","principal":"generic:bot","phase":"end","cost":{"minutes":3}}`))
 	f.Add([]byte(`[]`))
-	p := New(secret)
+	p := New(testSecret)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d, err := p.Parse(headers("", "fuzz"), body)
 		if err != nil {
@@ -148,12 +148,12 @@ func FuzzParse(f *testing.F) {
 
 func FuzzVerify(f *testing.F) {
 	body := []byte(`{"kind":"build","principal":"generic:bot"}`)
-	f.Add(providers.SignHMACSHA256([]byte(secret), body), body)
+	f.Add(providers.SignHMACSHA256([]byte(testSecret), body), body)
 	f.Add("sha256=", []byte{})
-	p := New(secret)
+	p := New(testSecret)
 	f.Fuzz(func(t *testing.T, sig string, b []byte) {
 		err := p.Verify(headers(sig, "x"), b)
-		want := providers.SignHMACSHA256([]byte(secret), b)
+		want := providers.SignHMACSHA256([]byte(testSecret), b)
 		if (err == nil) != (strings.HasPrefix(sig, "sha256=") && strings.EqualFold(sig, want)) {
 			t.Fatalf("Verify(%q) = %v; the valid signature is %q", sig, err, want)
 		}
@@ -166,7 +166,7 @@ func TestParseLeavesInvalidPrincipalToGate(t *testing.T) {
 	for name, p := range map[string]string{"unqualified": "bot", "trailing space": "github:bot[bot] ", "zero-width space": "github:bot[bot]\u200b"} {
 		t.Run(name, func(t *testing.T) {
 			body, _ := json.Marshal(map[string]string{"kind": "build", "principal": p})
-			d, err := New(secret).Parse(headers("", "d"), body)
+			d, err := New(testSecret).Parse(headers("", "d"), body)
 			if err != nil || len(d.Events) != 1 || d.Events[0].Principal != p {
 				t.Fatalf("Parse = %+v, %v", d, err)
 			}

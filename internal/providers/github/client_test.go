@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 func TestErrorClassification(t *testing.T) {
@@ -137,9 +137,9 @@ func TestAppInstallationAuth(t *testing.T) {
 		"POST /app/installations/4343/access_tokens": {status: 201, body: `{"token":"ghs_inst_4343","expires_at":"` + expires + `"}`},
 	})
 	p := newProvider(t, Options{
-		WebhookSecret: config.NewSecret(testSecret, "test"),
+		WebhookSecret: secret.New(testSecret, "test"),
 		AppID:         99,
-		PrivateKey:    config.NewSecret(keyPEM, "test"),
+		PrivateKey:    secret.New(keyPEM, "test"),
 		BaseURL:       f.URL + "/",
 		HTTPClient:    f.Client(),
 	})
@@ -197,7 +197,7 @@ func TestAppInstallationErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeGitHub(t, map[string]reply{"POST /app/installations/4242/access_tokens": tc.tokenReply})
-			p := newProvider(t, Options{AppID: 99, PrivateKey: config.NewSecret(keyPEM, "test"), BaseURL: f.URL + "/", HTTPClient: f.Client()})
+			p := newProvider(t, Options{AppID: 99, PrivateKey: secret.New(keyPEM, "test"), BaseURL: f.URL + "/", HTTPClient: f.Client()})
 			ev := fixtureEvent(t, "workflow_run.requested.bot-trailers", f.URL)
 			if tc.installation == "" {
 				delete(ev.Handles, handleInstallationID)

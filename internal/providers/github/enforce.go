@@ -14,13 +14,6 @@ import (
 	"github.com/agentgate/agentgate/internal/providers"
 )
 
-// Effective decisions.
-const (
-	effectiveAllow    = "allow"
-	effectiveDeny     = "deny"
-	effectiveApproval = "approval_required"
-)
-
 // Check run and commit status vocabulary.
 const (
 	checkName              = "agentgate"
@@ -78,7 +71,7 @@ func isProtectionRule(ev event.Event) bool {
 
 func (p *Provider) enforceRun(ctx context.Context, ev event.Event, d providers.Decision) error {
 	switch d.Effective {
-	case effectiveDeny:
+	case event.OutcomeDeny:
 		if err := p.cancelRun(ctx, ev); err != nil {
 			return err
 		}
@@ -89,7 +82,7 @@ func (p *Provider) enforceRun(ctx context.Context, ev event.Event, d providers.D
 			short:    providers.JoinShort("Refused by agentgate", d.Reasons),
 			external: d.DecisionID,
 		})
-	case effectiveApproval:
+	case event.OutcomeApprovalRequired:
 		if err := p.cancelRun(ctx, ev); err != nil {
 			return err
 		}
@@ -105,7 +98,7 @@ func (p *Provider) enforceRun(ctx context.Context, ev event.Event, d providers.D
 			short:    "Held for approval by agentgate; re-run once approved",
 			external: d.DecisionID,
 		})
-	case effectiveAllow:
+	case event.OutcomeAllow:
 		if !noteworthy(ev, d) {
 			return providers.ErrNoAction
 		}
@@ -137,11 +130,11 @@ func noteworthy(ev event.Event, d providers.Decision) bool {
 
 func (p *Provider) enforceProtectionRule(ctx context.Context, ev event.Event, d providers.Decision) error {
 	switch d.Effective {
-	case effectiveAllow:
+	case event.OutcomeAllow:
 		return p.review(ctx, ev, true, providers.ApprovalComment(d))
-	case effectiveDeny:
+	case event.OutcomeDeny:
 		return p.review(ctx, ev, false, providers.RejectionComment(d))
-	case effectiveApproval:
+	case event.OutcomeApprovalRequired:
 		return nil
 	}
 	return &providers.PermanentError{Err: fmt.Errorf("github: unknown effective decision %q", d.Effective)}

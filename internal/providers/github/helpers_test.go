@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 const testSecret = "It's a Secret to Everybody"
@@ -115,8 +115,8 @@ func (f *fakeGitHub) recorded(all bool) []call {
 // tokenOptions configure a provider with token auth against the fake.
 func tokenOptions(f *fakeGitHub) Options {
 	return Options{
-		WebhookSecret: config.NewSecret(testSecret, "test"),
-		Token:         config.NewSecret("ghp_test_token", "test"),
+		WebhookSecret: secret.New(testSecret, "test"),
+		Token:         secret.New("ghp_test_token", "test"),
 		BaseURL:       f.URL + "/",
 		RunnerRates:   testRates(),
 		HTTPClient:    f.Client(),

@@ -13,9 +13,9 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/apperr"
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/secret"
 
 	fx "github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
@@ -62,7 +62,7 @@ func eventNameOf(fixture string) string {
 // TestGolden parses every fixture (after verifying its signature) and
 // compares the outcome with testdata/golden; -update rewrites them.
 func TestGolden(t *testing.T) {
-	p := newProvider(t, Options{WebhookSecret: config.NewSecret(testSecret, "test"), RunnerRates: testRates()})
+	p := newProvider(t, Options{WebhookSecret: secret.New(testSecret, "test"), RunnerRates: testRates()})
 	seen := map[string]bool{}
 	for name, body := range fixtures(t) {
 		t.Run(name, func(t *testing.T) {
@@ -152,7 +152,7 @@ func TestParse(t *testing.T) {
 				}
 			}},
 	}
-	p := newProvider(t, Options{WebhookSecret: config.NewSecret(testSecret, "test")})
+	p := newProvider(t, Options{WebhookSecret: secret.New(testSecret, "test")})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := headers(tc.event, tc.delivery)
@@ -192,7 +192,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add("deployment", []byte(`{"action":"created","deployment":{"payload":"{\"agent_id\":1}"},"repository":{"full_name":"a/b"}}`))
 	f.Add("workflow_run", []byte(`{"action":"requested","workflow_run":{"head_commit":{"message":"x\n\n (cherry picked from commit 1)\nAgent-Id:"}}}`))
-	p := newProvider(f, Options{WebhookSecret: config.NewSecret(testSecret, "test"), RunnerRates: testRates()})
+	p := newProvider(f, Options{WebhookSecret: secret.New(testSecret, "test"), RunnerRates: testRates()})
 	f.Fuzz(func(t *testing.T, name string, body []byte) {
 		d, err := p.Parse(headers(name, "fuzz"), body)
 		if err != nil {

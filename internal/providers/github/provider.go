@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 // Name is the provider's name and webhook path segment: POST /webhooks/github.
@@ -20,16 +20,16 @@ const DefaultBaseURL = "https://api.github.com/"
 type Options struct {
 	// WebhookSecret is the webhook's secret. Without it every delivery is
 	// refused.
-	WebhookSecret config.Secret
+	WebhookSecret secret.Secret
 	// Token is a token for the REST API (a fine-grained or classic personal
 	// access token, or an installation token managed elsewhere), sent as
 	// "Authorization: Bearer". Mutually exclusive with AppID.
-	Token config.Secret
+	Token secret.Secret
 	// AppID and PrivateKey (PEM, PKCS#1 or PKCS#8 RSA) authenticate as a
 	// GitHub App; each call uses an installation token of the installation
 	// named by the event's "installation_id" handle.
 	AppID      int64
-	PrivateKey config.Secret
+	PrivateKey secret.Secret
 	// BaseURL is the REST API root: DefaultBaseURL when empty, or
 	// https://HOST/api/v3/ for GitHub Enterprise Server.
 	BaseURL string
@@ -57,10 +57,24 @@ type Provider struct {
 }
 
 var (
-	_ providers.Provider = (*Provider)(nil)
-	_ providers.Enforcer = (*Provider)(nil)
-	_ providers.Releaser = (*Provider)(nil)
+	_ providers.Provider     = (*Provider)(nil)
+	_ providers.Enforcer     = (*Provider)(nil)
+	_ providers.Releaser     = (*Provider)(nil)
+	_ providers.CommitLinker = (*Provider)(nil)
 )
+
+// CommitURL implements providers.CommitLinker: the commit's page on
+// github.com, or on the GitHub Enterprise Server whose API is BaseURL.
+func (p *Provider) CommitURL(repo, sha string) string {
+	if repo == "" || sha == "" {
+		return ""
+	}
+	web := "https://github.com"
+	if b := strings.TrimSuffix(p.api.base.String(), "/"); !strings.Contains(b, "api.github.com") {
+		web = strings.TrimSuffix(b, "/api/v3")
+	}
+	return web + "/" + repo + "/commit/" + sha
+}
 
 // New returns the provider. It fails when the API credentials are
 // inconsistent (a token and an App, an App without a usable key), the base

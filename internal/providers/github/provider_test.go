@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/apperr"
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 // rsaKeyPEM generates an RSA key and its PKCS#1 PEM encoding.
@@ -25,7 +25,7 @@ func rsaKeyPEM(t testing.TB) (*rsa.PrivateKey, string) {
 
 func TestNew(t *testing.T) {
 	_, keyPEM := rsaKeyPEM(t)
-	secret := func(v string) config.Secret { return config.NewSecret(v, "test") }
+	secret := func(v string) secret.Secret { return secret.New(v, "test") }
 	tests := []struct {
 		name    string
 		opts    Options
@@ -82,7 +82,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newProvider(t, Options{WebhookSecret: config.NewSecret(tc.secret, "test")})
+			p := newProvider(t, Options{WebhookSecret: secret.New(tc.secret, "test")})
 			h := headers("workflow_run", "d")
 			if tc.sig != "" {
 				h.Set(HeaderSignature, tc.sig)
@@ -108,7 +108,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add(providers.SignHMACSHA256([]byte(testSecret), body), body)
 	f.Add("sha256=", []byte{})
 	f.Add("sha1=abc", body)
-	p := newProvider(f, Options{WebhookSecret: config.NewSecret(testSecret, "test")})
+	p := newProvider(f, Options{WebhookSecret: secret.New(testSecret, "test")})
 	f.Fuzz(func(t *testing.T, sig string, b []byte) {
 		h := headers("ping", "d")
 		h.Set(HeaderSignature, sig)

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/rollback"
+	"github.com/agentgate/agentgate/internal/secret"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
@@ -89,8 +89,8 @@ func TestRollbackAsGitHubApp(t *testing.T) {
 	f := newFakeGitHub(t, map[string]reply{
 		"POST /app/installations/4242/access_tokens": {status: 201, body: `{"token":"ghs_inst_4242","expires_at":"` + expires + `"}`},
 	})
-	p := newProvider(t, Options{WebhookSecret: config.NewSecret(testSecret, "test"), AppID: 99,
-		PrivateKey: config.NewSecret(keyPEM, "test"), BaseURL: f.URL + "/", HTTPClient: f.Client()})
+	p := newProvider(t, Options{WebhookSecret: secret.New(testSecret, "test"), AppID: 99,
+		PrivateKey: secret.New(keyPEM, "test"), BaseURL: f.URL + "/", HTTPClient: f.Client()})
 	if err := p.RollbackReady(); err != nil {
 		t.Fatalf("RollbackReady with a GitHub App: %v", err)
 	}
@@ -143,7 +143,7 @@ func TestRollbackRefusesWithoutWhatItNeeds(t *testing.T) {
 		}
 	})
 	t.Run("no credentials", func(t *testing.T) {
-		p := newProvider(t, Options{WebhookSecret: config.NewSecret(testSecret, "test")})
+		p := newProvider(t, Options{WebhookSecret: secret.New(testSecret, "test")})
 		if err := p.RollbackReady(); err == nil {
 			t.Fatal("ready without credentials")
 		}

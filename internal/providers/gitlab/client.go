@@ -11,8 +11,8 @@ import (
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 // Client defaults.
@@ -30,7 +30,7 @@ type apiClient struct {
 	now func() time.Time
 }
 
-func newAPIClient(base string, token config.Secret, hc *http.Client) (*apiClient, error) {
+func newAPIClient(base string, token secret.Secret, hc *http.Client) (*apiClient, error) {
 	c := &apiClient{now: time.Now}
 	if !token.IsSet() {
 		return c, nil

@@ -13,13 +13,6 @@ import (
 	"github.com/agentgate/agentgate/internal/providers"
 )
 
-// Effective decisions.
-const (
-	effectiveAllow    = "allow"
-	effectiveDeny     = "deny"
-	effectiveApproval = "approval_required"
-)
-
 // Commit status vocabulary.
 const (
 	statusName = "agentgate"
@@ -75,9 +68,9 @@ func isBlockedDeployment(ev event.Event) bool {
 
 func (p *Provider) enforcePipeline(ctx context.Context, ev event.Event, d providers.Decision) error {
 	switch d.Effective {
-	case effectiveAllow:
+	case event.OutcomeAllow:
 		return providers.ErrNoAction
-	case effectiveDeny:
+	case event.OutcomeDeny:
 		if err := p.cancelPipeline(ctx, ev); err != nil {
 			return err
 		}
@@ -86,7 +79,7 @@ func (p *Provider) enforcePipeline(ctx context.Context, ev event.Event, d provid
 			lead += " (decision " + d.DecisionID + ")"
 		}
 		return p.setStatus(ctx, ev, gl.Failed, providers.JoinShort(lead, d.Reasons))
-	case effectiveApproval:
+	case event.OutcomeApprovalRequired:
 		if err := p.cancelPipeline(ctx, ev); err != nil {
 			return err
 		}
@@ -105,11 +98,11 @@ func (p *Provider) enforceDeployment(ctx context.Context, ev event.Event, d prov
 		return providers.ErrNoAction
 	}
 	switch d.Effective {
-	case effectiveAllow:
+	case event.OutcomeAllow:
 		return p.review(ctx, ev, true, providers.ApprovalComment(d))
-	case effectiveDeny:
+	case event.OutcomeDeny:
 		return p.review(ctx, ev, false, providers.RejectionComment(d))
-	case effectiveApproval:
+	case event.OutcomeApprovalRequired:
 		return providers.ErrNoAction // held until the approval is resolved
 	}
 	return &providers.PermanentError{Err: fmt.Errorf("gitlab: unknown effective decision %q", d.Effective)}

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 const fixtureSHA = "bcbb5ec396a2c0f828686f14fac9b80b780504f2"
@@ -19,7 +19,7 @@ const fixtureSHA = "bcbb5ec396a2c0f828686f14fac9b80b780504f2"
 // fixtureEvent parses a fixture and returns its first event.
 func fixtureEvent(t *testing.T, name string) event.Event {
 	t.Helper()
-	p := newProvider(t, Options{WebhookToken: config.NewSecret(testToken, "test"), RunnerRates: testRates()})
+	p := newProvider(t, Options{WebhookToken: secret.New(testToken, "test"), RunnerRates: testRates()})
 	d, err := p.Parse(headers(hookOf(name), "u"), fixtures(t)[name])
 	if err != nil || len(d.Events) == 0 {
 		t.Fatalf("fixture %s: %v, %+v", name, err, d)

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 const testToken = "It's a Secret to Everybody"
@@ -126,8 +126,8 @@ func (f *fakeGitLab) recorded() []call {
 // apiOptions configure a provider against the fake.
 func apiOptions(f *fakeGitLab) Options {
 	return Options{
-		WebhookToken: config.NewSecret(testToken, "test"),
-		APIToken:     config.NewSecret("glpat-test-token", "test"),
+		WebhookToken: secret.New(testToken, "test"),
+		APIToken:     secret.New("glpat-test-token", "test"),
 		BaseURL:      f.URL,
 		RunnerRates:  testRates(),
 		HTTPClient:   f.Client(),

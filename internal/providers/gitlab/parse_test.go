@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/apperr"
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/secret"
 
 	fx "github.com/agentgate/agentgate/internal/testutil/fixtures"
 )
@@ -54,7 +54,7 @@ func fixtures(t testing.TB) map[string][]byte {
 // TestGolden verifies and parses every fixture and compares the outcome
 // with testdata/golden; -update rewrites them.
 func TestGolden(t *testing.T) {
-	p := newProvider(t, Options{WebhookToken: config.NewSecret(testToken, "test"), RunnerRates: testRates()})
+	p := newProvider(t, Options{WebhookToken: secret.New(testToken, "test"), RunnerRates: testRates()})
 	seen := map[string]bool{}
 	for name, body := range fixtures(t) {
 		t.Run(name, func(t *testing.T) {
@@ -154,7 +154,7 @@ func TestParse(t *testing.T) {
 				}
 			}},
 	}
-	p := newProvider(t, Options{WebhookToken: config.NewSecret(testToken, "test")})
+	p := newProvider(t, Options{WebhookToken: secret.New(testToken, "test")})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := http.Header{}
@@ -194,7 +194,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(hookSystem, []byte(`{"object_kind":"build","build_status":"manual","environment":{"name":"x","action":"start"}}`))
 	f.Add(hookDeployment, []byte(`{"object_kind":"deployment","status":"blocked","deployment_id":1,"environment":"p","user":{"username":"u"},"project":{"path_with_namespace":"a/b"},"commit_url":"/commit/zz"}`))
-	p := newProvider(f, Options{WebhookToken: config.NewSecret(testToken, "test"), RunnerRates: testRates()})
+	p := newProvider(f, Options{WebhookToken: secret.New(testToken, "test"), RunnerRates: testRates()})
 	f.Fuzz(func(t *testing.T, hook string, body []byte) {
 		d, err := p.Parse(headers(hook, "fuzz"), body)
 		if err != nil {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 // Name is the provider's name and webhook path segment: POST /webhooks/gitlab.
@@ -28,7 +28,7 @@ const defaultTimeout = 30 * time.Second
 type Options struct {
 	// WebhookToken is the webhook's secret token, which GitLab sends as
 	// X-Gitlab-Token. Without it every delivery is refused.
-	WebhookToken config.Secret
+	WebhookToken secret.Secret
 	// BaseURL is the GitLab instance: DefaultBaseURL when empty, or the
 	// root URL of a self-managed instance (https://gitlab.example.com).
 	BaseURL string
@@ -36,7 +36,7 @@ type Options struct {
 	// token for the REST API, sent as PRIVATE-TOKEN. Without it the
 	// provider verifies and parses, and Enforce reports a permanent error
 	// when there is something to enforce.
-	APIToken config.Secret
+	APIToken secret.Secret
 	// ApprovalRule is sent as represented_as with deployment approvals: the
 	// approval rule (a group or role name) agentgate's user approves for,
 	// when it may approve for several. Empty lets GitLab choose.
@@ -71,13 +71,24 @@ type Provider struct {
 	log          *slog.Logger
 	api          *apiClient
 	ids          *idTokenVerifier
+	web          string
 }
 
 var (
-	_ providers.Provider = (*Provider)(nil)
-	_ providers.Enforcer = (*Provider)(nil)
-	_ providers.Releaser = (*Provider)(nil)
+	_ providers.Provider     = (*Provider)(nil)
+	_ providers.Enforcer     = (*Provider)(nil)
+	_ providers.Releaser     = (*Provider)(nil)
+	_ providers.CommitLinker = (*Provider)(nil)
 )
+
+// CommitURL implements providers.CommitLinker: the commit's page on the
+// GitLab instance.
+func (p *Provider) CommitURL(repo, sha string) string {
+	if repo == "" || sha == "" {
+		return ""
+	}
+	return p.web + "/" + repo + "/-/commit/" + sha
+}
 
 // New returns the provider. It fails when a URL is not absolute http(s) or
 // a runner rate is negative.
@@ -129,6 +140,7 @@ func New(o Options) (*Provider, error) {
 		log:          log,
 		api:          api,
 		ids:          newIDTokenVerifier(strings.TrimSpace(o.Audience), issuer, jwks, hc, now, log),
+		web:          strings.TrimSuffix(base, "/"),
 	}, nil
 }
 

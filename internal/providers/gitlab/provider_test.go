@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/apperr"
-	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/secret"
 )
 
 func TestNew(t *testing.T) {
@@ -15,7 +15,7 @@ func TestNew(t *testing.T) {
 		wantErr string
 	}{
 		{name: "nothing configured", opts: Options{}},
-		{name: "self-managed with a token", opts: Options{BaseURL: "https://gitlab.example.com/", APIToken: config.NewSecret("glpat-x", "test")}},
+		{name: "self-managed with a token", opts: Options{BaseURL: "https://gitlab.example.com/", APIToken: secret.New("glpat-x", "test")}},
 		{name: "relative base URL", opts: Options{BaseURL: "gitlab.example.com"}, wantErr: "not an absolute"},
 		{name: "credentials in the base URL", opts: Options{BaseURL: "https://user:pw@gitlab.example.com"}, wantErr: "not an absolute"},
 		{name: "bad JWKS URL", opts: Options{JWKSURL: "ftp://x"}, wantErr: "JWKS URL"},
@@ -64,7 +64,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newProvider(t, Options{WebhookToken: config.NewSecret(tc.configured, "test")})
+			p := newProvider(t, Options{WebhookToken: secret.New(tc.configured, "test")})
 			h := headers(hookPipeline, "u")
 			h.Del(HeaderToken)
 			if tc.sent != "" {
@@ -90,7 +90,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add(testToken)
 	f.Add("")
 	f.Add(testToken + " ")
-	p := newProvider(f, Options{WebhookToken: config.NewSecret(testToken, "test")})
+	p := newProvider(f, Options{WebhookToken: secret.New(testToken, "test")})
 	f.Fuzz(func(t *testing.T, token string) {
 		h := headers(hookPipeline, "u")
 		h.Set(HeaderToken, token)

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/rollback"
+	"github.com/agentgate/agentgate/internal/secret"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
@@ -79,7 +79,7 @@ func TestRollback(t *testing.T) {
 		}
 	})
 	t.Run("no API token", func(t *testing.T) {
-		p := newProvider(t, Options{WebhookToken: config.NewSecret(testToken, "test")})
+		p := newProvider(t, Options{WebhookToken: secret.New(testToken, "test")})
 		if p.RollbackReady() == nil {
 			t.Fatal("ready without gitlab.api_token")
 		}
