@@ -26,7 +26,7 @@ var _ Submitter = (*enforce.Dispatcher)(nil)
 
 // Options configures a Service.
 type Options struct {
-	Store     store.Store
+	Store     Store
 	Providers *providers.Registry
 	Dispatch  Submitter
 	Logger    *slog.Logger

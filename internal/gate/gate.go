@@ -36,7 +36,7 @@ var (
 
 // Options configures a Gate.
 type Options struct {
-	Store    store.Store
+	Store    Store
 	Identify Identifier
 	Policy   policy.Evaluator
 	// Revision reports the serving policy revision, recorded when the

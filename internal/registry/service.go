@@ -16,7 +16,7 @@ import (
 
 // Options configures a Service.
 type Options struct {
-	Store  store.Store
+	Store  Store
 	Logger *slog.Logger
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
@@ -30,7 +30,7 @@ type Options struct {
 
 // Service is the agent registry.
 type Service struct {
-	store      store.Store
+	store      Store
 	log        *slog.Logger
 	now        func() time.Time
 	grace      time.Duration

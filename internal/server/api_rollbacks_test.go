@@ -17,6 +17,7 @@ import (
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/store/sqlite"
+	"github.com/agentgate/agentgate/internal/store/sqlstore"
 )
 
 const (
@@ -105,6 +106,13 @@ func (f *fakeRollbacks) ranIDs() []string {
 // an operator token, rollback served by rb (off when rb is nil).
 func newRollbackServer(t *testing.T, rb *fakeRollbacks) *Server {
 	t.Helper()
+	s, _ := newRollbackServerStore(t, rb)
+	return s
+}
+
+// newRollbackServerStore is newRollbackServer with its store.
+func newRollbackServerStore(t *testing.T, rb *fakeRollbacks) (*Server, *sqlstore.Store) {
+	t.Helper()
 	st, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "agentgate.db")})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +127,7 @@ func newRollbackServer(t *testing.T, rb *fakeRollbacks) *Server {
 	if rb != nil {
 		o.Rollbacks = rb
 	}
-	return New(o)
+	return New(o), st
 }
 
 func serve(s *Server, method, path, token, body string) *httptest.ResponseRecorder {
@@ -142,8 +150,8 @@ func TestListWatches(t *testing.T) {
 	ended := live
 	ended.ID, ended.Ended, ended.State, ended.AgentID = "w-ended", true, rollback.StatePassed, "id-gone"
 	rb := &fakeRollbacks{watches: []rollback.Watch{live, ended}}
-	s := newRollbackServer(t, rb)
-	if err := s.store.CreateAgent(t.Context(), agents.Agent{ID: "id-ship", Name: "ship-bot", Type: agents.TypeDeployment, Owner: "platform",
+	s, st := newRollbackServerStore(t, rb)
+	if err := st.CreateAgent(t.Context(), agents.Agent{ID: "id-ship", Name: "ship-bot", Type: agents.TypeDeployment, Owner: "platform",
 		Tier: agents.TierNew, State: agents.StateActive, CreatedAt: start, UpdatedAt: start, Version: 1}); err != nil {
 		t.Fatal(err)
 	}

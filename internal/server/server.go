@@ -22,7 +22,6 @@ import (
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/registry"
-	"github.com/agentgate/agentgate/internal/store"
 	"github.com/agentgate/agentgate/internal/telemetry"
 )
 
@@ -30,7 +29,7 @@ import (
 type Options struct {
 	Config    config.Server
 	Logger    *slog.Logger
-	Store     store.Store
+	Store     Store
 	Gate      *gate.Gate
 	Registry  *registry.Service
 	Approvals *approval.Service
@@ -58,7 +57,7 @@ type Options struct {
 type Server struct {
 	cfg            config.Server
 	log            *slog.Logger
-	store          store.Store
+	store          Store
 	gate           *gate.Gate
 	registry       *registry.Service
 	approvals      *approval.Service
