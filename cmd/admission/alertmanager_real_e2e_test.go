@@ -177,14 +177,7 @@ func (nopCloser) Close() error { return nil }
 // incident with a new rollback.
 func TestRealAlertmanagerOneIncidentOneRollback(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
-	}))
-	t.Cleanup(prom.Close)
-	gh := &fakeGitHub{}
-	ghSrv := httptest.NewServer(gh)
-	t.Cleanup(ghSrv.Close)
+	prom, gh, ghSrv := rollbackFakes(t)
 	env := func() map[string]string {
 		return map[string]string{
 			"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin,

@@ -16,14 +16,7 @@ import (
 // each re-run the previous successful GitHub deployment of an agent, and
 // both are audited.
 func TestRollbackAPIAndAlertmanager(t *testing.T) {
-	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
-	}))
-	t.Cleanup(prom.Close)
-	gh := &fakeGitHub{}
-	ghSrv := httptest.NewServer(gh)
-	t.Cleanup(ghSrv.Close)
+	prom, gh, ghSrv := rollbackFakes(t)
 	sl := &fakeSlack{}
 	slackSrv := httptest.NewServer(sl)
 	t.Cleanup(slackSrv.Close)
@@ -173,4 +166,20 @@ func waitState(t *testing.T, e *e2e, id, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("rollback %s is %s (%s), want %s", id, rb.State, rb.Error, want)
+}
+
+// rollbackFakes are what a rollback test runs against: a Prometheus HTTP
+// API whose every query has no data (watches open and see nothing) and a
+// GitHub API that records calls.
+func rollbackFakes(t *testing.T) (prom *httptest.Server, gh *fakeGitHub, ghSrv *httptest.Server) {
+	t.Helper()
+	prom = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
+	}))
+	t.Cleanup(prom.Close)
+	gh = &fakeGitHub{}
+	ghSrv = httptest.NewServer(gh)
+	t.Cleanup(ghSrv.Close)
+	return prom, gh, ghSrv
 }
