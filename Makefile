@@ -10,7 +10,9 @@ STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) 
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: all build run test test-short bypass lint fmt vet staticcheck bench fuzz policy-test clean
+IMAGE     ?= agentgate:$(VERSION)
+
+.PHONY: image all build run test test-short bypass lint fmt vet staticcheck bench fuzz policy-test clean
 
 all: lint test
 
@@ -19,6 +21,14 @@ build:
 
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/admission serve
+
+# The container image (Dockerfile) with docker, podman or buildah, whichever
+# is present: make image IMAGE=registry.example.com/agentgate:1.2.3
+image:
+	@if command -v docker >/dev/null 2>&1; then docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) . ; \
+	elif command -v podman >/dev/null 2>&1; then podman build --build-arg VERSION=$(VERSION) -t $(IMAGE) . ; \
+	elif command -v buildah >/dev/null 2>&1; then buildah bud --build-arg VERSION=$(VERSION) -t $(IMAGE) . ; \
+	else echo "make image needs docker, podman or buildah" >&2; exit 1; fi
 
 # Every test, race detector on, against SQLite and the PostgreSQL at
 # AGENTGATE_TEST_POSTGRES_DSN (default postgres://postgres@127.0.0.1:5432/test).
