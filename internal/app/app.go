@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/agentgate/agentgate/internal/agents"
 	"github.com/agentgate/agentgate/internal/approval"
 	slackui "github.com/agentgate/agentgate/internal/approval/slack"
 	"github.com/agentgate/agentgate/internal/audit"
@@ -125,6 +126,11 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.providers = preg
+	// Series at zero from the start: the providers, the built-in agent
+	// types and the built-in policy's quotas.
+	a.Metrics.Init(preg.Names(),
+		[]string{agents.TypeCoding, agents.TypeTesting, agents.TypeDeployment, agents.TypeDataPipeline, "human", "unregistered"},
+		[]string{"builds_per_hour", "api_calls_per_minute", "concurrent_environments", "concurrent_workflows"})
 	if a.Slack, err = a.newSlack(log.With("component", "slack")); err != nil {
 		return nil, err
 	}

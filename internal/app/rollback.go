@@ -99,6 +99,9 @@ func (a *App) onRollback(ctx context.Context, o rollback.Outcome) {
 		a.log.Error("could not audit a rollback", "rollback_id", r.ID, "err", err)
 	}
 	a.announceRollback(ctx, r)
+	if r.State == rollback.RollbackSucceeded || r.State == rollback.RollbackFailed {
+		a.Metrics.Rollbacks.WithLabelValues(r.Target.Provider, r.Target.Source, string(r.State)).Inc()
+	}
 	if r.State != rollback.RollbackSucceeded || r.FromAgentID == "" || r.Target.Source == rollback.SourceRequest {
 		return
 	}

@@ -21,6 +21,7 @@ type Metrics struct {
 	DeliveryReplays  *prometheus.CounterVec
 	EnforcementFails *prometheus.CounterVec
 	Redeliveries     *prometheus.CounterVec
+	Rollbacks        *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them on reg.
@@ -76,11 +77,69 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: "agentgate", Name: "redeliveries_total",
 			Help: "Failed webhook deliveries agentgate asked the sender to deliver again, by provider and event.",
 		}, []string{"provider", "event"}),
+		Rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "agentgate", Name: "rollbacks_total",
+			Help: "Finished rollbacks by provider, source (watch, alert, request) and state (succeeded, failed).",
+		}, []string{"provider", "source", "state"}),
 	}
 	m.PolicyHealthy.Set(1)
 	reg.MustRegister(m.Decisions, m.DecisionLatency, m.QuotaRejections, m.Webhooks, m.PolicyReloads,
-		m.PolicyHealthy, m.AnomalyTrips, m.LeasesReleased, m.HTTPRequests, m.DeliveryReplays, m.EnforcementFails, m.Redeliveries)
+		m.PolicyHealthy, m.AnomalyTrips, m.LeasesReleased, m.HTTPRequests, m.DeliveryReplays, m.EnforcementFails, m.Redeliveries,
+		m.Rollbacks)
 	return m
+}
+
+// Label values the series are created with at start, so that a rate, a
+// ratio or an alert over them has a zero to start from instead of no data.
+var (
+	webhookResults = []string{"decided", "ignored", "unauthenticated", "invalid", "too_large", "timeout", "replayed", "error"}
+	// verdicts are the (outcome, effective) pairs: enforced, or allowed
+	// under warn and dry run.
+	verdicts      = [][2]string{{"allow", "allow"}, {"deny", "deny"}, {"approval_required", "approval_required"}, {"deny", "allow"}, {"approval_required", "allow"}}
+	rollbackSrcs  = []string{"watch", "alert", "request"}
+	rollbackEnds  = []string{"succeeded", "failed"}
+	reloadResults = []string{"success", "failure"}
+	anomalyKinds  = []string{"denials", "request_rate"}
+	enforceKinds  = []string{"enforce", "release"}
+)
+
+// Init creates the series of the known label values at zero: per provider
+// its webhook results, decisions by verdict and agent type, decision
+// latency, replays, enforcement failures and rollbacks; quota rejections
+// by quota and agent type; policy reloads and anomaly trips. A policy's
+// other quotas appear with their first rejection.
+func (m *Metrics) Init(providers, agentTypes, quotas []string) {
+	for _, q := range quotas {
+		for _, t := range agentTypes {
+			m.QuotaRejections.WithLabelValues(q, t)
+		}
+	}
+	for _, k := range anomalyKinds {
+		m.AnomalyTrips.WithLabelValues(k)
+	}
+	for _, p := range providers {
+		for _, r := range webhookResults {
+			m.Webhooks.WithLabelValues(p, r)
+		}
+		for _, v := range verdicts {
+			for _, t := range agentTypes {
+				m.Decisions.WithLabelValues(p, v[0], v[1], t)
+			}
+		}
+		m.DecisionLatency.WithLabelValues(p)
+		m.DeliveryReplays.WithLabelValues(p)
+		for _, k := range enforceKinds {
+			m.EnforcementFails.WithLabelValues(p, k)
+		}
+		for _, src := range rollbackSrcs {
+			for _, end := range rollbackEnds {
+				m.Rollbacks.WithLabelValues(p, src, end)
+			}
+		}
+	}
+	for _, r := range reloadResults {
+		m.PolicyReloads.WithLabelValues(r)
+	}
 }
 
 // ActiveKillSwitches counts engaged kill switches; implemented by the
