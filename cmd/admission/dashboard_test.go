@@ -5,10 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // scrape returns the metric families of /metrics by name, with their
@@ -116,5 +119,59 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestAlertingRules: the shipped rule file passes promtool, and every
+// agentgate metric its expressions name is exported.
+func TestAlertingRules(t *testing.T) {
+	path := filepath.Join("..", "..", "deploy", "prometheus", "agentgate-rules.yaml")
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool (Debian's prometheus package) is not installed and CI=true")
+		}
+		t.Skip("promtool not installed (apt-get install prometheus)")
+	}
+	if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				Expr  string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, map[string]string{"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin})
+	h := a.Server.Handler()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	families := scrape(t, h)
+	name := regexp.MustCompile(`agentgate_[a-z_]+`)
+	n := 0
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			n++
+			for _, m := range name.FindAllString(r.Expr, -1) {
+				base := m
+				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+					base = strings.TrimSuffix(base, suffix)
+				}
+				if _, ok := families[base]; !ok {
+					t.Errorf("alert %s uses %s, which /metrics does not export", r.Alert, m)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no rules")
 	}
 }
