@@ -125,7 +125,7 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 // TestAlertingRules: the shipped rule file passes promtool, and every
 // agentgate metric its expressions name is exported.
 func TestAlertingRules(t *testing.T) {
-	path := filepath.Join("..", "..", "deploy", "prometheus", "agentgate-rules.yaml")
+	path := filepath.Join("..", "..", "deploy", "helm", "agentgate", "files", "agentgate-rules.yaml")
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
