@@ -3,7 +3,6 @@ package storetest
 import (
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,27 +126,10 @@ func testIncidents(t *testing.T, s suite) {
 	})
 	t.Run("concurrent triggers open one incident", func(t *testing.T) {
 		const n = 10
-		var created atomic.Int32
-		got := make([]string, n)
-		errs := make([]error, n)
-		concurrently(n, func(i int) {
+		oneWinner(t, n, "incidents opened", func(i int) (string, bool, error) {
 			r, _, ok, err := rs.OpenIncident(ctx, incidentRollback(fmt.Sprintf("race%d", i), "acme/race-inc", store.RollbackSourceAlert, 0), base, window)
-			got[i], errs[i] = r.ID, err
-			if ok {
-				created.Add(1)
-			}
+			return r.ID, ok, err
 		})
-		for _, err := range errs {
-			must(t, err)
-		}
-		if c := created.Load(); c != 1 {
-			t.Fatalf("%d incidents opened, want 1", c)
-		}
-		for i, id := range got {
-			if id != got[0] {
-				t.Fatalf("trigger %d got rollback %s, trigger 0 got %s", i, id, got[0])
-			}
-		}
 		inc, err := rs.GetIncident(ctx, store.IncidentKey(incidentRollback("x", "acme/race-inc", "", 0).Target, "d2"))
 		must(t, err)
 		if inc.Triggers != n {

@@ -331,27 +331,10 @@ func testRollbacksConcurrent(t *testing.T, s suite) {
 	ctx := t.Context()
 	const n = 10
 	t.Run("one create per key", func(t *testing.T) {
-		var created atomic.Int32
-		got := make([]string, n)
-		errs := make([]error, n)
-		concurrently(n, func(i int) {
+		oneWinner(t, n, "rollbacks created", func(i int) (string, bool, error) {
 			r, ok, err := rs.CreateRollback(ctx, newRollback(fmt.Sprintf("c%d", i), "acme/race", store.RollbackPending, 0))
-			got[i], errs[i] = r.ID, err
-			if ok {
-				created.Add(1)
-			}
+			return r.ID, ok, err
 		})
-		for _, err := range errs {
-			must(t, err)
-		}
-		if c := created.Load(); c != 1 {
-			t.Fatalf("%d rollbacks created, want 1", c)
-		}
-		for i, id := range got {
-			if id != got[0] {
-				t.Fatalf("caller %d got rollback %s, caller 0 got %s", i, id, got[0])
-			}
-		}
 	})
 	t.Run("one claim", func(t *testing.T) {
 		r := newRollback("claim-race", "acme/claim", store.RollbackPending, 0)
@@ -424,4 +407,32 @@ func testRollbacksInTx(t *testing.T, s suite) {
 	}
 	_, err = rs.GetWatch(ctx, "tw")
 	must(t, err)
+}
+
+// oneWinner runs n concurrent calls of fn (which returns the id it got and
+// whether it created it) and checks that they all succeed, exactly one
+// created, and all got the same id.
+func oneWinner(t *testing.T, n int, what string, fn func(i int) (id string, created bool, err error)) {
+	t.Helper()
+	var winners atomic.Int32
+	got := make([]string, n)
+	errs := make([]error, n)
+	concurrently(n, func(i int) {
+		id, ok, err := fn(i)
+		got[i], errs[i] = id, err
+		if ok {
+			winners.Add(1)
+		}
+	})
+	for _, err := range errs {
+		must(t, err)
+	}
+	if c := winners.Load(); c != 1 {
+		t.Fatalf("%d %s, want 1", c, what)
+	}
+	for i, id := range got {
+		if id != got[0] {
+			t.Fatalf("caller %d got %s, caller 0 got %s", i, id, got[0])
+		}
+	}
 }
