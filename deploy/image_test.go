@@ -196,7 +196,7 @@ func TestImage(t *testing.T) {
 	run(t, buildah, "commit", "--quiet", ctr, image)
 	t.Cleanup(func() { _ = exec.Command(podman, "rmi", "-f", image).Run() })
 	size := run(t, podman, "image", "inspect", image, "--format", "{{.Size}}")
-	t.Logf("image %s: %s bytes (binary and CA bundle; distroless adds about 2 MB)", image, size)
+	t.Logf("image %s: %s bytes (binary and CA bundle)", image, size)
 
 	pr := &podmanRunner{podman: podman}
 	out, err := pr.run("--rm", image, "version")

@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -209,14 +208,12 @@ func (s *Server) listDeployments(c *gin.Context) {
 		s.fail(c, apperr.Invalid("provider, repo and environment are required query parameters"))
 		return
 	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			s.fail(c, itoaErr("limit", v))
-			return
-		}
-		f.Limit = n
+	limit, err := intParam(c, "limit", 0, 500)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
+	f.Limit = limit
 	list, err := s.store.ListDeployments(c.Request.Context(), f)
 	if err != nil {
 		s.fail(c, err)

@@ -93,13 +93,10 @@ func (c *argoCDClient) application(ctx context.Context, ns, name string) (*appli
 	if ns != "" {
 		u += "?appNamespace=" + url.QueryEscape(ns)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := c.request(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("argo: build Argo CD request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "agentgate")
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.KindUnavailable, err, "cannot reach the Argo CD API to read application %q", name)
@@ -126,6 +123,22 @@ func (c *argoCDClient) application(ctx context.Context, ns, name string) (*appli
 		return nil, apperr.Wrap(apperr.KindUnavailable, err, "Argo CD answered application %q with a body that is not an Application: %s", name, jsonProblem(err))
 	}
 	return &app, nil
+}
+
+// request builds a call to the Argo CD API with agentgate's token; body,
+// when not nil, is sent as JSON.
+func (c *argoCDClient) request(ctx context.Context, method, u string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "agentgate")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
 }
 
 // qualified is "<ns>/<name>", or name without a namespace.

@@ -184,15 +184,9 @@ func (c *argoCDClient) call(ctx context.Context, method, path string, in, out an
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	req, err := c.request(ctx, method, c.base+path, body)
 	if err != nil {
 		return rollback.Permanent("%s: %w", op, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "agentgate")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
