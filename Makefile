@@ -32,9 +32,11 @@ image:
 
 # Every test, race detector on, against SQLite and the PostgreSQL at
 # AGENTGATE_TEST_POSTGRES_DSN (default postgres://postgres@127.0.0.1:5432/test).
-# With CI=true a missing PostgreSQL fails the run instead of skipping.
+# With CI=true a missing PostgreSQL fails the run instead of skipping. The
+# first run builds a kube-apiserver for the cluster tests (minutes; cached
+# under ~/.cache/agentgate-test), hence the longer timeout.
 test:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 # The bypass suite: every known way around the gate, each a test that must
 # fail to get through (docs/security.md). Also part of `make test`.

@@ -135,13 +135,7 @@ func TestImage(t *testing.T) {
 	buildah, podman := tools(t)
 	stage := readFinalStage(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "admission")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=image-test", "-o", bin, "./cmd/admission")
-	build.Dir = ".."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildAdmission(t, dir, "-s -w -X main.version=image-test")
 	f, err := elf.Open(bin)
 	if err != nil {
 		t.Fatal(err)
