@@ -32,7 +32,7 @@ see docs/configuration.md.`,
 			}
 			log := newLogger(a.stderr, cfg.Log)
 			gin.SetMode(gin.ReleaseMode)
-			svc, err := agentgate.New(cmd.Context(), agentgate.Options{Config: cfg, Logger: log, Providers: buildProviders, Announce: a.stderr})
+			svc, err := agentgate.New(cmd.Context(), agentgate.Options{Config: cfg, Logger: log, Providers: buildProviders, Announce: a.stderr, Version: version})
 			if err != nil {
 				return err
 			}

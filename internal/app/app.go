@@ -46,6 +46,8 @@ type Options struct {
 	// bootstrap token); os.Stderr when nil.
 	Announce io.Writer
 	Now      func() time.Time
+	// Version is reported as the traces' service.version.
+	Version string
 }
 
 // App is an assembled agentgate.
@@ -59,6 +61,8 @@ type App struct {
 	Gate      *gate.Gate
 	Server    *server.Server
 	Metrics   *telemetry.Metrics
+	// Tracing exports traces when tracing.endpoint is set.
+	Tracing *telemetry.Tracing
 	// Slack is the approval front end, nil when Slack is not configured.
 	Slack *slackui.Notifier
 	// Rollback watches agent deploys, nil without rollback.prometheus_url.
@@ -105,6 +109,17 @@ func New(ctx context.Context, o Options) (*App, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Metrics = telemetry.New(reg)
 
+	if a.Tracing, err = telemetry.NewTracing(ctx, telemetry.TracingOptions{
+		Endpoint: cfg.Tracing.Endpoint, SampleRatio: cfg.Tracing.SampleRatio, ServiceName: cfg.Tracing.ServiceName,
+		Version: o.Version, InstanceID: a.holder, Logger: log.With("component", "tracing"),
+	}); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			_ = a.Tracing.Shutdown(context.Background())
+		}
+	}()
 	if a.Policy, err = a.openPolicy(ctx); err != nil {
 		return nil, err
 	}
@@ -148,7 +163,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.Gate = gate.New(gate.Options{
 		Store: st, Identify: a.Registry, Policy: a.Policy, Revision: func() string { return a.Policy.Status().Revision },
 		Killer: a.Registry, Notifier: notifier, OnDeployment: onDeployment, Metrics: a.Metrics, Logger: log.With("component", "gate"),
-		Failure: cfg.Failure, DeliveryTTL: cfg.Webhooks.DeliveryTTL, Now: o.Now,
+		Failure: cfg.Failure, DeliveryTTL: cfg.Webhooks.DeliveryTTL, Now: o.Now, Tracer: a.Tracing.Tracer(),
 	})
 	if a.WorkflowWatch, err = a.newWorkflowWatch(cfg.Argo.Watch, log.With("component", "argo-watch")); err != nil {
 		return nil, err
@@ -186,7 +201,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Config: cfg.Server, Logger: log.With("component", "http"), Store: st, Gate: a.Gate, Registry: a.Registry,
 		Approvals: a.Approvals, Dispatch: a.Dispatch, Interactions: interactions(a.Slack),
 		Rollbacks: rollbacks(a.Rollback), AlertmanagerToken: a.Config.Rollback.AlertmanagerToken.Reveal(),
-		Providers: preg, Tokens: tokens, PolicyStatus: a.Policy.Status, Metrics: a.Metrics, Gatherer: reg,
+		Providers: preg, Tokens: tokens, PolicyStatus: a.Policy.Status, Metrics: a.Metrics, Gatherer: reg, Tracing: a.Tracing,
 	})
 	ok = true
 	return a, nil
@@ -321,11 +336,14 @@ func interactions(n *slackui.Notifier) http.Handler {
 }
 
 // Close waits for the server's background work (rollbacks requests
-// started), then releases the store.
+// started), exports the spans still buffered, then releases the store.
 func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.Config.Server.ShutdownTimeout)
 	defer cancel()
 	a.Server.Drain(ctx)
+	if err := a.Tracing.Shutdown(ctx); err != nil {
+		a.log.Warn("traces not exported at shutdown", "err", err)
+	}
 	return a.Store.Close()
 }
 

@@ -25,6 +25,7 @@ type Config struct {
 	Rollback Rollback `yaml:"rollback"`
 	Failure  Failure  `yaml:"failure"`
 	Log      Log      `yaml:"log"`
+	Tracing  Tracing  `yaml:"tracing"`
 }
 
 // Server configures the HTTP listener.
@@ -244,6 +245,21 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
+// Tracing configures OpenTelemetry traces, exported over OTLP/HTTP. Off
+// without an endpoint.
+type Tracing struct {
+	// Endpoint is the collector's OTLP/HTTP address, e.g.
+	// http://otel-collector:4318 (/v1/traces is added when the URL has
+	// no path) or the full traces URL.
+	Endpoint string `yaml:"endpoint"`
+	// SampleRatio is the share of traces recorded, 0 to 1; a request that
+	// carries a W3C traceparent continues its trace, sampled at the same
+	// ratio.
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// ServiceName is the resource's service.name.
+	ServiceName string `yaml:"service_name"`
+}
+
 // Default returns the configuration used with no file: SQLite in ./data,
 // the built-in policies, listening on 127.0.0.1:8080.
 func Default() Config {
@@ -267,9 +283,10 @@ func Default() Config {
 			Build:                  FailOpen,
 			ProductionEnvironments: []string{"production", "prod", "prod-*"},
 		},
-		Log:    Log{Level: "info", Format: "text"},
-		Argo:   argo.DefaultConfig(),
-		GitHub: github.DefaultConfig(),
+		Log:     Log{Level: "info", Format: "text"},
+		Tracing: Tracing{SampleRatio: 1, ServiceName: "agentgate"},
+		Argo:    argo.DefaultConfig(),
+		GitHub:  github.DefaultConfig(),
 		Rollback: Rollback{
 			Query:     `sum(rate(http_requests_total{namespace="{{.Namespace}}",code=~"5.."}[5m])) / sum(rate(http_requests_total{namespace="{{.Namespace}}"}[5m]))`,
 			Threshold: 0.05, BaselineFactor: 3, TripAfter: 3, NoDataAfter: 5,

@@ -159,6 +159,11 @@ func TestLoad(t *testing.T) {
 		{name: "argo watch enabled must be a word", env: map[string]string{"ADMISSION_ARGO_WATCH_ENABLED": "yes"}, wantErr: "argo.watch.enabled"},
 		{name: "argo watch resync too short", yaml: "argo:\n  watch:\n    resync: 10ms\n", wantErr: "argo.watch.resync"},
 		{name: "argo hook without argo cd", env: map[string]string{"ADMISSION_ARGO_HOOK_TOKEN": "hook-token-0123456789"}, wantErr: "argo.argocd_url"},
+		{name: "tracing endpoint not a URL", env: map[string]string{"ADMISSION_TRACING_ENDPOINT": "otel-collector:4318"}, wantErr: "tracing.endpoint"},
+		{name: "tracing endpoint with user information", env: map[string]string{"ADMISSION_TRACING_ENDPOINT": "https://user:pw@otel.example.com"}, wantErr: "tracing.endpoint"},
+		{name: "tracing sample ratio above 1", env: map[string]string{"ADMISSION_TRACING_SAMPLE_RATIO": "1.5"}, wantErr: "tracing.sample_ratio"},
+		{name: "tracing sample ratio negative", yaml: "tracing:\n  sample_ratio: -0.1\n", wantErr: "tracing.sample_ratio"},
+		{name: "tracing service name blank", yaml: "tracing:\n  service_name: \" \"\n", wantErr: "tracing.service_name"},
 		{
 			name: "rollback from the environment",
 			env:  map[string]string{"ADMISSION_ROLLBACK_PROMETHEUS_URL": "http://prom:9090", "ADMISSION_ROLLBACK_THRESHOLD": "0.02", "ADMISSION_ROLLBACK_TRIP_AFTER": "2"},

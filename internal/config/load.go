@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -292,6 +293,22 @@ func (c *Config) Validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	if c.Tracing.Endpoint != "" {
+		u, err := url.Parse(c.Tracing.Endpoint)
+		switch {
+		case err == nil && u.User != nil:
+			// Not echoed: it may hold a password.
+			bad("tracing.endpoint", "must not carry user information (run a local collector that authenticates)")
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			bad("tracing.endpoint", "must be an absolute http(s) URL, got %q", c.Tracing.Endpoint)
+		}
+	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		bad("tracing.sample_ratio", "must be between 0 and 1, got %v", c.Tracing.SampleRatio)
+	}
+	if strings.TrimSpace(c.Tracing.ServiceName) == "" {
+		bad("tracing.service_name", "must not be empty")
 	}
 	return errors.Join(errs...)
 }

@@ -41,8 +41,10 @@ func (r Request) source(ev *event.Event) string {
 
 // Decide runs the full admission pipeline for one event and returns the
 // decision once it is durably in the audit log.
-func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
+func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 	start := time.Now()
+	ctx, span := g.stage(ctx, spanDecide)
+	defer func() { endStage(span, err) }()
 	p, err := g.prepare(ctx, req.Event)
 	if err != nil {
 		if errors.Is(err, event.ErrInvalidPrincipal) {
@@ -57,7 +59,8 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 		counts   anomalyCounts
 		deployed *store.Deployment
 	)
-	err = g.o.Store.InTx(ctx, func(ctx context.Context, q store.Queries) error {
+	cctx, commit := g.stage(ctx, spanCommit)
+	err = g.o.Store.InTx(cctx, func(ctx context.Context, q store.Queries) error {
 		res = p.result() // reset on a retried transaction
 		approval, counts, deployed = nil, anomalyCounts{}, nil
 		if req.DeliveryID != "" {
@@ -137,9 +140,11 @@ func (g *Gate) Decide(ctx context.Context, req Request) (Result, error) {
 		}
 		return nil
 	})
+	endStage(commit, err)
 	if err != nil {
 		return Result{}, g.storeDown(err)
 	}
+	describe(span, p, res)
 	g.observe(ctx, p, res, replayed, time.Since(start))
 	if !replayed {
 		g.checkAnomalies(ctx, p, counts)

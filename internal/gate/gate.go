@@ -6,6 +6,9 @@ import (
 	"path"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/policy"
@@ -53,6 +56,8 @@ type Options struct {
 	// DeliveryTTL is how long delivery ids are remembered.
 	DeliveryTTL time.Duration
 	Now         func() time.Time
+	// Tracer traces each decision's stages; nil: no traces.
+	Tracer trace.Tracer
 }
 
 // Gate runs admission decisions.
@@ -73,6 +78,9 @@ func New(o Options) *Gate {
 	}
 	if o.Revision == nil {
 		o.Revision = func() string { return "" }
+	}
+	if o.Tracer == nil {
+		o.Tracer = noop.NewTracerProvider().Tracer(telemetry.TracerName)
 	}
 	return &Gate{o: o}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/event"
@@ -42,14 +44,18 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 	}
 	ev.Principal, ev.Initiator = ev.CanonicalPrincipal(), ev.CanonicalInitiator()
 	p := &plan{ev: ev, now: g.o.Now().UTC(), usage: map[string]policy.Usage{}}
-	ident, err := g.o.Identify.Identify(ctx, &p.ev)
+	sctx, span := g.stage(ctx, spanIdentify)
+	ident, err := g.o.Identify.Identify(sctx, &p.ev)
 	if err != nil {
-		return nil, fmt.Errorf("identify agent: %w", err)
+		err = fmt.Errorf("identify agent: %w", err)
+	} else if p.initiator, err = g.identifyInitiator(sctx, &p.ev); err != nil {
+		err = fmt.Errorf("identify initiator: %w", err)
+	}
+	endStage(span, err)
+	if err != nil {
+		return nil, err
 	}
 	p.ident = ident
-	if p.initiator, err = g.identifyInitiator(ctx, &p.ev); err != nil {
-		return nil, fmt.Errorf("identify initiator: %w", err)
-	}
 
 	var kill *store.KillSwitch
 	if ident.Agent != nil || ident.Unregistered {
@@ -57,7 +63,9 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 		if a := ident.Agent; a != nil {
 			agentID, owner = a.ID, a.Owner
 		}
-		ks, err := g.o.Store.MatchKillSwitch(ctx, agentID, owner)
+		sctx, span := g.stage(ctx, spanKillSwitch)
+		ks, err := g.o.Store.MatchKillSwitch(sctx, agentID, owner)
+		span.End()
 		switch {
 		case err == nil:
 			kill = &ks
@@ -66,7 +74,9 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 		}
 	}
 	if a := ident.Agent; a != nil {
-		usage, err := g.o.Store.QuotaUsage(ctx, a.ID, p.now)
+		sctx, span := g.stage(ctx, spanQuotaUsage)
+		usage, err := g.o.Store.QuotaUsage(sctx, a.ID, p.now)
+		endStage(span, err)
 		if err != nil {
 			return nil, fmt.Errorf("quota usage: %w", err)
 		}
@@ -75,10 +85,13 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 		}
 	}
 
-	res, perr := g.o.Policy.Evaluate(ctx, policy.Input{
+	sctx, span = g.stage(ctx, spanPolicy)
+	res, perr := g.o.Policy.Evaluate(sctx, policy.Input{
 		Event: p.ev, Agent: ident.Agent, UnregisteredAgent: ident.Unregistered,
 		Usage: p.usage, Now: p.now.Format(time.RFC3339Nano), Initiator: p.initiator,
 	})
+	span.SetAttributes(attribute.String("agentgate.policy.revision", res.Revision))
+	endStage(span, perr)
 	p.policy, p.revision = res.Decision, res.Revision
 	if perr == nil {
 		// Built whatever the verdict: an end event releases its leases

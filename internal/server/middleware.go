@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentgate/agentgate/internal/apperr"
 )
@@ -67,8 +68,11 @@ func (s *Server) withAccessLog() gin.HandlerFunc {
 		if code >= 500 {
 			level = slog.LevelWarn
 		}
-		s.log.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "route", route,
-			"status", code, "took", took, "request_id", requestID(c))
+		attrs := []any{"method", c.Request.Method, "route", route, "status", code, "took", took, "request_id", requestID(c)}
+		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsSampled() {
+			attrs = append(attrs, "trace_id", sc.TraceID().String())
+		}
+		s.log.Log(c.Request.Context(), level, "http request", attrs...)
 	}
 }
 

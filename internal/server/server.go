@@ -13,6 +13,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/approval"
@@ -51,6 +53,8 @@ type Options struct {
 	Metrics      *telemetry.Metrics
 	// Gatherer serves /metrics.
 	Gatherer prometheus.Gatherer
+	// Tracing traces requests and their stages; nil: no traces.
+	Tracing *telemetry.Tracing
 }
 
 // Server is the HTTP server.
@@ -73,6 +77,8 @@ type Server struct {
 	requestTimeout time.Duration
 	engine         *gin.Engine
 	bg             *background
+	tracer         trace.Tracer
+	propagator     propagation.TextMapPropagator
 }
 
 // New builds the server and its routes.
@@ -88,7 +94,7 @@ func New(o Options) *Server {
 		approvals: o.Approvals, dispatch: o.Dispatch, rollbacks: o.Rollbacks, alertToken: o.AlertmanagerToken,
 		providers: o.Providers, tokens: o.Tokens, policyStatus: o.PolicyStatus, metrics: o.Metrics,
 		gatherer: o.Gatherer, maxBody: o.Config.MaxBodyBytes, requestTimeout: o.Config.RequestTimeout,
-		bg: newBackground(),
+		bg: newBackground(), tracer: o.Tracing.Tracer(), propagator: propagation.TraceContext{},
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
@@ -106,7 +112,7 @@ func (s *Server) Handler() http.Handler { return s.engine }
 func (s *Server) routes(o Options) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(withRequestID(), s.withRecovery(), s.withAccessLog())
+	r.Use(withRequestID(), s.withTracing(), s.withRecovery(), s.withAccessLog())
 	r.NoRoute(func(c *gin.Context) { s.fail(c, notFoundRoute(c)) })
 	r.NoMethod(func(c *gin.Context) {
 		apperr.WriteBody(c.Writer, http.StatusMethodNotAllowed, apperr.Body{Error: apperr.Detail{Code: "method_not_allowed", Message: c.Request.Method + " is not allowed here", RequestID: requestID(c)}})

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/event"
@@ -79,7 +80,9 @@ func (s *Server) mountAdmitters(r *gin.Engine) {
 func (s *Server) syncGate(name string, g providers.SyncGate) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
-		ev, id, _, err := g.GateRequest(ctx, c.Request.Header)
+		sctx, span := s.stage(ctx, "sync_gate.request", attribute.String("agentgate.provider", name))
+		ev, id, _, err := g.GateRequest(sctx, c.Request.Header)
+		endStage(span, err)
 		if err != nil {
 			s.fail(c, err)
 			return

@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/enforce"
@@ -50,13 +52,22 @@ func (s *Server) webhook(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := p.Verify(c.Request.Header, body); err != nil {
+	ctx := c.Request.Context()
+	_, span := s.stage(ctx, "webhook.verify", attribute.String("agentgate.provider", name))
+	err = p.Verify(c.Request.Header, body)
+	endStage(span, err)
+	if err != nil {
 		count("unauthenticated")
-		s.log.WarnContext(c.Request.Context(), "webhook refused", "provider", name, "reason", err.Error(), "remote", c.ClientIP())
+		s.log.WarnContext(ctx, "webhook refused", "provider", name, "reason", err.Error(), "remote", c.ClientIP())
 		s.fail(c, err)
 		return
 	}
+	_, span = s.stage(ctx, "webhook.parse", attribute.String("agentgate.provider", name))
 	d, err := p.Parse(c.Request.Header, body)
+	if err == nil {
+		span.SetAttributes(attribute.Int("agentgate.events", len(d.Events)))
+	}
+	endStage(span, err)
 	if err != nil {
 		count("invalid")
 		s.fail(c, err)
@@ -73,8 +84,8 @@ func (s *Server) webhook(c *gin.Context) {
 		if i > 0 {
 			id = fmt.Sprintf("%s#%d", d.ID, i)
 		}
-		s.resolve(c.Request.Context(), name, p, &ev)
-		res, err := s.gate.Decide(c.Request.Context(), gate.Request{Event: ev, DeliveryID: id, Source: name, Actor: "webhook:" + name})
+		s.resolve(ctx, name, p, &ev)
+		res, err := s.gate.Decide(ctx, gate.Request{Event: ev, DeliveryID: id, Source: name, Actor: "webhook:" + name})
 		if err != nil {
 			count("error")
 			s.fail(c, err)
@@ -82,7 +93,7 @@ func (s *Server) webhook(c *gin.Context) {
 		}
 		ans.Decisions = append(ans.Decisions, res)
 		if !res.Replayed {
-			s.enforce(name, p, ev, res)
+			s.enforce(ctx, name, p, ev, res)
 		}
 	}
 	if ans.Decisions[0].Replayed {
@@ -101,22 +112,32 @@ func (s *Server) resolve(ctx context.Context, name string, p providers.Provider,
 	if !ok {
 		return
 	}
-	if err := r.Resolve(ctx, ev); err != nil {
+	ctx, span := s.stage(ctx, "webhook.resolve", attribute.String("agentgate.provider", name))
+	err := r.Resolve(ctx, ev)
+	endStage(span, err)
+	if err != nil {
 		s.log.WarnContext(ctx, "could not complete the event from the provider's API; it is decided as parsed", "provider", name, "err", err)
 	}
 }
 
 // enforce queues the provider's enforcement of a decision, to run after
-// the answer is sent.
-func (s *Server) enforce(name string, p providers.Provider, ev event.Event, res gate.Result) {
+// the answer is sent; its span is linked to the request's trace.
+func (s *Server) enforce(ctx context.Context, name string, p providers.Provider, ev event.Event, res gate.Result) {
 	e, ok := p.(providers.Enforcer)
 	if !ok || s.dispatch == nil {
 		return
 	}
 	d := decisionOf(res)
+	link := trace.LinkFromContext(ctx)
 	s.dispatch.Submit(enforce.Job{
 		Provider: name, Action: "enforce", Event: ev, DecisionID: res.DecisionID, ApprovalID: d.ApprovalID,
-		Run: func(ctx context.Context) error { return e.Enforce(ctx, ev, d) },
+		Run: func(ctx context.Context) error {
+			ctx, span := s.tracer.Start(ctx, "enforce", trace.WithLinks(link), trace.WithAttributes(
+				attribute.String("agentgate.provider", name), attribute.String("agentgate.decision_id", res.DecisionID)))
+			err := e.Enforce(ctx, ev, d)
+			endStage(span, err)
+			return err
+		},
 	})
 }
 
