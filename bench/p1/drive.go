@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// target is one server under load and how to ask it for a decision.
+type target struct {
+	name string
+	proc *process
+	// request builds the i-th request.
+	request func(ctx context.Context, i int64) (*http.Request, error)
+	// allowed reads an answer: nil when it is an allowed decision.
+	allowed func(status int, body []byte) error
+}
+
+// round is one timed run against one target.
+type round struct {
+	target   string
+	ok, fail int
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	rss      int64
+	firstErr error
+}
+
+func (r round) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
+
+// drive sends requests from workers for d and measures them.
+func drive(ctx context.Context, c *http.Client, t *target, workers int, d time.Duration, seq *atomic.Int64) round {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		fails     int
+		firstErr  error
+		wg        sync.WaitGroup
+	)
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			var localFails int
+			var localErr error
+			for ctx.Err() == nil {
+				i := seq.Add(1)
+				t0 := time.Now()
+				err := once(ctx, c, t, i)
+				took := time.Since(t0)
+				if ctx.Err() != nil {
+					break // cut off by the end of the round: not counted
+				}
+				if err != nil {
+					localFails++
+					if localErr == nil {
+						localErr = err
+					}
+					continue
+				}
+				local = append(local, took)
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			fails += localFails
+			if firstErr == nil {
+				firstErr = localErr
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r := round{target: t.name, ok: len(latencies), fail: fails, elapsed: time.Since(start), firstErr: firstErr}
+	slices.Sort(latencies)
+	if n := len(latencies); n > 0 {
+		r.p50 = latencies[n/2]
+		r.p99 = latencies[min(n-1, n*99/100)]
+	}
+	if t.proc != nil {
+		r.rss, _ = t.proc.rss()
+	}
+	return r
+}
+
+func once(ctx context.Context, c *http.Client, t *target, i int64) error {
+	req, err := t.request(ctx, i)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return t.allowed(resp.StatusCode, body)
+}
+
+// agentgateAllowed reads a webhook answer: one decision, allowed.
+func agentgateAllowed(status int, body []byte) error {
+	var ans struct {
+		Decisions []struct {
+			Outcome string `json:"outcome"`
+		} `json:"decisions"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &ans) != nil || len(ans.Decisions) != 1 {
+		return fmt.Errorf("agentgate answered %d: %.200s", status, body)
+	}
+	if o := ans.Decisions[0].Outcome; o != "allow" {
+		return fmt.Errorf("agentgate decided %s: %.300s", o, body)
+	}
+	return nil
+}
+
+// opaAllowed reads an OPA Data API answer: a decision that allows.
+func opaAllowed(status int, body []byte) error {
+	var ans struct {
+		Result *struct {
+			Allow bool `json:"allow"`
+		} `json:"result"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &ans) != nil || ans.Result == nil {
+		return fmt.Errorf("opa answered %d: %.200s", status, body)
+	}
+	if !ans.Result.Allow {
+		return fmt.Errorf("opa's decision does not allow: %.300s", body)
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/agents"
+	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/providers/generic"
+)
+
+const (
+	opaName     = "opa"
+	benchSecret = "p1-generic-secret-0123456789"
+	benchToken  = "p1-admin-token-0123456789abcdef"
+)
+
+// environment is the servers of a run and the targets that load them.
+type environment struct {
+	procs   []*process
+	targets []*target
+	cleanup []func()
+}
+
+func (e *environment) close() {
+	for _, p := range e.procs {
+		p.stop()
+	}
+	for _, f := range e.cleanup {
+		f()
+	}
+}
+
+// setup builds and starts OPA and the agentgates and provisions agents.
+func setup(ctx context.Context, o options, dir string) (env *environment, err error) {
+	env = &environment{}
+	defer func() {
+		if err != nil {
+			env.close()
+		}
+	}()
+	bundle, err := policyDir(filepath.Join(dir, "policy"))
+	if err != nil {
+		return nil, err
+	}
+	if err := opaDir(filepath.Join(dir, "opa"), bundle); err != nil {
+		return nil, err
+	}
+	fmt.Printf("policy revision %s (built-in, builds_per_hour of trusted coding agents raised to %d)\n", bundle.Revision, buildsPerHour)
+	opaBin, err := goInstall(ctx, o.cache, "github.com/open-policy-agent/opa", o.opaVersion, "opa")
+	if err != nil {
+		return nil, err
+	}
+	agBin, err := buildAgentgate(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	opa, err := start(ctx, dir, opaName, "http://"+addr, "/health", nil, opaBin,
+		"run", "--server", "--addr", addr, "--log-level", "error", filepath.Join(dir, "opa"))
+	if err != nil {
+		return nil, err
+	}
+	env.procs = append(env.procs, opa)
+
+	stores := []struct{ name, driver, dsn string }{{name: "agentgate-sqlite", driver: "sqlite"}}
+	if o.pg != "" {
+		dsn, drop, err := pgSchema(ctx, o.pg)
+		if err != nil {
+			return nil, err
+		}
+		env.cleanup = append(env.cleanup, drop)
+		stores = append(stores, struct{ name, driver, dsn string }{name: "agentgate-postgres", driver: "postgres", dsn: dsn})
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	var records []agents.Agent
+	var agTargets []*target
+	for _, st := range stores {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		vars := []string{"ADMISSION_SERVER_LISTEN=" + addr, "ADMISSION_DATA_DIR=" + filepath.Join(dir, st.name),
+			"ADMISSION_POLICY_DIR=" + filepath.Join(dir, "policy"), "ADMISSION_WEBHOOKS_GENERIC_SECRET=" + benchSecret,
+			"ADMISSION_AUTH_BOOTSTRAP_TOKEN=" + benchToken, "ADMISSION_LOG_LEVEL=warn", "ADMISSION_STORE_DRIVER=" + st.driver}
+		if st.dsn != "" {
+			vars = append(vars, "ADMISSION_STORE_POSTGRES_DSN="+st.dsn)
+		}
+		p, err := start(ctx, dir, st.name, "http://"+addr, "/readyz", vars, agBin, "serve")
+		if err != nil {
+			return nil, err
+		}
+		env.procs = append(env.procs, p)
+		recs, err := provision(ctx, client, p.url, o.agents)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", st.name, err)
+		}
+		if records == nil {
+			records = recs
+		}
+		agTargets = append(agTargets, webhookTarget(st.name, p, o.agents))
+	}
+	inputs, err := opaInputs(ctx, filepath.Join(dir, "policy"), records)
+	if err != nil {
+		return nil, err
+	}
+	env.targets = append([]*target{opaTarget(opa, inputs)}, agTargets...)
+	return env, nil
+}
+
+func agentName(i int) string { return fmt.Sprintf("bench-%d", i) }
+
+func buildBody(i int64, agentsN int) []byte {
+	b, _ := json.Marshal(map[string]any{"kind": "build", "action": "requested", "repo": "acme/api",
+		"sha": fmt.Sprintf("%040x", i), "principal": "github:" + agentName(int(i)%agentsN) + "[bot]",
+		"trigger": map[string]any{"prompt": "benchmark", "source": "p1"}})
+	return b
+}
+
+// provision creates the trusted coding agents and returns their records.
+func provision(ctx context.Context, c *http.Client, url string, n int) ([]agents.Agent, error) {
+	out := make([]agents.Agent, 0, n)
+	for i := 0; i < n; i++ {
+		spec := map[string]any{"name": agentName(i), "type": "coding", "owner": "bench@example.com", "tier": "trusted",
+			"capabilities": []string{"build"}, "environments": []string{"staging"}, "principals": []string{"github:" + agentName(i) + "[bot]"}}
+		body, err := post(ctx, c, url+"/api/v1/agents", benchToken, spec, http.StatusCreated)
+		if err != nil {
+			return nil, fmt.Errorf("provision: %w", err)
+		}
+		var created struct {
+			Agent agents.Agent `json:"agent"`
+		}
+		if err := json.Unmarshal(body, &created); err != nil || created.Agent.ID == "" {
+			return nil, fmt.Errorf("provision: unexpected answer %.200s", body)
+		}
+		out = append(out, created.Agent)
+	}
+	return out, nil
+}
+
+// webhookTarget posts signed generic webhooks, one build each, spread over
+// the agents.
+func webhookTarget(name string, p *process, agentsN int) *target {
+	run := time.Now().UnixNano()
+	return &target{name: name, proc: p, allowed: agentgateAllowed,
+		request: func(ctx context.Context, i int64) (*http.Request, error) {
+			body := buildBody(i, agentsN)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url+"/webhooks/generic", bytes.NewReader(body))
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set(generic.HeaderDelivery, fmt.Sprintf("p1-%d-%d", run, i))
+			req.Header.Set(generic.HeaderSignature, providers.SignHMACSHA256([]byte(benchSecret), body))
+			return req, nil
+		}}
+}
+
+// opaInputs builds, for every agent, the policy input agentgate builds for
+// one of its builds (parsed by the generic provider, normalized, the agent's
+// record, its builds_per_hour usage), and checks that agentgate's own
+// engine allows it on the same policy copy.
+func opaInputs(ctx context.Context, policyDir string, records []agents.Agent) ([][]byte, error) {
+	engine, err := policy.LoadDir(ctx, policyDir, policy.Options{})
+	if err != nil {
+		return nil, err
+	}
+	parser := generic.New(benchSecret)
+	out := make([][]byte, 0, len(records))
+	for i := range records {
+		body := buildBody(int64(i), len(records))
+		d, err := parser.Parse(http.Header{generic.HeaderDelivery: {"x"}}, body)
+		if err != nil || len(d.Events) != 1 {
+			return nil, fmt.Errorf("parse the benchmark's event: %v", err)
+		}
+		ev := d.Events[0]
+		ev.Normalize()
+		ev.Principal, ev.Initiator = ev.CanonicalPrincipal(), ev.CanonicalInitiator()
+		in := policy.Input{Event: ev, Agent: &records[i], Now: time.Now().UTC().Format(time.RFC3339Nano),
+			Usage: map[string]policy.Usage{"builds_per_hour": {Used: 1, Limit: buildsPerHour}}}
+		res, err := engine.Evaluate(ctx, in)
+		if err != nil || !res.Decision.Allow {
+			return nil, fmt.Errorf("agentgate's engine does not allow the benchmark's input (%v): %+v", err, res.Decision.Deny)
+		}
+		b, err := json.Marshal(map[string]any{"input": in})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// opaTarget asks OPA's Data API for the decision document.
+func opaTarget(p *process, inputs [][]byte) *target {
+	return &target{name: opaName, proc: p, allowed: opaAllowed,
+		request: func(ctx context.Context, i int64) (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url+"/v1/data/"+dataPath(policy.Query), bytes.NewReader(inputs[int(i)%len(inputs)]))
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Content-Type", "application/json")
+			return req, nil
+		}}
+}
+
+// dataPath turns data.a.b.c into a/b/c.
+func dataPath(query string) string {
+	b := []byte(query[len("data."):])
+	for i := range b {
+		if b[i] == '.' {
+			b[i] = '/'
+		}
+	}
+	return string(b)
+}

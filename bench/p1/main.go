@@ -1,0 +1,138 @@
+// Command p1 measures a full agentgate decision against a bare OPA server
+// evaluating the same policy, side by side in one run on one machine.
+//
+// It builds this checkout's admission binary and OPA (go install, cached),
+// copies the built-in policy (trusted coding agents' builds_per_hour raised
+// so that every decision is allowed) for both, starts OPA, agentgate on
+// SQLite (synchronous full) and agentgate on PostgreSQL, provisions the same
+// trusted coding agents in both agentgates, then drives every server with
+// the same client in interleaved rounds and prints throughput, latency,
+// memory and the ratios. agentgate gets signed generic webhooks (verify,
+// parse, identify, kill switches, policy, quota, durable audit); OPA gets
+// the policy input agentgate builds for the same build on its Data API.
+//
+//	go run ./bench/p1                       # from the repository root
+//	go run ./bench/p1 -rounds 5 -round 20s -c 32 -pg ""
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	rounds     int
+	round      time.Duration
+	warmup     time.Duration
+	workers    int
+	agents     int
+	pg         string
+	opaVersion string
+	cache      string
+	keep       bool
+}
+
+func main() {
+	var o options
+	cache, _ := os.UserCacheDir()
+	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds per server (interleaved)")
+	flag.DurationVar(&o.round, "round", 15*time.Second, "length of a round")
+	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "unmeasured first round per server")
+	flag.IntVar(&o.workers, "c", 16, "concurrent client workers")
+	flag.IntVar(&o.agents, "agents", 400, "trusted coding agents the load is spread over")
+	flag.StringVar(&o.pg, "pg", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL DSN for agentgate on PostgreSQL (a fresh schema is used); empty: skip")
+	flag.StringVar(&o.opaVersion, "opa-version", "v1.22.2", "OPA release to go install")
+	flag.StringVar(&o.cache, "cache", filepath.Join(cache, "agentgate-bench"), "where built tools are kept between runs")
+	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, databases)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "p1:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	if o.rounds < 1 || o.workers < 1 || o.agents < 1 {
+		return errors.New("-rounds, -c and -agents must be positive")
+	}
+	dir, err := os.MkdirTemp("", "agentgate-p1-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Println("working directory:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	env, err := setup(ctx, o, dir)
+	if err != nil {
+		return err
+	}
+	defer env.close()
+
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.workers * 2, MaxConnsPerHost: o.workers * 2}}
+	var seq atomic.Int64
+	fmt.Printf("%d workers, %d agents, rounds of %s after a %s warm-up; every decision must be allowed\n\n", o.workers, o.agents, o.round, o.warmup)
+	for _, t := range env.targets {
+		if r := drive(ctx, client, t, o.workers, o.warmup, &seq); r.fail > 0 {
+			return fmt.Errorf("warm-up of %s: %d failed: %v", t.name, r.fail, r.firstErr)
+		}
+	}
+	results := map[string][]round{}
+	fmt.Printf("%-5s %-20s %10s %9s %9s %8s\n", "round", "server", "decisions/s", "p50", "p99", "RSS MiB")
+	for i := 0; i < o.rounds; i++ {
+		// Rotate the order so that no server always runs first.
+		for j := range env.targets {
+			t := env.targets[(i+j)%len(env.targets)]
+			r := drive(ctx, client, t, o.workers, o.round, &seq)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if r.fail > 0 {
+				return fmt.Errorf("round %d on %s: %d of %d failed: %v", i+1, t.name, r.fail, r.fail+r.ok, r.firstErr)
+			}
+			results[t.name] = append(results[t.name], r)
+			fmt.Printf("%-5d %-20s %10.0f %9s %9s %8.0f\n", i+1, t.name, r.rate(), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), float64(r.rss)/(1<<20))
+		}
+	}
+	summarize(env, results)
+	return nil
+}
+
+// summarize prints each server's median round and the ratios to OPA.
+func summarize(env *environment, results map[string][]round) {
+	median := func(rs []round, f func(round) float64) float64 {
+		v := make([]float64, 0, len(rs))
+		for _, r := range rs {
+			v = append(v, f(r))
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	fmt.Printf("\nmedian of the rounds\n%-20s %10s %9s %9s %12s %12s\n", "server", "decisions/s", "p50 ms", "p99 ms", "peak RSS MiB", "vs OPA")
+	opa := results[opaName]
+	for _, t := range env.targets {
+		rs := results[t.name]
+		rate := median(rs, round.rate)
+		p50 := median(rs, func(r round) float64 { return float64(r.p50) / 1e6 })
+		p99 := median(rs, func(r round) float64 { return float64(r.p99) / 1e6 })
+		_, peak := t.proc.rss()
+		ratio := "—"
+		if t.name != opaName && len(opa) > 0 {
+			ratio = fmt.Sprintf("%.2f×, p99 %.2f×", rate/median(opa, round.rate), p99/median(opa, func(r round) float64 { return float64(r.p99) / 1e6 }))
+		}
+		fmt.Printf("%-20s %10.0f %9.2f %9.2f %12.0f %s\n", t.name, rate, p50, p99, float64(peak)/(1<<20), ratio)
+	}
+}
