@@ -29,10 +29,20 @@ type round struct {
 	elapsed  time.Duration
 	p50, p99 time.Duration
 	rss      int64
+	// cpu is the server's CPU time over the round.
+	cpu      time.Duration
 	firstErr error
 }
 
 func (r round) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
+
+// cpuPer is the server's CPU time per answered request.
+func (r round) cpuPer() time.Duration {
+	if r.ok == 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.ok)
+}
 
 // drive sends requests from workers for d and measures them.
 func drive(ctx context.Context, c *http.Client, t *target, workers int, d time.Duration, seq *atomic.Int64) round {
@@ -46,6 +56,10 @@ func drive(ctx context.Context, c *http.Client, t *target, workers int, d time.D
 		wg        sync.WaitGroup
 	)
 	start := time.Now()
+	var cpu0 time.Duration
+	if t.proc != nil {
+		cpu0 = t.proc.cpu()
+	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -88,6 +102,7 @@ func drive(ctx context.Context, c *http.Client, t *target, workers int, d time.D
 	}
 	if t.proc != nil {
 		r.rss, _ = t.proc.rss()
+		r.cpu = t.proc.cpu() - cpu0
 	}
 	return r
 }

@@ -91,7 +91,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	results := map[string][]round{}
-	fmt.Printf("%-5s %-20s %10s %9s %9s %8s\n", "round", "server", "decisions/s", "p50", "p99", "RSS MiB")
+	fmt.Printf("%-5s %-20s %10s %9s %9s %8s %10s\n", "round", "server", "decisions/s", "p50", "p99", "RSS MiB", "CPU/req")
 	for i := 0; i < o.rounds; i++ {
 		// Rotate the order so that no server always runs first.
 		for j := range env.targets {
@@ -104,7 +104,8 @@ func run(ctx context.Context, o options) error {
 				return fmt.Errorf("round %d on %s: %d of %d failed: %v", i+1, t.name, r.fail, r.fail+r.ok, r.firstErr)
 			}
 			results[t.name] = append(results[t.name], r)
-			fmt.Printf("%-5d %-20s %10.0f %9s %9s %8.0f\n", i+1, t.name, r.rate(), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), float64(r.rss)/(1<<20))
+			fmt.Printf("%-5d %-20s %10.0f %9s %9s %8.0f %10s\n", i+1, t.name, r.rate(), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
+				float64(r.rss)/(1<<20), r.cpuPer().Round(time.Microsecond))
 		}
 	}
 	summarize(env, results)

@@ -60,8 +60,8 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 		deployed *store.Deployment
 	)
 	cctx, commit := g.stage(ctx, spanCommit)
-	err = g.o.Store.InTx(cctx, func(ctx context.Context, q store.Queries) error {
-		res = p.result() // reset on a retried transaction
+	err = g.o.Store.InSharedTx(cctx, func(ctx context.Context, q store.Queries) error {
+		res = p.result()
 		approval, counts, deployed = nil, anomalyCounts{}, nil
 		if req.DeliveryID != "" {
 			prior, err := q.ClaimDelivery(ctx, store.Delivery{Provider: req.source(&p.ev), ID: req.DeliveryID, CreatedAt: p.now, ExpiresAt: p.now.Add(g.o.DeliveryTTL)})

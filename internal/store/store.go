@@ -31,6 +31,16 @@ type Store interface {
 	// in that order, so transactions cannot deadlock). Values written back
 	// by q (such as a record's Seq) are final only once InTx returns nil.
 	InTx(ctx context.Context, fn func(ctx context.Context, q Queries) error) error
+	// InSharedTx is InTx for short, frequent transactions (decisions):
+	// concurrent calls may share one transaction and one durable commit
+	// (group commit). The fns run in the order the calls arrived, each
+	// seeing the writes of those before it; an error undoes that fn's
+	// writes only (the others are re-run without it, so a fn may run more
+	// than once and must reset what it captures at its start). InSharedTx
+	// returns once the transaction holding fn's writes committed, or with
+	// the error that undid them. fn's context keeps ctx's values but not
+	// its cancellation once the shared transaction has begun.
+	InSharedTx(ctx context.Context, fn func(ctx context.Context, q Queries) error) error
 	// Ping checks the backend is reachable (readiness).
 	Ping(ctx context.Context) error
 	// Backend names the backend: "sqlite" or "postgres".

@@ -227,3 +227,14 @@ func migrationCount(t *testing.T) int {
 	}
 	return len(entries)
 }
+
+// TestCrashMidBatch kills a process holding a shared transaction open on
+// PostgreSQL: the server rolls the batch back when the connection drops.
+func TestCrashMidBatch(t *testing.T) {
+	env := map[string]string{"AGENTGATE_CRASH_DSN": os.Getenv("AGENTGATE_CRASH_DSN")}
+	if env["AGENTGATE_CRASH_DSN"] == "" {
+		env["AGENTGATE_CRASH_DSN"] = newSchema(t)
+	}
+	storetest.CrashMidBatch(t, "TestCrashMidBatch", storetest.Crash{Env: env,
+		Open: func(t testing.TB, env map[string]string) store.Store { return openDSN(t, env["AGENTGATE_CRASH_DSN"]) }})
+}

@@ -186,3 +186,40 @@ func migrationCount(t *testing.T) int {
 	}
 	return len(entries)
 }
+
+// TestCrashMidBatch kills a process holding a shared transaction open on
+// a SQLite file (synchronous full) and reopens the file.
+func TestCrashMidBatch(t *testing.T) {
+	env := map[string]string{"AGENTGATE_CRASH_DB": os.Getenv("AGENTGATE_CRASH_DB")}
+	if env["AGENTGATE_CRASH_DB"] == "" {
+		env["AGENTGATE_CRASH_DB"] = filepath.Join(t.TempDir(), "crash.db")
+	}
+	storetest.CrashMidBatch(t, "TestCrashMidBatch", storetest.Crash{Env: env,
+		Open: func(t testing.TB, env map[string]string) store.Store {
+			return openPath(t, env["AGENTGATE_CRASH_DB"], sqlite.SyncFull)
+		}})
+}
+
+// TestSharedTransactionsBatch checks that concurrent InSharedTx calls do
+// share transactions.
+func TestSharedTransactionsBatch(t *testing.T) {
+	s := open(t, "")
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() {
+			err := s.InSharedTx(t.Context(), func(ctx context.Context, q store.Queries) error {
+				_, err := q.ClaimDelivery(ctx, store.Delivery{Provider: "p", ID: strings.Repeat("x", i+1), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	batches, calls := s.BatchStats()
+	if calls != 64 || batches >= calls {
+		t.Fatalf("%d calls in %d transactions, want 64 calls sharing fewer", calls, batches)
+	}
+	t.Logf("%d calls in %d transactions", calls, batches)
+}

@@ -67,6 +67,8 @@ type Store struct {
 	writer chan struct{}
 	// stmts caches prepared statements where the dialect asks for it.
 	stmts *stmtCache
+	// batch runs InSharedTx's shared transactions.
+	batch *committer
 }
 
 var (
@@ -87,6 +89,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger) (*Store, 
 	}
 	s := &Store{db: db, dialect: d, log: log}
 	s.queries = queries{s: s}
+	s.batch = newCommitter(s)
 	if d.SingleWriter {
 		s.writer = make(chan struct{}, 1)
 	}
@@ -122,8 +125,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // Backend names the backend ("sqlite" or "postgres").
 func (s *Store) Backend() string { return s.dialect.Name }
 
-// Close closes the database.
+// Close stops the committer (failing calls still queued with ErrClosed)
+// and closes the database.
 func (s *Store) Close() error {
+	s.batch.close()
 	if s.stmts != nil {
 		s.stmts.close()
 	}

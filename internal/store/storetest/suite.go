@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"Counters", testCounters},
 		{"LeaderLease", testLeaderLease},
 		{"Transactions", testTransactions},
+		{"SharedTransactions", testSharedTransactions},
 		{"Attributions", testAttributions},
 	}
 	for _, g := range groups {
