@@ -19,6 +19,9 @@ const (
 	KindTooLarge        Kind = "payload_too_large"
 	KindTimeout         Kind = "request_timeout"
 	KindUnavailable     Kind = "unavailable"
+	// KindCanceled is a request its client gave up on before the answer:
+	// not the server's fault, and nothing was completed.
+	KindCanceled Kind = "client_closed_request"
 )
 
 // Error is a typed error with a message that is safe to show to the caller.

@@ -28,9 +28,16 @@ func HTTPStatus(k Kind) int {
 		return http.StatusRequestEntityTooLarge
 	case KindUnavailable:
 		return http.StatusServiceUnavailable
+	case KindCanceled:
+		return StatusClientClosedRequest
 	}
 	return http.StatusInternalServerError
 }
+
+// StatusClientClosedRequest is the status recorded (in logs and metrics;
+// nobody reads the answer) for a request whose client went away first, as
+// nginx does.
+const StatusClientClosedRequest = 499
 
 // FromBodyRead classifies an error reading a request body: a body over the
 // cap is KindTooLarge, a body that did not arrive before the server's read

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -20,12 +21,21 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if errors.As(err, &mbe) {
 		err = apperr.New(apperr.KindTooLarge, "request body exceeds %d bytes", mbe.Limit)
 	}
+	if apperr.KindOf(err) == apperr.KindInternal && errors.Is(c.Request.Context().Err(), context.Canceled) {
+		// The client went away (a sender's own timeout) and the work
+		// failed with it (drivers do not all wrap context.Canceled): what
+		// was under way was rolled back or never began.
+		err = apperr.Wrap(apperr.KindCanceled, err, "the client closed the request before it completed")
+	}
 	if apperr.KindOf(err) == apperr.KindInternal && s.store != nil && s.store.Unavailable(err) {
 		err = apperr.Wrap(apperr.KindUnavailable, err, "store unavailable")
 	}
 	kind := apperr.KindOf(err)
-	if kind == apperr.KindTimeout {
+	switch kind {
+	case apperr.KindTimeout:
 		s.log.InfoContext(c.Request.Context(), "request body timed out", "route", c.FullPath(), "remote", c.ClientIP(), "request_id", requestID(c))
+	case apperr.KindCanceled:
+		s.log.InfoContext(c.Request.Context(), "client closed the request before the answer", "route", c.FullPath(), "remote", c.ClientIP(), "request_id", requestID(c))
 	}
 	if statusOf(kind) >= 500 {
 		s.log.ErrorContext(c.Request.Context(), "request failed", "err", err, "route", c.FullPath(), "request_id", requestID(c))

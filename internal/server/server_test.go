@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"path/filepath"
@@ -45,6 +46,7 @@ func TestRoutingAndErrors(t *testing.T) {
 		token      string
 		body       string
 		requestID  string
+		cancelled  bool
 		status     int
 		code       string
 		wantHeader map[string]string
@@ -61,6 +63,8 @@ func TestRoutingAndErrors(t *testing.T) {
 		{name: "an unknown webhook provider", method: "POST", path: "/webhooks/jenkins", body: `{}`, status: 404, code: "not_found"},
 		{name: "a webhook body over the limit", method: "POST", path: "/webhooks/generic", body: big, status: 413, code: "payload_too_large"},
 		{name: "a webhook without its signature", method: "POST", path: "/webhooks/generic", body: `{"kind":"build"}`, status: 401, code: "unauthenticated"},
+		{name: "a client that went away is not a server error", method: "GET", path: "/api/v1/agents", token: viewerToken, cancelled: true,
+			status: 499, code: "client_closed_request"},
 		{name: "the caller's request id is kept", method: "GET", path: "/nope", requestID: "req-42", status: 404, code: "not_found",
 			wantHeader: map[string]string{"X-Request-Id": "req-42"}},
 	}
@@ -72,6 +76,11 @@ func TestRoutingAndErrors(t *testing.T) {
 			}
 			if tc.requestID != "" {
 				req.Header.Set("X-Request-Id", tc.requestID)
+			}
+			if tc.cancelled {
+				ctx, cancel := context.WithCancel(req.Context())
+				cancel()
+				req = req.WithContext(ctx)
 			}
 			rec := httptest.NewRecorder()
 			s.Handler().ServeHTTP(rec, req)
