@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 var update = flag.Bool("update", false, "rewrite deploy/install.yaml from the chart")
@@ -222,9 +223,17 @@ func checkDeployment(t *testing.T, d appsv1.Deployment) {
 	if !dsn {
 		t.Error("the PostgreSQL DSN does not come from a Secret")
 	}
-	token := false
+	token, memLimit := false, false
 	for _, e := range c.Env {
 		token = token || (e.Name == "ADMISSION_AUTH_BOOTSTRAP_TOKEN" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil)
+		if e.Name == "GOMEMLIMIT" {
+			// The soft limit must sit under the container's hard one.
+			soft, err := resource.ParseQuantity(strings.TrimSuffix(strings.Replace(e.Value, "MiB", "Mi", 1), "B"))
+			memLimit = err == nil && soft.Cmp(*c.Resources.Limits.Memory()) < 0
+		}
+	}
+	if !memLimit {
+		t.Error("no GOMEMLIMIT under the container's memory limit")
 	}
 	if !token {
 		t.Error("the bootstrap token does not come from a Secret")
