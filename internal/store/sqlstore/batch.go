@@ -124,9 +124,9 @@ func (c *committer) loop() {
 // is re-run call by call when one fails, so fn may run twice and must not
 // keep anything from a run whose error it returned or that was rolled
 // back), and InSharedTx returns once the transaction holding fn's writes
-// has committed (or failed). fn's context carries ctx's values
-// but not its cancellation once the batch has begun: a call is either
-// rolled back before it runs or waited for until its batch commits.
+// has committed (or failed). fn's context carries ctx's values and the
+// batch's deadline, not ctx's cancellation: a call is either given up
+// before its batch begins or waited for until its batch commits.
 func (s *Store) InSharedTx(ctx context.Context, fn func(ctx context.Context, q store.Queries) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -174,7 +174,7 @@ func (c *committer) run(items []*batchItem) {
 	failed := -1
 	err := c.s.inTx(ctx, func(q *queries) error {
 		for i, it := range taken {
-			if err := runItem(it, q); err != nil {
+			if err := runItem(ctx, it, q); err != nil {
 				failed = i
 				return err
 			}
@@ -196,7 +196,7 @@ func (c *committer) run(items []*batchItem) {
 		}
 	default:
 		for _, it := range taken {
-			err := c.s.inTx(ctx, func(q *queries) error { return runItem(it, q) })
+			err := c.s.inTx(ctx, func(q *queries) error { return runItem(ctx, it, q) })
 			if err == nil {
 				c.batches.Add(1)
 				c.calls.Add(1)
@@ -206,16 +206,26 @@ func (c *committer) run(items []*batchItem) {
 	}
 }
 
-// runItem runs one call on the shared transaction; a panic becomes its
-// error, so that one bad call cannot take the committer down.
-func runItem(it *batchItem, q *queries) (err error) {
+// runItem runs one call on the shared transaction, with the batch's
+// deadline and the call's context values (a trace, say); a panic becomes
+// its error, so that one bad call cannot take the committer down.
+func runItem(batch context.Context, it *batchItem, q *queries) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("sqlstore: panic in a shared transaction: %v", r)
 		}
 	}()
-	return it.fn(context.WithoutCancel(it.ctx), &queries{s: q.s, tx: q.tx})
+	return it.fn(valuesOf{Context: batch, values: it.ctx}, &queries{s: q.s, tx: q.tx})
 }
+
+// valuesOf is a context with one context's deadline and cancellation and
+// another's values.
+type valuesOf struct {
+	context.Context
+	values context.Context
+}
+
+func (c valuesOf) Value(key any) any { return c.values.Value(key) }
 
 // BatchStats reports how many shared transactions committed and how many
 // calls they carried.

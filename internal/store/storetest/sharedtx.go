@@ -182,6 +182,21 @@ func testSharedTransactions(t *testing.T, s suite) {
 		}
 	})
 
+	t.Run("fn sees the caller's values and a deadline", func(t *testing.T) {
+		st := s.open(t)
+		type key struct{}
+		ctx := context.WithValue(t.Context(), key{}, "trace-1")
+		must(t, st.InSharedTx(ctx, func(ctx context.Context, q store.Queries) error {
+			if v, _ := ctx.Value(key{}).(string); v != "trace-1" {
+				return fmt.Errorf("value %q, want the caller's", v)
+			}
+			if _, ok := ctx.Deadline(); !ok {
+				return errors.New("no deadline: a hung database would hang the call")
+			}
+			return nil
+		}))
+	})
+
 	t.Run("a call cancelled before it runs writes nothing", func(t *testing.T) {
 		st := s.open(t)
 		ctx, cancel := context.WithCancel(t.Context())
