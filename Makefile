@@ -12,7 +12,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 
 IMAGE     ?= agentgate:$(VERSION)
 
-.PHONY: image all build run test test-short bypass lint fmt vet staticcheck bench fuzz policy-test clean
+.PHONY: image all build run test test-short bypass lint fmt vet staticcheck bench bench-p1 fuzz policy-test clean
 
 all: lint test
 
@@ -62,6 +62,11 @@ staticcheck:
 # In-process decision pipeline and store benchmarks (see docs/benchmarks.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./internal/gate/... ./internal/store/... ./internal/policy/...
+
+# agentgate against a bare OPA server on the same policy, side by side
+# (docs/benchmarks.md); needs PostgreSQL unless P1FLAGS='-pg ""'.
+bench-p1:
+	$(GO) run ./bench/p1 $(P1FLAGS)
 
 # Run every native fuzz target for FUZZTIME each.
 fuzz:
