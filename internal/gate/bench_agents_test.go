@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,26 +70,11 @@ func BenchmarkDecideAgents(b *testing.B) {
 				now := func() time.Time { return base.Add(time.Duration(tick.Add(1)) * 5 * time.Minute) }
 				reg := registry.New(registry.Options{Store: st, Now: now})
 				g := gate.New(gate.Options{Store: st, Identify: reg, Policy: builtin(b), Killer: reg, Failure: config.Default().Failure, Now: now})
-				took := make([]time.Duration, 0, 4096)
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; b.Loop(); i++ {
+				measureDecisions(b, g, func(i int) event.Event {
 					agent := (i * 7919) % n // a stride over every agent
-					ev := event.Event{Provider: "generic", Kind: event.KindBuild, Action: "requested", Repo: "acme/api", SHA: "abc",
+					return event.Event{Provider: "generic", Kind: event.KindBuild, Action: "requested", Repo: "acme/api", SHA: "abc",
 						Principal: fmt.Sprintf("github:agent-%d[bot]", agent)}
-					t0 := time.Now()
-					res, err := g.Decide(ctx, gate.Request{Event: ev, DeliveryID: fmt.Sprintf("d-%d", i)})
-					took = append(took, time.Since(t0))
-					if err != nil {
-						b.Fatal(err)
-					}
-					if res.Outcome != gate.Allow {
-						b.Fatalf("decision %d: %+v", i, res)
-					}
-				}
-				slices.Sort(took)
-				b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
-				b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+				})
 			})
 		}
 	}
