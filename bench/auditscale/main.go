@@ -124,7 +124,7 @@ func record(i int64) *audit.Record {
 		AgentType: "coding", Owner: fmt.Sprintf("team-%d@example.com", agent%100), Tier: "established", Provider: provider,
 		EventKind: "build", Action: "requested", Repo: fmt.Sprintf("acme/repo-%d", i%300), SHA: fmt.Sprintf("%040x", i),
 		Principal: fmt.Sprintf("github:agent-%d[bot]", agent), Trigger: &audit.Trigger{Prompt: "fix the flaky test", Source: "api"},
-		Decision: &audit.Decision{Outcome: outcome, Effective: outcome, Enforcement: "enforce", PolicyRevision: "sha256:256c5c77cf5fe702"},
+		Decision:   &audit.Decision{Outcome: outcome, Effective: outcome, Enforcement: "enforce", PolicyRevision: "sha256:256c5c77cf5fe702"},
 		DeliveryID: fmt.Sprintf("d-%d", i)}
 }
 
