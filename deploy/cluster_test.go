@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/testutil/kubeenv"
 	"github.com/agentgate/agentgate/internal/testutil/pgtest"
+	"github.com/agentgate/agentgate/internal/testutil/tlstest"
 )
 
 // argoCRDs is the directory of Argo Workflows' own CRDs (the minimal set
@@ -137,7 +138,7 @@ func TestOnKubeAPIServer(t *testing.T) {
 	// chart's service account reaching the cluster.
 	dir := t.TempDir()
 	bin := buildAdmission(t, dir, "-X main.version=cluster-test")
-	certFile, keyFile, caPEM := servingCert(t, dir)
+	certFile, keyFile, caPEM := tlstest.ServingPair(t, dir, 2)
 	config := filepath.Join(dir, "agentgate.yaml")
 	if err := os.WriteFile(config, []byte(chartConfig(t, docs)), 0o600); err != nil {
 		t.Fatal(err)
@@ -163,10 +164,15 @@ func TestOnKubeAPIServer(t *testing.T) {
 	if err := admin.apply(ctx, webhook, "", false); err != nil {
 		t.Fatalf("apply the webhook configuration: %v", err)
 	}
+	// The kube-apiserver picks the configuration (and the agent's
+	// RoleBindings) up from its caches: wait until agentgate answers.
+	waitGoverned(t, agent)
 	// A human's template that runs as a powerful account, for the
 	// indirection attempt below; admitted (no agent) and then cached by
 	// agentgate's watch through the chart's RBAC.
-	waitAdmitted(t, admin, workflowTemplate("agents", "deploy-everything", "cluster-admin-sa"))
+	if _, err := admin.create(ctx, workflowTemplate("agents", "deploy-everything", "cluster-admin-sa")); err != nil {
+		t.Fatalf("a human's WorkflowTemplate: %v", err)
+	}
 
 	admitted := admissionCases(t, agent, controller)
 	t.Run("every decision is in the audit trail, chain intact", func(t *testing.T) {
@@ -275,21 +281,32 @@ type access struct {
 
 func checkAccess(t *testing.T, k *kube, user string, cases []access) {
 	t.Helper()
-	for _, c := range cases {
+	allowed := func(c access) bool {
 		group := "argoproj.io"
 		if c.core {
 			group = ""
 		}
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user,
+			Groups:             []string{"system:serviceaccounts", "system:authenticated"},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: "agents", Verb: c.verb, Group: group, Resource: c.resource}}}
+		got, err := k.typed.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), sar, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Status.Allowed
+	}
+	// The authorizer reads RBAC from a cache that follows the writes just
+	// made: wait until every grant shows, then check every case once.
+	deadline := time.Now().Add(15 * time.Second)
+	for _, c := range cases {
+		for c.want && !allowed(c) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s %s", c.verb, c.resource), func(t *testing.T) {
-			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user,
-				Groups:             []string{"system:serviceaccounts", "system:authenticated"},
-				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: "agents", Verb: c.verb, Group: group, Resource: c.resource}}}
-			got, err := k.typed.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), sar, metav1.CreateOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Status.Allowed != c.want {
-				t.Fatalf("%s may %s %s: %v, want %v", user, c.verb, c.resource, got.Status.Allowed, c.want)
+			if got := allowed(c); got != c.want {
+				t.Fatalf("%s may %s %s: %v, want %v", user, c.verb, c.resource, got, c.want)
 			}
 		})
 	}
@@ -402,20 +419,22 @@ func object(doc string) *unstructured.Unstructured {
 	return obj
 }
 
-// waitAdmitted creates obj as k, retrying while the webhook is not yet
-// reachable (the configuration was just applied).
-func waitAdmitted(t *testing.T, k *kube, obj *unstructured.Unstructured) {
+// waitGoverned sends the agent's out-of-scope Workflow until agentgate
+// refuses it: until then the kube-apiserver has not yet picked up the
+// webhook configuration or the agent's RoleBindings (what it admits
+// meanwhile never reached agentgate).
+func waitGoverned(t *testing.T, agent *kube) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		_, err := k.create(context.Background(), obj.DeepCopy())
-		if err == nil {
+		_, err := agent.create(context.Background(), workflow("payments", "agent-runner"))
+		if err != nil && strings.Contains(err.Error(), `admission webhook "workflows.agentgate.io" denied the request`) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("create %s/%s: %v", obj.GetKind(), obj.GetName(), err)
+			t.Fatalf("agentgate never governed the agent's Workflows: %v", err)
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -2,7 +2,6 @@ package app
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,30 +10,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/testutil/tlstest"
 )
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestSlowBody408: a client that sends its headers and then trickles the
 // body past the server's read timeout gets 408 with the API's error body,
@@ -42,7 +23,7 @@ func (s *syncBuffer) String() string {
 func TestSlowBody408(t *testing.T) {
 	for _, path := range []string{"/webhooks/generic", "/api/v1/agents"} {
 		t.Run(path, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &tlstest.SyncBuffer{}
 			dir := t.TempDir()
 			env := map[string]string{
 				"ADMISSION_DATA_DIR": dir, "ADMISSION_AUTH_BOOTSTRAP_TOKEN": adminToken,
