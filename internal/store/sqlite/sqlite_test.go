@@ -223,3 +223,27 @@ func TestSharedTransactionsBatch(t *testing.T) {
 	}
 	t.Logf("%d calls in %d transactions", calls, batches)
 }
+
+// TestSharedTxAfterClose: a call made as or after the store closes is
+// answered ErrClosed, never left waiting.
+func TestSharedTxAfterClose(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "closed.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.InSharedTx(context.Background(), func(context.Context, store.Queries) error { return nil })
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, sqlstore.ErrClosed) {
+			t.Fatalf("InSharedTx after Close = %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("InSharedTx after Close never returned")
+	}
+}

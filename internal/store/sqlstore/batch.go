@@ -150,6 +150,12 @@ func (s *Store) InSharedTx(ctx context.Context, fn func(ctx context.Context, q s
 		}
 		// Already in a batch: its outcome is decided by the commit.
 		return <-it.done
+	case <-c.stopped:
+		// Queued as the store closed, after the queue was drained.
+		if it.state.CompareAndSwap(itemQueued, itemWithdrawn) {
+			return ErrClosed
+		}
+		return <-it.done
 	}
 }
 
