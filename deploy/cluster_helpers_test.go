@@ -72,15 +72,24 @@ func (k *kube) as(t *testing.T, token string) *kube {
 // toObject decodes one YAML manifest.
 func toObject(t *testing.T, doc string) *unstructured.Unstructured {
 	t.Helper()
+	obj, err := decodeObject(doc)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, doc)
+	}
+	return obj
+}
+
+// decodeObject decodes one YAML manifest into an unstructured object.
+func decodeObject(doc string) (*unstructured.Unstructured, error) {
 	js, err := yaml.YAMLToJSON([]byte(doc))
 	if err != nil {
-		t.Fatalf("manifest is not YAML: %v\n%s", err, doc)
+		return nil, fmt.Errorf("manifest is not YAML: %w", err)
 	}
 	obj := &unstructured.Unstructured{}
 	if err := obj.UnmarshalJSON(js); err != nil {
-		t.Fatalf("manifest is not an object: %v\n%s", err, doc)
+		return nil, fmt.Errorf("manifest is not an object: %w", err)
 	}
-	return obj
+	return obj, nil
 }
 
 // resource finds obj's API resource; namespaced objects without a

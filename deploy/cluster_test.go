@@ -15,7 +15,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"github.com/agentgate/agentgate/internal/testutil/kubeenv"
 	"github.com/agentgate/agentgate/internal/testutil/pgtest"
@@ -408,12 +407,8 @@ spec:
 }
 
 func object(doc string) *unstructured.Unstructured {
-	js, err := yaml.YAMLToJSON([]byte(doc))
+	obj, err := decodeObject(doc) // the test's own literals: a mistake is a bug in the test
 	if err != nil {
-		panic(err)
-	}
-	obj := &unstructured.Unstructured{}
-	if err := obj.UnmarshalJSON(js); err != nil {
 		panic(err)
 	}
 	return obj

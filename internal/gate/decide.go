@@ -17,6 +17,7 @@ import (
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/telemetry"
 )
 
 // Request is one event to decide on.
@@ -44,7 +45,7 @@ func (r Request) source(ev *event.Event) string {
 func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 	start := time.Now()
 	ctx, span := g.stage(ctx, spanDecide)
-	defer func() { endStage(span, err) }()
+	defer func() { telemetry.EndSpan(span, err) }()
 	p, err := g.prepare(ctx, req.Event)
 	if err != nil {
 		if errors.Is(err, event.ErrInvalidPrincipal) {
@@ -140,7 +141,7 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 		}
 		return nil
 	})
-	endStage(commit, err)
+	telemetry.EndSpan(commit, err)
 	if err != nil {
 		return Result{}, g.storeDown(err)
 	}

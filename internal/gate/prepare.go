@@ -13,6 +13,7 @@ import (
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/registry"
 	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/telemetry"
 )
 
 // plan is everything decided before the transaction: who, the policy's
@@ -51,7 +52,7 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 	} else if p.initiator, err = g.identifyInitiator(sctx, &p.ev); err != nil {
 		err = fmt.Errorf("identify initiator: %w", err)
 	}
-	endStage(span, err)
+	telemetry.EndSpan(span, err)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 	if a := ident.Agent; a != nil {
 		sctx, span := g.stage(ctx, spanQuotaUsage)
 		usage, err := g.o.Store.QuotaUsage(sctx, a.ID, p.now)
-		endStage(span, err)
+		telemetry.EndSpan(span, err)
 		if err != nil {
 			return nil, fmt.Errorf("quota usage: %w", err)
 		}
@@ -91,7 +92,7 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 		Usage: p.usage, Now: p.now.Format(time.RFC3339Nano), Initiator: p.initiator,
 	})
 	span.SetAttributes(attribute.String("agentgate.policy.revision", res.Revision))
-	endStage(span, perr)
+	telemetry.EndSpan(span, perr)
 	p.policy, p.revision = res.Decision, res.Revision
 	if perr == nil {
 		// Built whatever the verdict: an end event releases its leases

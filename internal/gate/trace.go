@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -21,15 +20,6 @@ const (
 // stage starts the span of one stage of a decision.
 func (g *Gate) stage(ctx context.Context, name string) (context.Context, trace.Span) {
 	return g.o.Tracer.Start(ctx, name)
-}
-
-// endStage ends a stage's span, marking it failed when err is set.
-func endStage(span trace.Span, err error) {
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-	}
-	span.End()
 }
 
 // describe puts what was decided on the decision's span: never a secret

@@ -12,6 +12,7 @@ import (
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/telemetry"
 )
 
 // Synchronous gate answer statuses.
@@ -82,7 +83,7 @@ func (s *Server) syncGate(name string, g providers.SyncGate) gin.HandlerFunc {
 		ctx := c.Request.Context()
 		sctx, span := s.stage(ctx, "sync_gate.request", attribute.String("agentgate.provider", name))
 		ev, id, _, err := g.GateRequest(sctx, c.Request.Header)
-		endStage(span, err)
+		telemetry.EndSpan(span, err)
 		if err != nil {
 			s.fail(c, err)
 			return

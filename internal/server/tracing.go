@@ -46,12 +46,3 @@ func (s *Server) withTracing() gin.HandlerFunc {
 func (s *Server) stage(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	return s.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
 }
-
-// endStage ends a stage's span, marking it failed when err is set.
-func endStage(span trace.Span, err error) {
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-	}
-	span.End()
-}

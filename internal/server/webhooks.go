@@ -16,6 +16,7 @@ import (
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/telemetry"
 )
 
 // webhookAnswer is the body of a processed webhook: 200 with the decisions
@@ -55,7 +56,7 @@ func (s *Server) webhook(c *gin.Context) {
 	ctx := c.Request.Context()
 	_, span := s.stage(ctx, "webhook.verify", attribute.String("agentgate.provider", name))
 	err = p.Verify(c.Request.Header, body)
-	endStage(span, err)
+	telemetry.EndSpan(span, err)
 	if err != nil {
 		count("unauthenticated")
 		s.log.WarnContext(ctx, "webhook refused", "provider", name, "reason", err.Error(), "remote", c.ClientIP())
@@ -67,7 +68,7 @@ func (s *Server) webhook(c *gin.Context) {
 	if err == nil {
 		span.SetAttributes(attribute.Int("agentgate.events", len(d.Events)))
 	}
-	endStage(span, err)
+	telemetry.EndSpan(span, err)
 	if err != nil {
 		count("invalid")
 		s.fail(c, err)
@@ -114,7 +115,7 @@ func (s *Server) resolve(ctx context.Context, name string, p providers.Provider,
 	}
 	ctx, span := s.stage(ctx, "webhook.resolve", attribute.String("agentgate.provider", name))
 	err := r.Resolve(ctx, ev)
-	endStage(span, err)
+	telemetry.EndSpan(span, err)
 	if err != nil {
 		s.log.WarnContext(ctx, "could not complete the event from the provider's API; it is decided as parsed", "provider", name, "err", err)
 	}
@@ -135,7 +136,7 @@ func (s *Server) enforce(ctx context.Context, name string, p providers.Provider,
 			ctx, span := s.tracer.Start(ctx, "enforce", trace.WithLinks(link), trace.WithAttributes(
 				attribute.String("agentgate.provider", name), attribute.String("agentgate.decision_id", res.DecisionID)))
 			err := e.Enforce(ctx, ev, d)
-			endStage(span, err)
+			telemetry.EndSpan(span, err)
 			return err
 		},
 	})

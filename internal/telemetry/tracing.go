@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -78,6 +79,15 @@ func NewTracing(ctx context.Context, o TracingOptions) (*Tracing, error) {
 		o.Logger.Info("tracing on", "endpoint", u.Redacted(), "sample_ratio", o.SampleRatio)
 	}
 	return t, nil
+}
+
+// EndSpan ends a span, marking it failed with err when err is set.
+func EndSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 // Tracer returns agentgate's tracer; a nil Tracing gives a no-op one.
