@@ -238,3 +238,8 @@ func TestCrashMidBatch(t *testing.T) {
 	storetest.CrashMidBatch(t, "TestCrashMidBatch", storetest.Crash{Env: env,
 		Open: func(t testing.TB, env map[string]string) store.Store { return openDSN(t, env["AGENTGATE_CRASH_DSN"]) }})
 }
+
+func TestAuditTimeBoundsMigration(t *testing.T) {
+	dsn := newSchema(t)
+	storetest.AuditTimeBoundsMigration(t, func(t *testing.T) store.Store { return openDSN(t, dsn) }, rawExec)
+}

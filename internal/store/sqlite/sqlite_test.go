@@ -247,3 +247,8 @@ func TestSharedTxAfterClose(t *testing.T) {
 		t.Fatal("InSharedTx after Close never returned")
 	}
 }
+
+func TestAuditTimeBoundsMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agentgate.db")
+	storetest.AuditTimeBoundsMigration(t, func(t *testing.T) store.Store { return openPath(t, path, "") }, rawExec)
+}

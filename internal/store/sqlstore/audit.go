@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/audit"
@@ -33,7 +35,9 @@ func (x *queries) AppendAudit(ctx context.Context, r *audit.Record) error {
 			}
 		}
 		prevSeq, prevHash := int64(0), audit.GenesisHash
-		err := q.conn().QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
+		var prevMono, prevLag int64
+		err := q.conn().QueryRowContext(ctx, `SELECT seq, hash, at_mono_us, lag_max_us FROM audit_log ORDER BY seq DESC LIMIT 1`).
+			Scan(&prevSeq, &prevHash, &prevMono, &prevLag)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlstore: read audit head: %w", err)
 		}
@@ -41,14 +45,17 @@ func (x *queries) AppendAudit(ctx context.Context, r *audit.Record) error {
 		if err != nil {
 			return err
 		}
+		at := micros(r.Time)
+		mono := max(prevMono, at)
+		lag := max(prevLag, mono-at)
 		outcome := ""
 		if r.Decision != nil {
 			outcome = r.Decision.Outcome
 		}
 		if _, err := q.conn().ExecContext(ctx, `INSERT INTO audit_log
-			(seq, id, at_us, kind, agent_id, owner, outcome, provider, hash, body)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			r.Seq, r.ID, micros(r.Time), string(r.Kind), r.AgentID, r.Owner, outcome, r.Provider, r.Hash, string(body)); err != nil {
+			(seq, id, at_us, at_mono_us, lag_max_us, kind, agent_id, owner, outcome, provider, hash, body)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			r.Seq, r.ID, at, mono, lag, string(r.Kind), r.AgentID, r.Owner, outcome, r.Provider, r.Hash, string(body)); err != nil {
 			return fmt.Errorf("sqlstore: append audit record %d: %w", r.Seq, err)
 		}
 		return nil
@@ -57,15 +64,36 @@ func (x *queries) AppendAudit(ctx context.Context, r *audit.Record) error {
 
 // QueryAudit returns the records matching q in ascending sequence after
 // q.AfterSeq, at most q.Limit (default 100, max 1000). From is inclusive and
-// To exclusive; zero times are unbounded.
+// To exclusive; zero times are unbounded. A time window is first narrowed
+// to the exact seq range that can hold it (seqBounds), so a window at the
+// end of a long log costs an index seek, not a walk from its start.
 func (x *queries) QueryAudit(ctx context.Context, q store.AuditQuery) ([]audit.Record, error) {
+	lo, hi, empty, err := x.seqBounds(ctx, q.From, q.To)
+	if err != nil || empty {
+		return nil, err
+	}
 	var w where
-	w.add("seq > ?", q.AfterSeq)
-	for _, f := range []struct{ col, val string }{
-		{"agent_id", q.AgentID}, {"owner", q.Owner}, {"outcome", q.Outcome}, {"provider", q.Provider}, {"kind", string(q.Kind)},
+	w.add("seq > ?", max(q.AfterSeq, lo))
+	if hi > 0 {
+		w.add("seq < ?", hi)
+	}
+	// An agent or an owner is a narrower index than a provider; with one
+	// given, the provider is written so that no index serves it (SQLite has
+	// no statistics to choose by).
+	narrow := q.AgentID != "" || q.Owner != ""
+	for _, f := range []struct {
+		col, val string
+		indexed  bool
+	}{
+		{"agent_id", q.AgentID, true}, {"owner", q.Owner, true},
+		{"outcome", q.Outcome, true}, {"provider", q.Provider, !narrow}, {"kind", string(q.Kind), true},
 	} {
-		if f.val != "" {
+		switch {
+		case f.val == "":
+		case f.indexed:
 			w.add(f.col+" = ?", f.val)
+		default:
+			w.add(f.col+" || '' = ?", f.val)
 		}
 	}
 	if !q.From.IsZero() {
@@ -99,6 +127,60 @@ func (x *queries) QueryAudit(ctx context.Context, q store.AuditQuery) ([]audit.R
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// seqBounds returns the seq range lo < seq < hi (hi 0: unbounded) outside
+// which no record has a time in [from, to), or empty when none can. It is
+// exact whatever the writers' clocks did: at_mono_us, the running maximum
+// of at_us, is at least a record's own time, so every record before the
+// first with at_mono_us >= from is older than from; and lag_max_us at the
+// head bounds how far any record's time trails at_mono_us, so every record
+// from the first with at_mono_us >= to + lag_max_us on is at least to.
+func (x *queries) seqBounds(ctx context.Context, from, to time.Time) (lo, hi int64, empty bool, err error) {
+	if from.IsZero() && to.IsZero() {
+		return 0, 0, false, nil
+	}
+	first := func(atMono int64) (int64, bool, error) {
+		var seq int64
+		err := x.conn().QueryRowContext(ctx, `SELECT seq FROM audit_log WHERE at_mono_us >= $1
+			ORDER BY at_mono_us, seq LIMIT 1`, atMono).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("sqlstore: query audit: time bound: %w", err)
+		}
+		return seq, true, nil
+	}
+	if !from.IsZero() {
+		seq, ok, err := first(micros(from))
+		if err != nil || !ok {
+			return 0, 0, !ok, err
+		}
+		lo = seq - 1
+	}
+	if !to.IsZero() {
+		var lag int64
+		err := x.conn().QueryRowContext(ctx, `SELECT lag_max_us FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&lag)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, 0, true, nil
+		}
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("sqlstore: query audit: time bound: %w", err)
+		}
+		bound := micros(to)
+		if bound > math.MaxInt64-lag {
+			return lo, 0, false, nil
+		}
+		seq, ok, err := first(bound + lag)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if ok {
+			hi = seq
+		}
+	}
+	return lo, hi, false, nil
 }
 
 // ScanAudit calls fn for every record after afterSeq in sequence order with

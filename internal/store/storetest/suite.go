@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"ApprovalMessages", testApprovalMessages},
 		{"Audit", testAudit},
 		{"AuditTamper", testAuditTamper},
+		{"AuditTimeWindows", testAuditTimeWindows},
 		{"Costs", testCosts},
 		{"Deployments", testDeployments},
 		{"Rollbacks", testRollbacks},
