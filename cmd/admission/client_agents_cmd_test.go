@@ -52,7 +52,7 @@ func TestAgentsCommands(t *testing.T) {
 			args: []string{"agents", "create", "--name", "octo-bot", "--type", "coding", "--owner", "team-a", "--tier", "established",
 				"--capability", "build", "--capability", "deploy", "--env", "staging,prod", "--namespace", "ci",
 				"--principal", "github:octo-bot[bot]", "--label", "team=a", "--expires", "2026-01-01T00:00:00Z"},
-			routes: map[string]fakeReply{"POST /api/v1/agents": {201, `{"agent":` + agentA + `,"token":"agt_once"}`}},
+			routes: map[string]fakeReply{"POST /api/v1/agents": {status: 201, body: `{"agent":` + agentA + `,"token":"agt_once"}`}},
 			wantCalls: []call{{line: "POST /api/v1/agents", body: `{"name":"octo-bot","type":"coding","owner":"team-a",
 				"capabilities":["build","deploy"],"tier":"established","environments":["staging","prod"],"namespaces":["ci"],
 				"principals":["github:octo-bot[bot]"],"labels":{"team":"a"},"expires_at":"2026-01-01T00:00:00Z"}`}},
@@ -61,7 +61,7 @@ func TestAgentsCommands(t *testing.T) {
 		{
 			name:       "create as JSON keeps the note off stdout",
 			args:       []string{"agents", "create", "-o", "json", "--name", "octo-bot", "--type", "coding", "--owner", "team-a"},
-			routes:     map[string]fakeReply{"POST /api/v1/agents": {201, `{"agent":` + agentA + `,"token":"agt_once"}`}},
+			routes:     map[string]fakeReply{"POST /api/v1/agents": {status: 201, body: `{"agent":` + agentA + `,"token":"agt_once"}`}},
 			wantJSON:   `{"agent":` + agentA + `,"token":"agt_once"}`,
 			wantStderr: []string{"shown only once"},
 			wantCalls: []call{{line: "POST /api/v1/agents", body: `{"name":"octo-bot","type":"coding","owner":"team-a",

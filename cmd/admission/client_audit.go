@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -145,7 +146,8 @@ func breakText(v client.Verification) string {
 func (e *chainBrokenError) ExitCode() int { return 2 }
 
 func (a *app) auditVerifyCmd() *cobra.Command {
-	return &cobra.Command{
+	var progress progressMode
+	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check the whole audit hash chain (exit status 2 when it is broken)",
 		Args:  cobra.NoArgs,
@@ -156,7 +158,18 @@ func (a *app) auditVerifyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v, err := s.api.VerifyAudit(cmd.Context())
+			// The streamed form starts answering at once, so a long walk
+			// is not cut off by the wait for the answer's headers.
+			bar := newProgressBar(cmd, progress, "verifying")
+			var report client.Progress
+			if bar != nil {
+				report = bar.update
+			}
+			v, err := s.api.VerifyAuditProgress(cmd.Context(), report)
+			if err == nil {
+				bar.update(v.Checked, max(bar.totalOr(0), v.Checked))
+			}
+			bar.finish()
 			if err != nil {
 				return err
 			}
@@ -176,11 +189,14 @@ func (a *app) auditVerifyCmd() *cobra.Command {
 			return nil
 		},
 	}
+	progressFlag(cmd, &progress)
+	return cmd
 }
 
 func (a *app) auditExportCmd() *cobra.Command {
 	var after int64
 	var file string
+	var progress progressMode
 	cmd := &cobra.Command{
 		Use:   "export [--after N] [-f FILE]",
 		Short: "Stream the audit log as JSON lines (one record with its hash per line)",
@@ -193,11 +209,20 @@ func (a *app) auditExportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			bar := newProgressBar(cmd, progress, "exporting")
+			defer bar.finish()
+			export := func(w io.Writer) (int64, error) {
+				if bar == nil {
+					return s.api.ExportAudit(cmd.Context(), after, w)
+				}
+				return s.api.ExportAuditProgress(cmd.Context(), after, w, bar.update)
+			}
 			if file == "" || file == "-" {
-				_, err := s.api.ExportAudit(cmd.Context(), after, cmd.OutOrStdout())
+				_, err := export(cmd.OutOrStdout())
 				return err
 			}
-			n, err := exportToFile(cmd, s.api, after, file)
+			n, err := exportToFile(file, export)
+			bar.finish()
 			if err != nil {
 				return err
 			}
@@ -207,18 +232,19 @@ func (a *app) auditExportCmd() *cobra.Command {
 	}
 	cmd.Flags().Int64Var(&after, "after", 0, "export only records after this sequence number")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "write to this file instead of standard output")
+	progressFlag(cmd, &progress)
 	return cmd
 }
 
 // exportToFile writes the export to a temporary file next to name and
 // renames it into place only when the export completed, so that a
 // half-written file never looks like a complete export.
-func exportToFile(cmd *cobra.Command, api *client.Client, after int64, name string) (int64, error) {
+func exportToFile(name string, export func(io.Writer) (int64, error)) (int64, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.partial")
 	if err != nil {
 		return 0, fmt.Errorf("export to %s: %w", name, err)
 	}
-	n, err := api.ExportAudit(cmd.Context(), after, tmp)
+	n, err := export(tmp)
 	if cerr := tmp.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("export to %s: %w", name, cerr)
 	}

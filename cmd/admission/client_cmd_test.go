@@ -19,6 +19,7 @@ const testAPIToken = "op-secret-token"
 type fakeReply struct {
 	status int
 	body   string
+	header map[string]string
 }
 
 // call is a request the fake API received (or a test expects): the method,
@@ -74,6 +75,9 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		rep.status = http.StatusOK
 	}
 	w.Header().Set("Content-Type", "application/json")
+	for k, v := range rep.header {
+		w.Header().Set(k, v)
+	}
 	w.WriteHeader(rep.status)
 	_, _ = io.WriteString(w, rep.body)
 }
@@ -232,13 +236,13 @@ func TestClientPreconditions(t *testing.T) {
 		{
 			name:    "API errors read well",
 			args:    []string{"agents", "get", "ghost"},
-			routes:  map[string]fakeReply{"GET /api/v1/agents/ghost": {404, `{"error":{"code":"not_found","message":"agent \"ghost\" not found","request_id":"r1"}}`}},
+			routes:  map[string]fakeReply{"GET /api/v1/agents/ghost": {status: 404, body: `{"error":{"code":"not_found","message":"agent \"ghost\" not found","request_id":"r1"}}`}},
 			wantErr: `404 not_found: agent "ghost" not found`, wantCalls: []call{{line: "GET /api/v1/agents/ghost"}},
 		},
 		{
 			name:    "server errors show the request id",
 			args:    []string{"costs"},
-			routes:  map[string]fakeReply{"GET /api/v1/costs": {500, `{"error":{"code":"internal","message":"internal error","request_id":"abc123"}}`}},
+			routes:  map[string]fakeReply{"GET /api/v1/costs": {status: 500, body: `{"error":{"code":"internal","message":"internal error","request_id":"abc123"}}`}},
 			wantErr: "500 internal: internal error (request id abc123)", wantCalls: []call{{line: "GET /api/v1/costs"}},
 		},
 	})

@@ -33,14 +33,14 @@ func TestKillSwitchAndApprovalCommands(t *testing.T) {
 		{
 			name:         "engage for an owner",
 			args:         []string{"killswitch", "engage", "--scope", "owner", "--target", "team-a", "--reason", "runaway loop"},
-			routes:       map[string]fakeReply{"POST /api/v1/killswitches": {201, ksA}},
+			routes:       map[string]fakeReply{"POST /api/v1/killswitches": {status: 201, body: ksA}},
 			wantCalls:    []call{{line: "POST /api/v1/killswitches", body: `{"scope":"owner","target":"team-a","reason":"runaway loop"}`}},
 			wantContains: []string{"ks-1  agent"},
 		},
 		{
 			name:      "engage globally",
 			args:      []string{"killswitch", "engage", "--scope", "global", "--reason", "incident", "-o", "json"},
-			routes:    map[string]fakeReply{"POST /api/v1/killswitches": {201, ksA}},
+			routes:    map[string]fakeReply{"POST /api/v1/killswitches": {status: 201, body: ksA}},
 			wantCalls: []call{{line: "POST /api/v1/killswitches", body: `{"scope":"global","target":"","reason":"incident"}`}},
 			wantJSON:  ksA,
 		},
@@ -170,25 +170,63 @@ func TestAuditCommands(t *testing.T) {
 		{
 			name:      "verify intact",
 			args:      []string{"audit", "verify"},
-			routes:    map[string]fakeReply{"GET /api/v1/audit/verify": {body: `{"ok":true,"checked":12,"head":"h12"}`}},
-			wantCalls: []call{{line: "GET /api/v1/audit/verify"}},
+			routes:    map[string]fakeReply{"GET /api/v1/audit/verify": {body: `{"result":{"ok":true,"checked":12,"head":"h12"}}` + "\n"}},
+			wantCalls: []call{{line: "GET /api/v1/audit/verify?progress=true"}},
 			wantOut:   "audit chain intact: 12 records checked, head h12\n",
 		},
 		{
 			name:      "verify broken exits 2",
 			args:      []string{"audit", "verify"},
-			routes:    map[string]fakeReply{"GET /api/v1/audit/verify": {body: `{"ok":false,"checked":4,"head":"h4","break":{"seq":5,"reason":"hash mismatch"}}`}},
-			wantCalls: []call{{line: "GET /api/v1/audit/verify"}},
+			routes:    map[string]fakeReply{"GET /api/v1/audit/verify": {body: `{"progress":{"checked":1,"total":9}}` + "\n" + `{"result":{"ok":false,"checked":4,"head":"h4","break":{"seq":5,"reason":"hash mismatch"}}}` + "\n"}},
+			wantCalls: []call{{line: "GET /api/v1/audit/verify?progress=true"}},
 			wantOut:   "audit chain BROKEN: record 5: hash mismatch (4 records checked, last good head h4)\n",
 			wantErr:   "audit chain broken: record 5: hash mismatch", wantExit: 2,
 		},
 		{
 			name:      "verify broken as JSON exits 2",
 			args:      []string{"audit", "verify", "-o", "json"},
-			routes:    map[string]fakeReply{"GET /api/v1/audit/verify": {body: `{"ok":false,"checked":4,"head":"h4","break":{"seq":5,"reason":"hash mismatch"}}`}},
-			wantCalls: []call{{line: "GET /api/v1/audit/verify"}},
+			routes:    map[string]fakeReply{"GET /api/v1/audit/verify": {body: `{"progress":{"checked":1,"total":9}}` + "\n" + `{"result":{"ok":false,"checked":4,"head":"h4","break":{"seq":5,"reason":"hash mismatch"}}}` + "\n"}},
+			wantCalls: []call{{line: "GET /api/v1/audit/verify?progress=true"}},
 			wantJSON:  `{"ok":false,"checked":4,"head":"h4","break":{"seq":5,"reason":"hash mismatch"}}`,
 			wantErr:   "audit chain broken", wantExit: 2,
+		},
+		{
+			name: "verify with a progress bar",
+			args: []string{"audit", "verify", "--progress", "always"},
+			routes: map[string]fakeReply{"GET /api/v1/audit/verify": {
+				header: map[string]string{"X-Audit-Head-Seq": "1200000"},
+				body: `{"progress":{"checked":500000,"total":1200000}}` + "\n" +
+					`{"progress":{"checked":1000000,"total":1200000}}` + "\n" +
+					`{"result":{"ok":true,"checked":1200004,"head":"h1200004"}}` + "\n",
+			}},
+			wantCalls:  []call{{line: "GET /api/v1/audit/verify?progress=true"}},
+			wantOut:    "audit chain intact: 1200004 records checked, head h1200004\n",
+			wantStderr: []string{"verifying: 500,000 of 1,200,000 records (42%)", "verifying: 1,200,004 of 1,200,004 records (100%)"},
+		},
+		{
+			name: "verify with a progress bar, interrupted",
+			args: []string{"audit", "verify", "--progress", "always"},
+			routes: map[string]fakeReply{"GET /api/v1/audit/verify": {
+				body: `{"progress":{"checked":500,"total":1200}}` + "\n" +
+					`{"error":{"code":"internal","message":"verification interrupted"}}` + "\n",
+			}},
+			wantCalls: []call{{line: "GET /api/v1/audit/verify?progress=true"}},
+			wantErr:   "GET /audit/verify: the server stopped: verification interrupted",
+		},
+		{
+			name:    "bad --progress",
+			args:    []string{"audit", "verify", "--progress", "sometimes"},
+			wantErr: `"sometimes" is not auto, always or never`,
+		},
+		{
+			name: "export with a progress bar",
+			args: []string{"audit", "export", "--after", "1", "-f", filepath.Join(dir, "progress.ndjson"), "--progress", "always"},
+			routes: map[string]fakeReply{"GET /api/v1/audit/export": {
+				header: map[string]string{"X-Audit-Head-Seq": "3"},
+				body:   rec2 + "\n" + rec3 + "\n",
+			}},
+			wantCalls:  []call{{line: "GET /api/v1/audit/export?after=1"}},
+			wantStderr: []string{"exporting: 1 of 2 records (50%)", "exporting: 2 of 2 records (100%)", "exported 2 audit records to "},
 		},
 		{
 			name:      "export to stdout",
@@ -209,7 +247,7 @@ func TestAuditCommands(t *testing.T) {
 	if err != nil || string(got) != rec1+"\n"+rec2+"\n" {
 		t.Fatalf("export file = %q, %v", got, err)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
 		t.Errorf("left files behind: %v", entries)
 	}
 }
@@ -217,7 +255,7 @@ func TestAuditCommands(t *testing.T) {
 func TestExportToFileFailureLeavesNoFile(t *testing.T) {
 	dir := t.TempDir()
 	name := filepath.Join(dir, "audit.ndjson")
-	api := newFakeAPI(t, map[string]fakeReply{"GET /api/v1/audit/export": {403, `{"error":{"code":"forbidden","message":"no"}}`}})
+	api := newFakeAPI(t, map[string]fakeReply{"GET /api/v1/audit/export": {status: 403, body: `{"error":{"code":"forbidden","message":"no"}}`}})
 	env := map[string]string{"ADMISSION_SERVER": api.url, "ADMISSION_TOKEN": testAPIToken}
 	_, _, err := runCLI(t, env, "", "audit", "export", "-f", name)
 	if err == nil || !strings.Contains(err.Error(), "403 forbidden: no") {

@@ -42,7 +42,7 @@ func TestRollbackCommands(t *testing.T) {
 		{
 			name:      "rollback off at the server",
 			args:      []string{"rollback", "watches"},
-			routes:    map[string]fakeReply{"GET /api/v1/rollback/watches": {503, `{"error":{"code":"unavailable","message":"rollback is not configured (rollback.prometheus_url)"}}`}},
+			routes:    map[string]fakeReply{"GET /api/v1/rollback/watches": {status: 503, body: `{"error":{"code":"unavailable","message":"rollback is not configured (rollback.prometheus_url)"}}`}},
 			wantCalls: []call{{line: "GET /api/v1/rollback/watches"}},
 			wantErr:   "rollback is not configured",
 		},

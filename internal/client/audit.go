@@ -107,10 +107,55 @@ func (c *Client) VerifyAudit(ctx context.Context) (Verification, error) {
 	return v, err
 }
 
+// Progress is told how far a long audit operation has got: done of about
+// total records. total is the log's head when the operation began (never
+// less than done), or -1 when the server did not say.
+type Progress func(done, total int64)
+
+// VerifyAuditProgress is VerifyAudit with progress reports, about once a
+// second, while the server walks the chain.
+func (c *Client) VerifyAuditProgress(ctx context.Context, progress Progress) (Verification, error) {
+	resp, err := c.send(ctx, http.MethodGet, "/audit/verify", url.Values{"progress": {"true"}}, nil)
+	if err != nil {
+		return Verification{}, err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(bufio.NewReader(resp.Body))
+	for {
+		var ev struct {
+			Progress *struct {
+				Checked int64 `json:"checked"`
+				Total   int64 `json:"total"`
+			} `json:"progress"`
+			Result *Verification `json:"result"`
+			Error  *struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := dec.Decode(&ev); err != nil {
+			return Verification{}, fmt.Errorf("GET /audit/verify: the stream ended before the result: %w", err)
+		}
+		switch {
+		case ev.Result != nil:
+			return *ev.Result, nil
+		case ev.Error != nil:
+			return Verification{}, fmt.Errorf("GET /audit/verify: the server stopped: %s", ev.Error.Message)
+		case ev.Progress != nil && progress != nil:
+			progress(ev.Progress.Checked, ev.Progress.Total)
+		}
+	}
+}
+
 // ExportAudit streams the audit log after sequence after as JSON lines
 // (one record with its hash per line) to w, and returns how many records
 // it wrote. The http.Client's Timeout bounds the whole export.
 func (c *Client) ExportAudit(ctx context.Context, after int64, w io.Writer) (int64, error) {
+	return c.ExportAuditProgress(ctx, after, w, nil)
+}
+
+// ExportAuditProgress is ExportAudit that reports each record written, of
+// the records the log held after sequence after when the export began.
+func (c *Client) ExportAuditProgress(ctx context.Context, after int64, w io.Writer, progress Progress) (int64, error) {
 	q := url.Values{}
 	if after > 0 {
 		q.Set("after", strconv.FormatInt(after, 10))
@@ -120,6 +165,10 @@ func (c *Client) ExportAudit(ctx context.Context, after int64, w io.Writer) (int
 		return 0, err
 	}
 	defer resp.Body.Close()
+	total := int64(-1)
+	if head, err := strconv.ParseInt(resp.Header.Get("X-Audit-Head-Seq"), 10, 64); err == nil {
+		total = max(head-after, 0)
+	}
 	lc := &lineCounter{w: w}
 	r := bufio.NewReaderSize(resp.Body, 64<<10)
 	for {
@@ -133,6 +182,13 @@ func (c *Client) ExportAudit(ctx context.Context, after int64, w io.Writer) (int
 		}
 		if _, werr := lc.Write(line); werr != nil {
 			return lc.lines, werr
+		}
+		if progress != nil && len(line) > 0 && line[len(line)-1] == '\n' {
+			if total >= 0 {
+				progress(lc.lines, max(total, lc.lines))
+			} else {
+				progress(lc.lines, -1)
+			}
 		}
 		if errors.Is(err, io.EOF) {
 			break

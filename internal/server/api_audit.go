@@ -89,23 +89,83 @@ type verifyResult struct {
 	Break   *audit.Break `json:"break,omitempty"`
 }
 
-// verifyAudit walks the whole chain and reports the first break.
+// headerAuditHead carries the audit log's head seq on the streaming audit
+// routes, read as the stream starts: what a progress bar counts up to.
+const headerAuditHead = "X-Audit-Head-Seq"
+
+// progressEvery is how often a streamed verification reports progress.
+const progressEvery = time.Second
+
+// verifyAudit walks the whole chain and reports the first break. With
+// progress=true it streams NDJSON instead: {"progress":{...}} lines after
+// the first record and then about once a second, then one {"result":{...}} line (or an {"error":...} line).
 func (s *Server) verifyAudit(c *gin.Context) {
+	stream := false
+	if v := c.Query("progress"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			s.fail(c, itoaErr("progress", v))
+			return
+		}
+		stream = b
+	}
 	noWriteDeadline(c)
+	ctx := c.Request.Context()
+	var enc *json.Encoder
+	var total int64
+	if stream {
+		head, err := s.store.AuditHead(ctx)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		total = head
+		c.Header(headerAuditHead, strconv.FormatInt(head, 10))
+		c.Header("Content-Type", "application/x-ndjson")
+		c.Status(http.StatusOK)
+		enc = json.NewEncoder(c.Writer)
+	}
 	v := audit.NewVerifier()
 	var brk *audit.Break
-	err := s.store.ScanAudit(c.Request.Context(), 0, func(st audit.Stored) error {
+	var last time.Time // the first record is reported at once
+	err := s.store.ScanAudit(ctx, 0, func(st audit.Stored) error {
 		if b := v.Next(st); b != nil {
 			brk = b
 			return errBreak{}
 		}
+		if enc != nil && time.Since(last) >= progressEvery {
+			last = time.Now()
+			if err := enc.Encode(verifyEvent{Progress: &verifyProgress{Checked: v.Checked(), Total: max(total, st.Seq)}}); err != nil {
+				return err
+			}
+			c.Writer.Flush()
+		}
 		return nil
 	})
-	if err != nil && brk == nil {
+	switch {
+	case err != nil && brk == nil && enc == nil:
 		s.fail(c, err)
-		return
+	case err != nil && brk == nil:
+		s.log.ErrorContext(ctx, "audit verification interrupted", "err", err)
+		_ = enc.Encode(apperr.Body{Error: apperr.Detail{Code: string(apperr.KindInternal), Message: "verification interrupted", RequestID: requestID(c)}})
+	case enc != nil:
+		_ = enc.Encode(verifyEvent{Result: &verifyResult{OK: brk == nil, Checked: v.Checked(), Head: v.Head(), Break: brk}})
+	default:
+		c.JSON(http.StatusOK, verifyResult{OK: brk == nil, Checked: v.Checked(), Head: v.Head(), Break: brk})
 	}
-	c.JSON(http.StatusOK, verifyResult{OK: brk == nil, Checked: v.Checked(), Head: v.Head(), Break: brk})
+}
+
+// verifyEvent is one line of a streamed verification.
+type verifyEvent struct {
+	Progress *verifyProgress `json:"progress,omitempty"`
+	Result   *verifyResult   `json:"result,omitempty"`
+}
+
+type verifyProgress struct {
+	Checked int64 `json:"checked"`
+	// Total is the head seq when the verification began (or the highest
+	// seq seen since, if records were appended meanwhile).
+	Total int64 `json:"total"`
 }
 
 type errBreak struct{}
@@ -123,11 +183,17 @@ func (s *Server) exportAudit(c *gin.Context) {
 		}
 		after = n
 	}
+	head, err := s.store.AuditHead(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	noWriteDeadline(c)
+	c.Header(headerAuditHead, strconv.FormatInt(head, 10))
 	c.Header("Content-Type", "application/x-ndjson")
 	c.Status(http.StatusOK)
 	enc := json.NewEncoder(c.Writer)
-	err := s.store.ScanAudit(c.Request.Context(), after, func(st audit.Stored) error {
+	err = s.store.ScanAudit(c.Request.Context(), after, func(st audit.Stored) error {
 		r, err := st.Decode()
 		if err != nil {
 			return err

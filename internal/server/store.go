@@ -23,6 +23,7 @@ type Store interface {
 	QuotaUsage(ctx context.Context, agentID string, now time.Time) ([]store.QuotaUsage, error)
 	QueryAudit(ctx context.Context, q store.AuditQuery) ([]audit.Record, error)
 	ScanAudit(ctx context.Context, afterSeq int64, fn func(audit.Stored) error) error
+	AuditHead(ctx context.Context) (int64, error)
 	SumCosts(ctx context.Context, by store.CostGroup, from, to time.Time) ([]store.CostRow, error)
 }
 

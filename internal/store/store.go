@@ -383,6 +383,9 @@ type AuditStore interface {
 	// ScanAudit calls fn for every stored record in sequence order from
 	// afterSeq+1 with the exact stored bytes, for verification and export.
 	ScanAudit(ctx context.Context, afterSeq int64, fn func(audit.Stored) error) error
+	// AuditHead returns the sequence number of the newest record, 0 when
+	// the log is empty: how many records a scan from 0 will see at least.
+	AuditHead(ctx context.Context) (int64, error)
 }
 
 // CostEntry is one cost attributed to an agent.

@@ -209,6 +209,16 @@ func (x *queries) ScanAudit(ctx context.Context, afterSeq int64, fn func(audit.S
 	}
 }
 
+// AuditHead returns the newest record's seq, 0 for an empty log.
+func (x *queries) AuditHead(ctx context.Context) (int64, error) {
+	var seq int64
+	err := x.conn().QueryRowContext(ctx, `SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("sqlstore: read audit head: %w", err)
+	}
+	return seq, nil
+}
+
 // scanStored reads (seq, hash, body) rows and closes them.
 func scanStored(rows *sql.Rows) ([]audit.Stored, error) {
 	defer rows.Close()

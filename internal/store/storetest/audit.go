@@ -16,6 +16,9 @@ func testAudit(t *testing.T, s suite) {
 	t.Run("append seals a chain", func(t *testing.T) {
 		st := s.open(t)
 		ctx := t.Context()
+		head, err := st.AuditHead(ctx)
+		must(t, err)
+		equal(t, "head of an empty log", head, int64(0))
 		var recs []*audit.Record
 		for i := range 3 {
 			r := decisionRecord(i, "a1", "allow")
@@ -33,6 +36,9 @@ func testAudit(t *testing.T, s suite) {
 			}
 			prev = r.Hash
 		}
+		head, err = st.AuditHead(ctx)
+		must(t, err)
+		equal(t, "head", head, int64(3))
 		got, err := st.QueryAudit(ctx, store.AuditQuery{})
 		must(t, err)
 		want := make([]audit.Record, len(recs))
