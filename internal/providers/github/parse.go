@@ -121,9 +121,13 @@ func (p *Provider) normalize(name string, payload []byte) ([]event.Event, string
 		_ = json.Unmarshal(head.Action, &action) // a non-string action is left out of the reason
 		return nil, notGoverned(name, action), nil
 	}
+	// The envelope's extra fields serve only the deployment events; a
+	// workflow_run or workflow_job payload (20 KB and more) is decoded once.
 	var env envelope
-	if err := json.Unmarshal(payload, &env); err != nil {
-		return nil, "", providers.InvalidJSON(name, err)
+	if name != eventWorkflowRun && name != eventWorkflowJob {
+		if err := json.Unmarshal(payload, &env); err != nil {
+			return nil, "", providers.InvalidJSON(name, err)
+		}
 	}
 	parsed, err := gh.ParseWebHook(name, payload)
 	if err != nil {
@@ -148,9 +152,13 @@ func (p *Provider) normalize(name string, payload []byte) ([]event.Event, string
 		return nil, "", err
 	}
 	if ev == nil {
-		reason := notGoverned(name, env.Action)
+		action := env.Action
+		if a, ok := parsed.(interface{ GetAction() string }); ok {
+			action = a.GetAction()
+		}
+		reason := notGoverned(name, action)
 		if name == eventDeploymentStatus && env.Action == "created" {
-			reason = notGoverned(name, env.Action+" (state "+providers.Clip(stateOf(parsed), 32)+")")
+			reason = notGoverned(name, action+" (state "+providers.Clip(stateOf(parsed), 32)+")")
 		}
 		return nil, reason, nil
 	}
