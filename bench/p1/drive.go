@@ -15,12 +15,18 @@ import (
 // target is one server under load and how to ask it for a decision.
 type target struct {
 	name string
+	// path is the webhook path (generic, github, argo) whose decisions
+	// the target makes; OPA has one target per path.
+	path string
 	proc *process
 	// request builds the i-th request.
 	request func(ctx context.Context, i int64) (*http.Request, error)
 	// allowed reads an answer: nil when it is an allowed decision.
 	allowed func(status int, body []byte) error
 }
+
+// label names the target in the report: server and path.
+func (t *target) label() string { return t.name + " " + t.path }
 
 // round is one timed run against one target.
 type round struct {
@@ -94,7 +100,7 @@ func drive(ctx context.Context, c *http.Client, t *target, workers int, d time.D
 		}()
 	}
 	wg.Wait()
-	r := round{target: t.name, ok: len(latencies), fail: fails, elapsed: time.Since(start), firstErr: firstErr}
+	r := round{target: t.label(), ok: len(latencies), fail: fails, elapsed: time.Since(start), firstErr: firstErr}
 	slices.Sort(latencies)
 	if n := len(latencies); n > 0 {
 		r.p50 = latencies[n/2]

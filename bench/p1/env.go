@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/agents"
+	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/policy"
-	"github.com/agentgate/agentgate/internal/providers"
-	"github.com/agentgate/agentgate/internal/providers/generic"
 )
 
 const (
@@ -73,6 +72,10 @@ func setup(ctx context.Context, o options, dir string) (env *environment, err er
 	}
 	env.procs = append(env.procs, opa)
 
+	webhookPaths, err := paths(o.paths, o.agents)
+	if err != nil {
+		return nil, err
+	}
 	stores := []struct{ name, driver, dsn string }{{name: "agentgate-sqlite", driver: "sqlite"}}
 	if o.pg != "" {
 		dsn, drop, err := pgSchema(ctx, o.pg)
@@ -92,7 +95,8 @@ func setup(ctx context.Context, o options, dir string) (env *environment, err er
 		}
 		vars := []string{"ADMISSION_SERVER_LISTEN=" + addr, "ADMISSION_DATA_DIR=" + filepath.Join(dir, st.name),
 			"ADMISSION_POLICY_DIR=" + filepath.Join(dir, "policy"), "ADMISSION_WEBHOOKS_GENERIC_SECRET=" + benchSecret,
-			"ADMISSION_AUTH_BOOTSTRAP_TOKEN=" + benchToken, "ADMISSION_LOG_LEVEL=warn", "ADMISSION_STORE_DRIVER=" + st.driver}
+			"ADMISSION_AUTH_BOOTSTRAP_TOKEN=" + benchToken, "ADMISSION_LOG_LEVEL=warn", "ADMISSION_STORE_DRIVER=" + st.driver,
+			"ADMISSION_WEBHOOKS_GITHUB_SECRET=" + githubSecret}
 		if st.dsn != "" {
 			vars = append(vars, "ADMISSION_STORE_POSTGRES_DSN="+st.dsn)
 		}
@@ -108,13 +112,19 @@ func setup(ctx context.Context, o options, dir string) (env *environment, err er
 		if records == nil {
 			records = recs
 		}
-		agTargets = append(agTargets, webhookTarget(st.name, p, o.agents))
+		for _, wp := range webhookPaths {
+			agTargets = append(agTargets, webhookTarget(st.name, p, wp))
+		}
 	}
-	inputs, err := opaInputs(ctx, filepath.Join(dir, "policy"), records)
-	if err != nil {
-		return nil, err
+	for _, wp := range webhookPaths {
+		inputs, err := opaInputs(ctx, filepath.Join(dir, "policy"), records, wp)
+		if err != nil {
+			return nil, fmt.Errorf("%s path: %w", wp.name, err)
+		}
+		env.targets = append(env.targets, opaTarget(opa, wp.name, inputs))
+		fmt.Printf("%s path: %s bodies of %d bytes, OPA inputs of %d bytes\n", wp.name, wp.name, wp.size, len(inputs[0]))
 	}
-	env.targets = append([]*target{opaTarget(opa, inputs)}, agTargets...)
+	env.targets = append(env.targets, agTargets...)
 	return env, nil
 }
 
@@ -132,7 +142,9 @@ func provision(ctx context.Context, c *http.Client, url string, n int) ([]agents
 	out := make([]agents.Agent, 0, n)
 	for i := 0; i < n; i++ {
 		spec := map[string]any{"name": agentName(i), "type": "coding", "owner": "bench@example.com", "tier": "trusted",
-			"capabilities": []string{"build"}, "environments": []string{"staging"}, "principals": []string{"github:" + agentName(i) + "[bot]"}}
+			"capabilities": []string{"build", "workflow"}, "environments": []string{"staging"}, "namespaces": []string{argoNamespace},
+			"labels":     map[string]string{"argo.service_accounts": argoServiceAccount},
+			"principals": []string{githubPrincipal(i), argoPrincipal(i)}}
 		body, err := post(ctx, c, url+"/api/v1/agents", benchToken, spec, http.StatusCreated)
 		if err != nil {
 			return nil, fmt.Errorf("provision: %w", err)
@@ -148,45 +160,38 @@ func provision(ctx context.Context, c *http.Client, url string, n int) ([]agents
 	return out, nil
 }
 
-// webhookTarget posts signed generic webhooks, one build each, spread over
+// webhookTarget sends path's deliveries to p, one build each, spread over
 // the agents.
-func webhookTarget(name string, p *process, agentsN int) *target {
+func webhookTarget(name string, p *process, wp *webhookPath) *target {
 	run := time.Now().UnixNano()
-	return &target{name: name, proc: p, allowed: agentgateAllowed,
+	return &target{name: name, path: wp.name, proc: p, allowed: wp.allowed,
 		request: func(ctx context.Context, i int64) (*http.Request, error) {
-			body := buildBody(i, agentsN)
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url+"/webhooks/generic", bytes.NewReader(body))
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set(generic.HeaderDelivery, fmt.Sprintf("p1-%d-%d", run, i))
-			req.Header.Set(generic.HeaderSignature, providers.SignHMACSHA256([]byte(benchSecret), body))
-			return req, nil
+			return wp.request(ctx, p.url, run, i)
 		}}
 }
 
 // opaInputs builds, for every agent, the policy input agentgate builds for
-// one of its builds (parsed by the generic provider, normalized, the agent's
-// record, its builds_per_hour usage), and checks that agentgate's own
+// one of its builds on path wp (parsed by the path's provider, normalized,
+// the agent's record, its quota usage), and checks that agentgate's own
 // engine allows it on the same policy copy.
-func opaInputs(ctx context.Context, policyDir string, records []agents.Agent) ([][]byte, error) {
+func opaInputs(ctx context.Context, policyDir string, records []agents.Agent, wp *webhookPath) ([][]byte, error) {
 	engine, err := policy.LoadDir(ctx, policyDir, policy.Options{})
 	if err != nil {
 		return nil, err
 	}
-	parser := generic.New(benchSecret)
 	out := make([][]byte, 0, len(records))
 	for i := range records {
-		body := buildBody(int64(i), len(records))
-		d, err := parser.Parse(http.Header{generic.HeaderDelivery: {"x"}}, body)
-		if err != nil || len(d.Events) != 1 {
-			return nil, fmt.Errorf("parse the benchmark's event: %v", err)
+		ev, err := wp.event(ctx, int64(i))
+		if err != nil {
+			return nil, fmt.Errorf("parse the benchmark's event: %w", err)
 		}
-		ev := d.Events[0]
 		ev.Normalize()
 		ev.Principal, ev.Initiator = ev.CanonicalPrincipal(), ev.CanonicalInitiator()
-		in := policy.Input{Event: ev, Agent: &records[i], Now: time.Now().UTC().Format(time.RFC3339Nano),
-			Usage: map[string]policy.Usage{"builds_per_hour": {Used: 1, Limit: buildsPerHour}}}
+		usage := map[string]policy.Usage{"builds_per_hour": {Used: 1, Limit: buildsPerHour}}
+		if ev.Kind == event.KindWorkflow {
+			usage["concurrent_workflows"] = policy.Usage{Used: 1, Limit: buildsPerHour}
+		}
+		in := policy.Input{Event: ev, Agent: &records[i], Now: time.Now().UTC().Format(time.RFC3339Nano), Usage: usage}
 		res, err := engine.Evaluate(ctx, in)
 		if err != nil || !res.Decision.Allow {
 			return nil, fmt.Errorf("agentgate's engine does not allow the benchmark's input (%v): %+v", err, res.Decision.Deny)
@@ -201,8 +206,8 @@ func opaInputs(ctx context.Context, policyDir string, records []agents.Agent) ([
 }
 
 // opaTarget asks OPA's Data API for the decision document.
-func opaTarget(p *process, inputs [][]byte) *target {
-	return &target{name: opaName, proc: p, allowed: opaAllowed,
+func opaTarget(p *process, path string, inputs [][]byte) *target {
+	return &target{name: opaName, path: path, proc: p, allowed: opaAllowed,
 		request: func(ctx context.Context, i int64) (*http.Request, error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url+"/v1/data/"+dataPath(policy.Query), bytes.NewReader(inputs[int(i)%len(inputs)]))
 			if err != nil {

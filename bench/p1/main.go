@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -40,6 +41,7 @@ type options struct {
 	opaVersion string
 	cache      string
 	keep       bool
+	paths      []string
 }
 
 func main() {
@@ -54,7 +56,9 @@ func main() {
 	flag.StringVar(&o.opaVersion, "opa-version", "v1.22.2", "OPA release to go install")
 	flag.StringVar(&o.cache, "cache", filepath.Join(cache, "agentgate-bench"), "where built tools are kept between runs")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, databases)")
+	pathList := flag.String("paths", "generic", "webhook paths to measure, comma-separated: generic, github (a 20 KB workflow_run), argo (a Workflow AdmissionReview)")
 	flag.Parse()
+	o.paths = strings.Split(*pathList, ",")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -87,11 +91,11 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("%d workers, %d agents, rounds of %s after a %s warm-up; every decision must be allowed\n\n", o.workers, o.agents, o.round, o.warmup)
 	for _, t := range env.targets {
 		if r := drive(ctx, client, t, o.workers, o.warmup, &seq); r.fail > 0 {
-			return fmt.Errorf("warm-up of %s: %d failed: %v", t.name, r.fail, r.firstErr)
+			return fmt.Errorf("warm-up of %s: %d failed: %v", t.label(), r.fail, r.firstErr)
 		}
 	}
 	results := map[string][]round{}
-	fmt.Printf("%-5s %-20s %10s %9s %9s %8s %10s\n", "round", "server", "decisions/s", "p50", "p99", "RSS MiB", "CPU/req")
+	fmt.Printf("%-5s %-28s %10s %9s %9s %8s %10s\n", "round", "server", "decisions/s", "p50", "p99", "RSS MiB", "CPU/req")
 	for i := 0; i < o.rounds; i++ {
 		// Rotate the order so that no server always runs first.
 		for j := range env.targets {
@@ -101,10 +105,10 @@ func run(ctx context.Context, o options) error {
 				return ctx.Err()
 			}
 			if r.fail > 0 {
-				return fmt.Errorf("round %d on %s: %d of %d failed: %v", i+1, t.name, r.fail, r.fail+r.ok, r.firstErr)
+				return fmt.Errorf("round %d on %s: %d of %d failed: %v", i+1, t.label(), r.fail, r.fail+r.ok, r.firstErr)
 			}
-			results[t.name] = append(results[t.name], r)
-			fmt.Printf("%-5d %-20s %10.0f %9s %9s %8.0f %10s\n", i+1, t.name, r.rate(), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
+			results[t.label()] = append(results[t.label()], r)
+			fmt.Printf("%-5d %-28s %10.0f %9s %9s %8.0f %10s\n", i+1, t.label(), r.rate(), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
 				float64(r.rss)/(1<<20), r.cpuPer().Round(time.Microsecond))
 		}
 	}
@@ -122,10 +126,10 @@ func summarize(env *environment, results map[string][]round) {
 		slices.Sort(v)
 		return v[len(v)/2]
 	}
-	fmt.Printf("\nmedian of the rounds\n%-20s %10s %9s %9s %12s %12s\n", "server", "decisions/s", "p50 ms", "p99 ms", "peak RSS MiB", "vs OPA")
-	opa := results[opaName]
+	fmt.Printf("\nmedian of the rounds\n%-28s %10s %9s %9s %12s %12s\n", "server", "decisions/s", "p50 ms", "p99 ms", "peak RSS MiB", "vs OPA")
 	for _, t := range env.targets {
-		rs := results[t.name]
+		rs := results[t.label()]
+		opa := results[opaName+" "+t.path]
 		rate := median(rs, round.rate)
 		p50 := median(rs, func(r round) float64 { return float64(r.p50) / 1e6 })
 		p99 := median(rs, func(r round) float64 { return float64(r.p99) / 1e6 })
@@ -134,6 +138,6 @@ func summarize(env *environment, results map[string][]round) {
 		if t.name != opaName && len(opa) > 0 {
 			ratio = fmt.Sprintf("%.2f×, p99 %.2f×", rate/median(opa, round.rate), p99/median(opa, func(r round) float64 { return float64(r.p99) / 1e6 }))
 		}
-		fmt.Printf("%-20s %10.0f %9.2f %9.2f %12.0f %s\n", t.name, rate, p50, p99, float64(peak)/(1<<20), ratio)
+		fmt.Printf("%-28s %10.0f %9.2f %9.2f %12.0f %s\n", t.label(), rate, p50, p99, float64(peak)/(1<<20), ratio)
 	}
 }

@@ -28,7 +28,8 @@ import (
 )
 
 // buildsPerHour is the limit the benchmark's policy copy gives trusted
-// coding agents, so that no decision of a run is denied by a quota.
+// coding agents (builds per hour and concurrent Workflows), so that no
+// decision of a run is denied by a quota.
 const buildsPerHour = 100_000_000
 
 // policyDir writes the built-in policy set to dir with the trusted coding
@@ -72,6 +73,7 @@ func raiseLimit(b []byte) ([]byte, error) {
 		return nil, errors.New("tiers.yaml: no tiers.limits.coding.trusted")
 	}
 	trusted["builds_per_hour"] = buildsPerHour
+	trusted["concurrent_workflows"] = buildsPerHour
 	return yaml.Marshal(doc)
 }
 
