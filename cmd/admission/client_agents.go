@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentgate/agentgate/internal/agentfile"
 	"github.com/agentgate/agentgate/internal/agents"
 	"github.com/agentgate/agentgate/internal/client"
 	"github.com/agentgate/agentgate/internal/registry"
@@ -66,16 +67,20 @@ func (a *app) agentsListCmd() *cobra.Command {
 func (a *app) agentsGetCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "get ID|NAME",
-		Short: "Show one agent",
+		Short: "Show one agent (-o yaml: as an Agent document for admission apply)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.session(cmd)
+			asYAML := a.output == outputYAML
+			s, err := a.sessionAs(cmd, asYAML)
 			if err != nil {
 				return err
 			}
 			ag, err := s.api.GetAgent(cmd.Context(), args[0])
 			if err != nil {
 				return err
+			}
+			if asYAML {
+				return agentfile.Write(cmd.OutOrStdout(), []agentfile.Document{agentfile.FromAgent(ag)})
 			}
 			if s.out.json {
 				return s.out.JSON(ag)

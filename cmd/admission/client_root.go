@@ -16,6 +16,9 @@ import (
 const (
 	outputTable = "table"
 	outputJSON  = "json"
+	// outputYAML is accepted by `agents get` only: the agent as a file
+	// declares it (agents as code).
+	outputYAML = "yaml"
 )
 
 // clientCommands are the subcommands that call a running server's API with
@@ -23,6 +26,8 @@ const (
 func (a *app) clientCommands() []*cobra.Command {
 	return []*cobra.Command{
 		a.agentsCmd(),
+		a.applyCmd(),
+		a.diffCmd(),
 		a.killSwitchCmd(),
 		a.approvalsCmd(),
 		a.auditCmd(),
@@ -44,6 +49,18 @@ type session struct {
 // made, and builds the API client.
 func (a *app) session(cmd *cobra.Command) (*session, error) {
 	return a.sessionWith(cmd, nil)
+}
+
+// sessionAs is session for a command that prints -o yaml itself when
+// yaml is true.
+func (a *app) sessionAs(cmd *cobra.Command, yaml bool) (*session, error) {
+	if !yaml {
+		return a.session(cmd)
+	}
+	saved := a.output
+	a.output = outputTable
+	defer func() { a.output = saved }()
+	return a.session(cmd)
 }
 
 // sessionWith is session with a specific http.Client (nil for the

@@ -61,7 +61,7 @@ func (a *app) root() *cobra.Command {
 	pf.Var(urlValue{&a.server}, "server", "agentgate server URL (env ADMISSION_SERVER)")
 	a.token = envOr(a.env, "ADMISSION_TOKEN", "")
 	pf.Var(secretValue{&a.token}, "token", "API bearer token (env ADMISSION_TOKEN)")
-	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json (agents get also takes yaml)")
 	root.AddCommand(a.serveCmd(), a.policyCmd(), a.gateCmd(), a.hookCmd(), a.versionCmd())
 	root.AddCommand(a.clientCommands()...)
 	return root

@@ -55,6 +55,14 @@ func (c *Client) CreateAgent(ctx context.Context, spec registry.Spec) (CreatedAg
 	return out, err
 }
 
+// ApplyAgents brings the registry to the declared agents in one
+// transaction, or with DryRun reports what that would change.
+func (c *Client) ApplyAgents(ctx context.Context, r registry.ApplyRequest) (registry.ApplyResult, error) {
+	var out registry.ApplyResult
+	err := c.do(ctx, http.MethodPost, "/agents/apply", nil, r, &out)
+	return out, err
+}
+
 // UpdateAgent applies a partial update. Only the fields set in p are sent:
 // nil pointers, a false ClearExpiry and a zero Version are left out.
 func (c *Client) UpdateAgent(ctx context.Context, idOrName string, p registry.Patch) (agents.Agent, error) {

@@ -49,6 +49,25 @@ func (s *Server) createAgent(c *gin.Context) {
 	c.JSON(http.StatusCreated, createAgentResponse{Agent: a, Token: token})
 }
 
+// applyAgents brings the registry to a declared set of agents in one
+// transaction (registry.Apply): 200 with the changes, also for a dry run.
+func (s *Server) applyAgents(c *gin.Context) {
+	var r registry.ApplyRequest
+	if err := decodeJSON(c, &r); err != nil {
+		s.fail(c, err)
+		return
+	}
+	res, err := s.registry.Apply(c.Request.Context(), callerOf(c).Name, r)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if res.Changes == nil {
+		res.Changes = []registry.AgentChange{}
+	}
+	c.JSON(http.StatusOK, res)
+}
+
 func (s *Server) getAgent(c *gin.Context) {
 	a, err := s.registry.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {

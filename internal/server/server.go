@@ -145,6 +145,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 
 	api.GET("/agents", viewer, s.listAgents)
 	api.POST("/agents", admin, s.createAgent)
+	api.POST("/agents/apply", admin, s.applyAgents)
 	api.GET("/agents/:id", viewer, s.getAgent)
 	api.PATCH("/agents/:id", admin, s.updateAgent)
 	api.POST("/agents/:id/promote", admin, s.tierChange(+1))
