@@ -150,10 +150,10 @@ func TestAgentsCommands(t *testing.T) {
 		{
 			name:      "kill prints the kill switch",
 			args:      []string{"agents", "kill", "octo-bot", "--reason", "runaway loop"},
-			routes:    map[string]fakeReply{"POST /api/v1/agents/octo-bot/kill": {body: ksA}},
-			wantCalls: []call{{line: "POST /api/v1/agents/octo-bot/kill", body: `{"reason":"runaway loop"}`}},
-			wantOut: "ID    SCOPE  TARGET  STATE    SOURCE  ENGAGED_BY  ENGAGED_AT            REASON\n" +
-				"ks-1  agent  a-1     engaged  manual  alice       2025-01-02T03:04:05Z  runaway loop\n",
+			routes:    map[string]fakeReply{"POST /api/v1/agents/octo-bot/kill": {body: ksA}, "GET /api/v1/agents/a-1": {body: agentA1}},
+			wantCalls: []call{{line: "POST /api/v1/agents/octo-bot/kill", body: `{"reason":"runaway loop"}`}, {line: "GET /api/v1/agents/a-1"}},
+			wantOut: "ID    SCOPE  TARGET    STATE    SOURCE  ENGAGED_BY  ENGAGED_AT            REASON\n" +
+				"ks-1  agent  octo-bot  engaged  manual  alice       2025-01-02T03:04:05Z  runaway loop\n",
 		},
 		{
 			name:    "kill requires a reason",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -39,7 +40,7 @@ func (a *app) killSwitchListCmd() *cobra.Command {
 			if s.out.json {
 				return s.out.items(list)
 			}
-			return s.out.killSwitchRows(list)
+			return s.out.killSwitchRows(list, s.agentName(cmd.Context()))
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "include released kill switches")
@@ -131,5 +132,5 @@ func (s *session) killSwitchResult(ks store.KillSwitch) error {
 	if s.out.json {
 		return s.out.JSON(ks)
 	}
-	return s.out.killSwitchRows([]store.KillSwitch{ks})
+	return s.out.killSwitchRows([]store.KillSwitch{ks}, s.agentName(context.Background()))
 }

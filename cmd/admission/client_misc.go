@@ -36,6 +36,14 @@ func (a *app) approvalsCmd() *cobra.Command {
 				return err
 			}
 			f.State = store.ApprovalState(state)
+			if f.AgentID != "" {
+				// A name or an id: the API filters by id.
+				ag, err := s.api.GetAgent(cmd.Context(), f.AgentID)
+				if err != nil {
+					return fmt.Errorf("--agent: %w", err)
+				}
+				f.AgentID = ag.ID
+			}
 			list, err := s.api.ListApprovals(cmd.Context(), f)
 			if err != nil {
 				return err
@@ -43,19 +51,20 @@ func (a *app) approvalsCmd() *cobra.Command {
 			if s.out.json {
 				return s.out.items(list)
 			}
+			name := s.agentName(cmd.Context())
 			rows := make([][]string, len(list))
 			for i, ap := range list {
 				state := string(ap.State)
 				if ap.UsedAt != nil {
 					state += " (used)" // an approved resubmission was admitted with it
 				}
-				rows[i] = []string{ap.ID, state, ap.AgentID, ap.Owner, ap.Repo, ap.Environment, showTime(ap.ExpiresAt), ap.Reason}
+				rows[i] = []string{ap.ID, state, name(ap.AgentID), ap.Owner, ap.Repo, ap.Environment, showTime(ap.ExpiresAt), ap.Reason}
 			}
 			return s.out.Table([]string{"ID", "STATE", "AGENT", "OWNER", "REPO", "ENVIRONMENT", "EXPIRES", "REASON"}, rows)
 		},
 	}
 	list.Flags().StringVar(&state, "state", "", "only approvals in this state (pending, approved, rejected, expired, cancelled)")
-	list.Flags().StringVar(&f.AgentID, "agent", "", "only approvals of this agent id")
+	list.Flags().StringVar(&f.AgentID, "agent", "", "only approvals of this agent (id or name)")
 	list.Flags().StringVar(&f.Owner, "owner", "", "only approvals of this owner")
 	get := &cobra.Command{
 		Use:   "get ID",
@@ -75,7 +84,7 @@ func (a *app) approvalsCmd() *cobra.Command {
 			}
 			ev := ap.Event
 			return s.out.Fields([][2]string{
-				{"ID", ap.ID}, {"State", string(ap.State)}, {"Agent", ap.AgentID}, {"Owner", ap.Owner},
+				{"ID", ap.ID}, {"State", string(ap.State)}, {"Agent", agentWithID(s.agentName(cmd.Context())(ap.AgentID), ap.AgentID)}, {"Owner", ap.Owner},
 				{"Provider", ap.Provider}, {"Repo", ap.Repo}, {"SHA", ap.SHA}, {"Environment", ap.Environment},
 				{"Event", strings.Join([]string{string(ev.Kind), ev.Action, ev.Principal}, " ")},
 				{"Reason", ap.Reason}, {"Approvers", showList(ap.Approvers)},
@@ -154,9 +163,13 @@ func (a *app) costsCmd() *cobra.Command {
 			if err := s.out.Linef("Costs by %s from %s to %s\n", r.By, showTime(r.From), showTime(r.To)); err != nil {
 				return err
 			}
+			key := func(k string) string { return k }
+			if r.By == store.CostByAgent {
+				key = s.agentName(cmd.Context())
+			}
 			rows := make([][]string, len(r.Items))
 			for i, c := range r.Items {
-				rows[i] = []string{c.Key, strconv.FormatFloat(c.Minutes, 'f', 1, 64), strconv.FormatFloat(c.Amount, 'f', 2, 64),
+				rows[i] = []string{key(c.Key), strconv.FormatFloat(c.Minutes, 'f', 1, 64), strconv.FormatFloat(c.Amount, 'f', 2, 64),
 					c.Currency, strconv.FormatInt(c.Entries, 10)}
 			}
 			return s.out.Table([]string{strings.ToUpper(string(r.By)), "MINUTES", "AMOUNT", "CURRENCY", "ENTRIES"}, rows)

@@ -42,6 +42,16 @@ func TestCostsEvaluateMeCommands(t *testing.T) {
 				"team-b  3.0      0.30    USD       1\n",
 		},
 		{
+			name: "costs by agent show names",
+			args: []string{"costs", "--by", "agent"},
+			routes: map[string]fakeReply{"GET /api/v1/costs": {body: `{"by":"agent","from":"2025-01-01T00:00:00Z","to":"2025-02-01T00:00:00Z",` +
+				`"items":[{"key":"a-1","minutes":10,"amount":1,"currency":"USD","entries":2}]}`}, "GET /api/v1/agents/a-1": {body: agentA1}},
+			wantCalls: []call{{line: "GET /api/v1/costs?by=agent"}, {line: "GET /api/v1/agents/a-1"}},
+			wantOut: "Costs by agent from 2025-01-01T00:00:00Z to 2025-02-01T00:00:00Z\n\n" +
+				"AGENT     MINUTES  AMOUNT  CURRENCY  ENTRIES\n" +
+				"octo-bot  10.0     1.00    USD       2\n",
+		},
+		{
 			name:      "costs as JSON with server defaults",
 			args:      []string{"costs", "-o", "json"},
 			routes:    map[string]fakeReply{"GET /api/v1/costs": {body: costs}},

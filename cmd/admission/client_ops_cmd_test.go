@@ -15,13 +15,16 @@ const approvalA = `{"id":"ap-1","state":"pending","agent_id":"a-1","owner":"team
 func TestKillSwitchAndApprovalCommands(t *testing.T) {
 	runCLICases(t, []cliCase{
 		{
-			name:      "list all kill switches",
-			args:      []string{"killswitch", "list", "--all"},
-			routes:    map[string]fakeReply{"GET /api/v1/killswitches": {body: `{"items":[` + ksA + `,{"id":"ks-0","scope":"global","reason":"freeze","source":"anomaly","engaged_by":"gate","engaged_at":"2025-01-01T00:00:00Z","released_by":"bob","released_at":"2025-01-01T01:00:00Z"}]}`}},
-			wantCalls: []call{{line: "GET /api/v1/killswitches?all=true"}},
-			wantOut: "ID    SCOPE   TARGET  STATE                                    SOURCE   ENGAGED_BY  ENGAGED_AT            REASON\n" +
-				"ks-1  agent   a-1     engaged                                  manual   alice       2025-01-02T03:04:05Z  runaway loop\n" +
-				"ks-0  global  -       released by bob at 2025-01-01T01:00:00Z  anomaly  gate        2025-01-01T00:00:00Z  freeze\n",
+			name: "list all kill switches",
+			args: []string{"killswitch", "list", "--all"},
+			routes: map[string]fakeReply{"GET /api/v1/killswitches": {body: `{"items":[` + ksA + `,` + ksA + `,{"id":"ks-0","scope":"global","reason":"freeze","source":"anomaly","engaged_by":"gate","engaged_at":"2025-01-01T00:00:00Z","released_by":"bob","released_at":"2025-01-01T01:00:00Z"}]}`},
+				"GET /api/v1/agents/a-1": {body: agentA1}},
+			// One lookup per agent, however many rows name it.
+			wantCalls: []call{{line: "GET /api/v1/killswitches?all=true"}, {line: "GET /api/v1/agents/a-1"}},
+			wantOut: "ID    SCOPE   TARGET    STATE                                    SOURCE   ENGAGED_BY  ENGAGED_AT            REASON\n" +
+				"ks-1  agent   octo-bot  engaged                                  manual   alice       2025-01-02T03:04:05Z  runaway loop\n" +
+				"ks-1  agent   octo-bot  engaged                                  manual   alice       2025-01-02T03:04:05Z  runaway loop\n" +
+				"ks-0  global  -         released by bob at 2025-01-01T01:00:00Z  anomaly  gate        2025-01-01T00:00:00Z  freeze\n",
 		},
 		{
 			name:      "list engaged as JSON",
@@ -33,9 +36,9 @@ func TestKillSwitchAndApprovalCommands(t *testing.T) {
 		{
 			name:         "engage for an owner",
 			args:         []string{"killswitch", "engage", "--scope", "owner", "--target", "team-a", "--reason", "runaway loop"},
-			routes:       map[string]fakeReply{"POST /api/v1/killswitches": {status: 201, body: ksA}},
+			routes:       map[string]fakeReply{"POST /api/v1/killswitches": {status: 201, body: ksOwner}},
 			wantCalls:    []call{{line: "POST /api/v1/killswitches", body: `{"scope":"owner","target":"team-a","reason":"runaway loop"}`}},
-			wantContains: []string{"ks-1  agent"},
+			wantContains: []string{"ks-2  owner  team-a"},
 		},
 		{
 			name:      "engage globally",
@@ -55,40 +58,59 @@ func TestKillSwitchAndApprovalCommands(t *testing.T) {
 			wantErr: "--target is required for scope agent",
 		},
 		{
-			name:      "release with a reason",
-			args:      []string{"killswitch", "release", "ks-1", "--reason", "fixed"},
-			routes:    map[string]fakeReply{"DELETE /api/v1/killswitches/ks-1": {body: ksA}},
-			wantCalls: []call{{line: "DELETE /api/v1/killswitches/ks-1", body: `{"reason":"fixed"}`}},
+			name:         "release with a reason",
+			args:         []string{"killswitch", "release", "ks-1", "--reason", "fixed"},
+			routes:       map[string]fakeReply{"DELETE /api/v1/killswitches/ks-1": {body: ksA}, "GET /api/v1/agents/a-1": {body: agentA1}},
+			wantCalls:    []call{{line: "DELETE /api/v1/killswitches/ks-1", body: `{"reason":"fixed"}`}, {line: "GET /api/v1/agents/a-1"}},
+			wantContains: []string{"ks-1  agent  octo-bot"},
 		},
 		{
-			name:      "release without a reason sends no body",
-			args:      []string{"ks", "release", "ks-1"},
-			routes:    map[string]fakeReply{"DELETE /api/v1/killswitches/ks-1": {body: ksA}},
-			wantCalls: []call{{line: "DELETE /api/v1/killswitches/ks-1"}},
+			name: "release without a reason sends no body",
+			args: []string{"ks", "release", "ks-1"},
+			routes: map[string]fakeReply{"DELETE /api/v1/killswitches/ks-1": {body: ksA},
+				// An agent that cannot be looked up is shown by id.
+				"GET /api/v1/agents/a-1": {status: 404, body: `{"error":{"code":"not_found","message":"agent \"a-1\" not found"}}`}},
+			wantCalls:    []call{{line: "DELETE /api/v1/killswitches/ks-1"}, {line: "GET /api/v1/agents/a-1"}},
+			wantContains: []string{"ks-1  agent  a-1"},
 		},
 		{
 			name:      "pending approvals",
 			args:      []string{"approvals", "list", "--state", "pending"},
-			routes:    map[string]fakeReply{"GET /api/v1/approvals": {body: `{"items":[` + approvalA + `]}`}},
-			wantCalls: []call{{line: "GET /api/v1/approvals?state=pending"}},
-			wantOut: "ID    STATE    AGENT  OWNER   REPO      ENVIRONMENT  EXPIRES               REASON\n" +
-				"ap-1  pending  a-1    team-a  acme/api  prod         2025-01-03T03:04:05Z  prod deploy needs a human\n",
+			routes:    map[string]fakeReply{"GET /api/v1/approvals": {body: `{"items":[` + approvalA + `]}`}, "GET /api/v1/agents/a-1": {body: agentA1}},
+			wantCalls: []call{{line: "GET /api/v1/approvals?state=pending"}, {line: "GET /api/v1/agents/a-1"}},
+			wantOut: "ID    STATE    AGENT     OWNER   REPO      ENVIRONMENT  EXPIRES               REASON\n" +
+				"ap-1  pending  octo-bot  team-a  acme/api  prod         2025-01-03T03:04:05Z  prod deploy needs a human\n",
+		},
+		{
+			name: "approvals of an agent by name",
+			args: []string{"approvals", "list", "--agent", "octo-bot", "-o", "json"},
+			routes: map[string]fakeReply{"GET /api/v1/agents/octo-bot": {body: agentA1},
+				"GET /api/v1/approvals": {body: `{"items":[` + approvalA + `]}`}},
+			wantCalls: []call{{line: "GET /api/v1/agents/octo-bot"}, {line: "GET /api/v1/approvals?agent=a-1"}},
+			wantJSON:  `{"items":[` + approvalA + `]}`,
+		},
+		{
+			name:      "approvals of an unknown agent",
+			args:      []string{"approvals", "list", "--agent", "ghost"},
+			routes:    map[string]fakeReply{"GET /api/v1/agents/ghost": {status: 404, body: `{"error":{"code":"not_found","message":"agent \"ghost\" not found"}}`}},
+			wantCalls: []call{{line: "GET /api/v1/agents/ghost"}},
+			wantErr:   `--agent: 404 not_found: agent "ghost" not found`,
 		},
 		{
 			name: "a used approval",
 			args: []string{"approvals", "list"},
 			routes: map[string]fakeReply{"GET /api/v1/approvals": {body: `{"items":[` + strings.Replace(approvalA, `"state":"pending"`,
-				`"state":"approved","resolved_at":"2025-01-02T04:00:00Z","resolved_by":"alice","used_at":"2025-01-02T04:05:00Z","used_by":"dec-9"`, 1) + `]}`}},
-			wantCalls: []call{{line: "GET /api/v1/approvals"}},
-			wantOut: "ID    STATE            AGENT  OWNER   REPO      ENVIRONMENT  EXPIRES               REASON\n" +
-				"ap-1  approved (used)  a-1    team-a  acme/api  prod         2025-01-03T03:04:05Z  prod deploy needs a human\n",
+				`"state":"approved","resolved_at":"2025-01-02T04:00:00Z","resolved_by":"alice","used_at":"2025-01-02T04:05:00Z","used_by":"dec-9"`, 1) + `]}`}, "GET /api/v1/agents/a-1": {body: agentA1}},
+			wantCalls: []call{{line: "GET /api/v1/approvals"}, {line: "GET /api/v1/agents/a-1"}},
+			wantOut: "ID    STATE            AGENT     OWNER   REPO      ENVIRONMENT  EXPIRES               REASON\n" +
+				"ap-1  approved (used)  octo-bot  team-a  acme/api  prod         2025-01-03T03:04:05Z  prod deploy needs a human\n",
 		},
 		{
 			name:      "one approval",
 			args:      []string{"approvals", "get", "ap-1"},
-			routes:    map[string]fakeReply{"GET /api/v1/approvals/ap-1": {body: approvalA}},
-			wantCalls: []call{{line: "GET /api/v1/approvals/ap-1"}},
-			wantContains: []string{"Approvers:    alice,bob\n", "Event:        deploy requested github:octo-bot[bot]\n",
+			routes:    map[string]fakeReply{"GET /api/v1/approvals/ap-1": {body: approvalA}, "GET /api/v1/agents/a-1": {body: agentA1}},
+			wantCalls: []call{{line: "GET /api/v1/approvals/ap-1"}, {line: "GET /api/v1/agents/a-1"}},
+			wantContains: []string{"Agent:        octo-bot (a-1)\n", "Approvers:    alice,bob\n", "Event:        deploy requested github:octo-bot[bot]\n",
 				"Resolved:     -\n"},
 		},
 		{
@@ -114,6 +136,13 @@ func TestKillSwitchAndApprovalCommands(t *testing.T) {
 		},
 	})
 }
+
+// agentA1 is the agent a-1, which tables show by name.
+const agentA1 = `{"id":"a-1","name":"octo-bot","type":"coding","owner":"team-a","capabilities":[],"tier":"new","state":"active",` +
+	`"environments":[],"namespaces":[],"principals":["github:octo-bot[bot]"],"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z","version":1}`
+
+// ksOwner is a kill switch of an owner.
+const ksOwner = `{"id":"ks-2","scope":"owner","target":"team-a","reason":"runaway loop","source":"manual","engaged_by":"alice","engaged_at":"2025-01-02T03:04:05Z"}`
 
 const (
 	rec1 = `{"seq":1,"id":"r1","time":"2025-01-02T03:04:05Z","prev_hash":"0","hash":"h1","kind":"admin_change","actor":"admin","agent_id":"a-1","agent_name":"octo-bot","message":"agent provisioned"}`

@@ -151,15 +151,20 @@ func (p *printer) agentFields(a agents.Agent) error {
 }
 
 // killSwitchRows prints kill switches as ID SCOPE TARGET STATE SOURCE
-// ENGAGED_BY ENGAGED_AT REASON.
-func (p *printer) killSwitchRows(list []store.KillSwitch) error {
+// ENGAGED_BY ENGAGED_AT REASON; an agent target is shown by name when
+// targetName resolves it.
+func (p *printer) killSwitchRows(list []store.KillSwitch, targetName func(id string) string) error {
 	rows := make([][]string, len(list))
 	for i, ks := range list {
 		state := "engaged"
 		if !ks.Active() {
 			state = "released by " + ks.ReleasedBy + " at " + showTimePtr(ks.ReleasedAt)
 		}
-		rows[i] = []string{ks.ID, string(ks.Scope), ks.Target, state, ks.Source, ks.EngagedBy, showTime(ks.EngagedAt), ks.Reason}
+		target := ks.Target
+		if ks.Scope == store.ScopeAgent {
+			target = targetName(ks.Target)
+		}
+		rows[i] = []string{ks.ID, string(ks.Scope), target, state, ks.Source, ks.EngagedBy, showTime(ks.EngagedAt), ks.Reason}
 	}
 	return p.Table([]string{"ID", "SCOPE", "TARGET", "STATE", "SOURCE", "ENGAGED_BY", "ENGAGED_AT", "REASON"}, rows)
 }
