@@ -208,6 +208,10 @@ func checkDeployment(t *testing.T, d appsv1.Deployment) {
 	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
 		t.Error("probes are not /healthz and /readyz")
 	}
+	// A long migration at start must not be cut off by the liveness probe.
+	if sp := c.StartupProbe; sp == nil || sp.HTTPGet.Path != "/healthz" || sp.PeriodSeconds*sp.FailureThreshold < 15*60 {
+		t.Errorf("startup probe %+v allows less than the 15 minutes of startupMinutes", sp)
+	}
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources %+v", c.Resources)
 	}

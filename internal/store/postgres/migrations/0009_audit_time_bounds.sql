@@ -14,11 +14,10 @@
 -- never updates them afterwards.
 ALTER TABLE audit_log ADD COLUMN at_mono_us BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE audit_log ADD COLUMN lag_max_us BIGINT NOT NULL DEFAULT 0;
-UPDATE audit_log SET at_mono_us = w.m
-	FROM (SELECT seq, max(at_us) OVER (ORDER BY seq) AS m FROM audit_log) AS w
-	WHERE w.seq = audit_log.seq;
-UPDATE audit_log SET lag_max_us = w.m
-	FROM (SELECT seq, max(at_mono_us - at_us) OVER (ORDER BY seq) AS m FROM audit_log) AS w
+-- One pass: the running maximum of at_us, then of the lag behind it.
+UPDATE audit_log SET at_mono_us = w.mono, lag_max_us = w.lag
+	FROM (SELECT seq, mono, max(mono - at_us) OVER (ORDER BY seq) AS lag
+		FROM (SELECT seq, at_us, max(at_us) OVER (ORDER BY seq) AS mono FROM audit_log) AS m) AS w
 	WHERE w.seq = audit_log.seq;
 DROP INDEX audit_log_at;
 CREATE INDEX audit_log_mono ON audit_log (at_mono_us, seq);
