@@ -20,6 +20,7 @@ import (
 	slackui "github.com/agentgate/agentgate/internal/approval/slack"
 	"github.com/agentgate/agentgate/internal/audit"
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/debugserver"
 	"github.com/agentgate/agentgate/internal/enforce"
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/policy"
@@ -290,6 +291,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.WorkflowWatch != nil {
 		tasks = append(tasks, a.WorkflowWatch.Run)
+	}
+	if addr := a.Config.Server.DebugListen; addr != "" {
+		tasks = append(tasks, func(ctx context.Context) error { return debugserver.Run(ctx, addr, a.log) })
 	}
 	if a.Rollback != nil {
 		tasks = append(tasks, a.runRollback)

@@ -42,6 +42,10 @@ type Server struct {
 	// admission webhook); the pair is reloaded when the files change.
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// DebugListen, when set, serves Go's runtime profiles (/debug/pprof/)
+	// on a second, unauthenticated listener; it must be a loopback
+	// address (reach it with kubectl port-forward).
+	DebugListen string `yaml:"debug_listen"`
 }
 
 // Store selects and configures the backend.

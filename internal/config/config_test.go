@@ -120,6 +120,27 @@ func TestLoad(t *testing.T) {
 				}
 			},
 		},
+		{name: "debug listener on loopback", env: map[string]string{"ADMISSION_SERVER_DEBUG_LISTEN": "127.0.0.1:6060"},
+			check: func(t *testing.T, c Config) {
+				if c.Server.DebugListen != "127.0.0.1:6060" {
+					t.Fatalf("debug_listen %q", c.Server.DebugListen)
+				}
+			}},
+		{name: "debug listener on IPv6 loopback", env: map[string]string{"ADMISSION_SERVER_DEBUG_LISTEN": "[::1]:6060"},
+			check: func(t *testing.T, c Config) {
+				if c.Server.DebugListen != "[::1]:6060" {
+					t.Fatalf("debug_listen %q", c.Server.DebugListen)
+				}
+			}},
+		{name: "debug listener on localhost", env: map[string]string{"ADMISSION_SERVER_DEBUG_LISTEN": "localhost:6060"},
+			check: func(t *testing.T, c Config) {
+				if c.Server.DebugListen != "localhost:6060" {
+					t.Fatalf("debug_listen %q", c.Server.DebugListen)
+				}
+			}},
+		{name: "debug listener on every interface", env: map[string]string{"ADMISSION_SERVER_DEBUG_LISTEN": ":6060"}, wantErr: "server.debug_listen: \":6060\" must be a loopback address"},
+		{name: "debug listener on a pod address", env: map[string]string{"ADMISSION_SERVER_DEBUG_LISTEN": "10.0.0.7:6060"}, wantErr: "must be a loopback address"},
+		{name: "debug listener without a port", env: map[string]string{"ADMISSION_SERVER_DEBUG_LISTEN": "127.0.0.1"}, wantErr: "is not host:port"},
 		{name: "github app and token", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1", "ADMISSION_GITHUB_PRIVATE_KEY": "k", "ADMISSION_GITHUB_TOKEN": "t"}, wantErr: "github.token"},
 		{name: "github app without key", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1"}, wantErr: "github.private_key"},
 		{name: "github key without app id", env: map[string]string{"ADMISSION_GITHUB_PRIVATE_KEY": "k"}, wantErr: "github.app_id"},

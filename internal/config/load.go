@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path"
@@ -172,6 +173,11 @@ func (c *Config) Validate() error {
 	if c.Server.Listen == "" {
 		bad("server.listen", "is required, e.g. 127.0.0.1:8080")
 	}
+	if c.Server.DebugListen != "" {
+		if err := loopbackAddr(c.Server.DebugListen); err != nil {
+			bad("server.debug_listen", "%s", err)
+		}
+	}
 	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
 		bad("server.tls_cert_file", "server.tls_cert_file and server.tls_key_file go together")
 	}
@@ -316,4 +322,24 @@ func (c *Config) Validate() error {
 // section reports a provider section's problems under its key prefix.
 func section(bad func(key, format string, args ...any), prefix string) func(key, format string, args ...any) {
 	return func(key, format string, args ...any) { bad(prefix+key, format, args...) }
+}
+
+// loopbackAddr checks that addr is host:port with a loopback host, so that
+// the unauthenticated profiling listener is reachable only from the host
+// (or the pod) itself.
+func loopbackAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port %q is not a number", addr, port)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q must be a loopback address such as 127.0.0.1:6060: the profiles are served without authentication", addr)
 }
