@@ -10,7 +10,7 @@ import (
 
 // TestApplyRoundTrip runs the CLI against a real server: agents applied
 // from a file, written back with `agents get -o yaml`, show no difference
-// and re-apply as unchanged; an agent's own token cannot apply.
+// and re-apply as unchanged.
 func TestApplyRoundTrip(t *testing.T) {
 	a := startApp(t, map[string]string{"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin})
 	srv := httptest.NewServer(a.Server.Handler())
@@ -44,6 +44,19 @@ func TestApplyRoundTrip(t *testing.T) {
 		t.Fatalf("diff of a change: %q, %v", out, err)
 	}
 
+}
+
+// TestBypassApplyWithAgentToken: an agent cannot declare agents (its own
+// scope, say) with its own token; apply needs an admin.
+func TestBypassApplyWithAgentToken(t *testing.T) {
+	a := startApp(t, map[string]string{"ADMISSION_DATA_DIR": t.TempDir(), "ADMISSION_AUTH_BOOTSTRAP_TOKEN": e2eAdmin})
+	srv := httptest.NewServer(a.Server.Handler())
+	defer srv.Close()
+	env := map[string]string{"ADMISSION_SERVER": srv.URL, "ADMISSION_TOKEN": e2eAdmin}
+	if _, _, err := runCLI(t, env, payFile, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(payFile, "environments: [staging]\n", "environments: [staging, production]\n", 1)
 	rot, _, err := runCLI(t, env, "", "agents", "rotate", "pay-coder", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -58,5 +71,8 @@ func TestApplyRoundTrip(t *testing.T) {
 	agentEnv := map[string]string{"ADMISSION_SERVER": srv.URL, "ADMISSION_TOKEN": token}
 	if _, _, err := runCLI(t, agentEnv, changed, "apply", "-f", "-"); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("an agent applied agents with its own token: %v", err)
+	}
+	if out, _, err := runCLI(t, env, changed, "diff", "-f", "-"); err == nil || !strings.Contains(out, "environments: [staging] -> [staging, production]") {
+		t.Fatalf("the refused apply changed the agent: %q, %v", out, err)
 	}
 }

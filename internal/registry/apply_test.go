@@ -89,8 +89,8 @@ func TestApplyCreatesThenConverges(t *testing.T) {
 	}
 }
 
-// TestApplyRefuses: each attempt fails as a whole and changes nothing.
-func TestApplyRefuses(t *testing.T) {
+// TestBypassApplyRefuses: each attempt fails as a whole and changes nothing.
+func TestBypassApplyRefuses(t *testing.T) {
 	tests := []struct {
 		name     string
 		existing []registry.Spec
@@ -118,6 +118,15 @@ func TestApplyRefuses(t *testing.T) {
 			existing: []registry.Spec{{Name: "other", Type: agents.TypeCoding, Owner: "x", Principals: []string{"github:pay-coder[bot]"}}},
 			mutate: func(s []registry.Spec) []registry.Spec {
 				s[0].Principals = []string{"GitHub:Pay-Coder[bot]"}
+				return s
+			},
+			wantKind: apperr.KindConflict,
+		},
+		{
+			name:     "an update that takes another agent's principal",
+			existing: []registry.Spec{payments()[0], {Name: "other", Type: agents.TypeCoding, Owner: "x", Principals: []string{"github:other[bot]"}}},
+			mutate: func(s []registry.Spec) []registry.Spec {
+				s[0].Principals = []string{"github:Other[bot]"}
 				return s
 			},
 			wantKind: apperr.KindConflict,
@@ -186,10 +195,10 @@ func fmtErr(err error) string {
 	return err.Error()
 }
 
-// TestApplyCannotPromote: a file that declares a higher tier for an
+// TestBypassApplyCannotPromote: a file that declares a higher tier for an
 // existing agent (say, after an automatic demotion) changes nothing and
 // says so; tiers move only through promote and demote.
-func TestApplyCannotPromote(t *testing.T) {
+func TestBypassApplyCannotPromote(t *testing.T) {
 	r, _, _, _ := fullRegistry(t)
 	ctx := t.Context()
 	if _, err := r.Apply(ctx, "ci", registry.ApplyRequest{Agents: payments()}); err != nil {
