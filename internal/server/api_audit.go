@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -146,7 +147,7 @@ func (s *Server) verifyAudit(c *gin.Context) {
 	case err != nil && brk == nil && enc == nil:
 		s.fail(c, err)
 	case err != nil && brk == nil:
-		s.log.ErrorContext(ctx, "audit verification interrupted", "err", err)
+		s.streamStopped(ctx, "audit verification", err)
 		_ = enc.Encode(apperr.Body{Error: apperr.Detail{Code: string(apperr.KindInternal), Message: "verification interrupted", RequestID: requestID(c)}})
 	case enc != nil:
 		_ = enc.Encode(verifyEvent{Result: &verifyResult{OK: brk == nil, Checked: v.Checked(), Head: v.Head(), Break: brk}})
@@ -203,9 +204,20 @@ func (s *Server) exportAudit(c *gin.Context) {
 	if err != nil {
 		// The status is already sent; end the stream with an error line
 		// that no record has, so a client can tell it is incomplete.
-		s.log.ErrorContext(c.Request.Context(), "audit export interrupted", "err", err)
+		s.streamStopped(c.Request.Context(), "audit export", err)
 		_ = enc.Encode(apperr.Body{Error: apperr.Detail{Code: string(apperr.KindInternal), Message: "export interrupted; resume with after=<last seq>", RequestID: requestID(c)}})
 	}
+}
+
+// streamStopped logs a stream that ended early: at INFO when the client
+// went away (nothing is wrong with the server, and nothing should page),
+// at ERROR otherwise.
+func (s *Server) streamStopped(ctx context.Context, what string, err error) {
+	if ctx.Err() != nil {
+		s.log.InfoContext(ctx, what+" stopped: the client went away", "err", err)
+		return
+	}
+	s.log.ErrorContext(ctx, what+" interrupted", "err", err)
 }
 
 // noWriteDeadline lifts the server's write timeout for a streaming answer.
