@@ -131,15 +131,7 @@ func (a *app) applyCmd() *cobra.Command {
 			"the --selector labels but are not in the files are decommissioned.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := f.request(cmd, dryRun)
-			if err != nil {
-				return err
-			}
-			s, err := a.session(cmd)
-			if err != nil {
-				return err
-			}
-			res, err := s.api.ApplyAgents(cmd.Context(), r)
+			s, res, err := a.apply(cmd, &f, dryRun)
 			if err != nil {
 				return err
 			}
@@ -152,6 +144,20 @@ func (a *app) applyCmd() *cobra.Command {
 	f.add(cmd, true)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would change and change nothing")
 	return cmd
+}
+
+// apply reads the files of f and sends them, a dry run for diff.
+func (a *app) apply(cmd *cobra.Command, f *applyFlags, dryRun bool) (*session, registry.ApplyResult, error) {
+	r, err := f.request(cmd, dryRun)
+	if err != nil {
+		return nil, registry.ApplyResult{}, err
+	}
+	s, err := a.session(cmd)
+	if err != nil {
+		return nil, registry.ApplyResult{}, err
+	}
+	res, err := s.api.ApplyAgents(cmd.Context(), r)
+	return s, res, err
 }
 
 // diffExit is the exit status of `diff` when the files and the registry differ.
@@ -167,15 +173,7 @@ func (a *app) diffCmd() *cobra.Command {
 		Short: "Show how the registry differs from the agents files declare (exit status 2 when it does)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := f.request(cmd, true)
-			if err != nil {
-				return err
-			}
-			s, err := a.session(cmd)
-			if err != nil {
-				return err
-			}
-			res, err := s.api.ApplyAgents(cmd.Context(), r)
+			s, res, err := a.apply(cmd, &f, true)
 			if err != nil {
 				return err
 			}

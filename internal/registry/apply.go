@@ -175,17 +175,8 @@ func (s *Service) applyOne(ctx context.Context, q store.Queries, spec Spec, now 
 	spec.Principals = principals
 	cur, err := q.GetAgentByName(ctx, spec.Name)
 	if apperr.KindOf(err) == apperr.KindNotFound {
-		a := agents.Agent{
-			ID: uuid.NewString(), Name: spec.Name, Type: spec.Type, Owner: spec.Owner,
-			Capabilities: nonNil(spec.Capabilities), Tier: spec.Tier, State: agents.StateActive,
-			Environments: nonNil(spec.Environments), Namespaces: nonNil(spec.Namespaces),
-			Principals: nonNil(spec.Principals), Labels: spec.Labels, ExpiresAt: spec.ExpiresAt,
-			CreatedAt: now, UpdatedAt: now, Version: 1,
-		}
-		if a.Tier == "" {
-			a.Tier = agents.TierNew
-		}
-		if err := a.Validate(); err != nil {
+		a, err := newAgent(spec, now)
+		if err != nil {
 			return AgentChange{}, err
 		}
 		if err := q.CreateAgent(ctx, a); err != nil {

@@ -74,17 +74,8 @@ func (s *Service) Provision(ctx context.Context, actor string, spec Spec) (agent
 		return agents.Agent{}, "", err
 	}
 	spec.Principals = principals
-	a := agents.Agent{
-		ID: uuid.NewString(), Name: spec.Name, Type: spec.Type, Owner: spec.Owner,
-		Capabilities: nonNil(spec.Capabilities), Tier: spec.Tier, State: agents.StateActive,
-		Environments: nonNil(spec.Environments), Namespaces: nonNil(spec.Namespaces),
-		Principals: nonNil(spec.Principals), Labels: spec.Labels, ExpiresAt: spec.ExpiresAt,
-		CreatedAt: now, UpdatedAt: now, Version: 1,
-	}
-	if a.Tier == "" {
-		a.Tier = agents.TierNew
-	}
-	if err := a.Validate(); err != nil {
+	a, err := newAgent(spec, now)
+	if err != nil {
 		return agents.Agent{}, "", err
 	}
 	token, hash, err := newToken()
@@ -107,6 +98,22 @@ func (s *Service) Provision(ctx context.Context, actor string, spec Spec) (agent
 	}
 	s.log.InfoContext(ctx, "agent provisioned", "agent_id", a.ID, "name", a.Name, "actor", actor)
 	return a, token, nil
+}
+
+// newAgent is the new, active agent spec declares (tier new unless
+// given), validated; spec's principals must be canonical.
+func newAgent(spec Spec, now time.Time) (agents.Agent, error) {
+	a := agents.Agent{
+		ID: uuid.NewString(), Name: spec.Name, Type: spec.Type, Owner: spec.Owner,
+		Capabilities: nonNil(spec.Capabilities), Tier: spec.Tier, State: agents.StateActive,
+		Environments: nonNil(spec.Environments), Namespaces: nonNil(spec.Namespaces),
+		Principals: nonNil(spec.Principals), Labels: spec.Labels, ExpiresAt: spec.ExpiresAt,
+		CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	if a.Tier == "" {
+		a.Tier = agents.TierNew
+	}
+	return a, a.Validate()
 }
 
 // Get returns one agent by id or, failing that, by name.
