@@ -105,20 +105,24 @@ func (s *Service) Apply(ctx context.Context, actor string, r ApplyRequest) (Appl
 		declared := map[string]bool{}
 		for _, spec := range r.Agents {
 			declared[spec.Name] = true
+		}
+		// Prune first: an agent renamed in the files hands its principals
+		// to its new declaration in the same apply.
+		var pruned []AgentChange
+		if r.Prune != nil {
+			var err error
+			if pruned, cancelled, err = prune(ctx, q, r.Prune, declared, actor, now); err != nil {
+				return err
+			}
+		}
+		for _, spec := range r.Agents {
 			c, err := s.applyOne(ctx, q, spec, now)
 			if err != nil {
 				return fmt.Errorf("agent %q: %w", spec.Name, err)
 			}
 			res.Changes = append(res.Changes, c)
 		}
-		if r.Prune != nil {
-			pruned, approvals, err := prune(ctx, q, r.Prune, declared, actor, now)
-			if err != nil {
-				return err
-			}
-			res.Changes = append(res.Changes, pruned...)
-			cancelled = approvals
-		}
+		res.Changes = append(res.Changes, pruned...)
 		if r.DryRun {
 			return errDryRun
 		}

@@ -277,3 +277,24 @@ func TestApplyPrunes(t *testing.T) {
 		t.Fatalf("re-declaring a decommissioned agent: %v", err)
 	}
 }
+
+// TestApplyRenameWithPrune: renaming an agent in the files, with prune,
+// decommissions the old name and gives its principals to the new one in
+// the same apply.
+func TestApplyRenameWithPrune(t *testing.T) {
+	r, _, _, _ := fullRegistry(t)
+	ctx := t.Context()
+	if _, err := r.Apply(ctx, "ci", registry.ApplyRequest{Agents: payments()}); err != nil {
+		t.Fatal(err)
+	}
+	specs := payments()
+	specs[0].Name = "pay-coder-v2"
+	res, err := r.Apply(ctx, "ci", registry.ApplyRequest{Agents: specs, Prune: map[string]string{"team": "payments"}})
+	if err != nil || actions(res) != "pay-coder-v2=create pay-deployer=unchanged pay-coder=decommission" {
+		t.Fatalf("rename: %s, %v", actions(res), err)
+	}
+	a, err := r.Get(ctx, "pay-coder-v2")
+	if err != nil || strings.Join(a.Principals, ",") != "github:pay-coder[bot]" {
+		t.Fatalf("renamed agent %+v, %v", a, err)
+	}
+}
