@@ -108,15 +108,18 @@ func (s *Service) Apply(ctx context.Context, actor string, r ApplyRequest) (Appl
 		}
 		// Prune first: an agent renamed in the files hands its principals
 		// to its new declaration in the same apply.
-		var pruned []AgentChange
+		var (
+			pruned []AgentChange
+			freed  map[string]agents.Agent
+		)
 		if r.Prune != nil {
 			var err error
-			if pruned, cancelled, err = prune(ctx, q, r.Prune, declared, actor, now); err != nil {
+			if pruned, freed, cancelled, err = prune(ctx, q, r.Prune, declared, actor, now); err != nil {
 				return err
 			}
 		}
 		for _, spec := range r.Agents {
-			c, err := s.applyOne(ctx, q, spec, now)
+			c, err := s.applyOne(ctx, q, spec, freed, now)
 			if err != nil {
 				return fmt.Errorf("agent %q: %w", spec.Name, err)
 			}
@@ -170,8 +173,9 @@ func (r *ApplyRequest) validate() error {
 	return nil
 }
 
-// applyOne creates or updates one declared agent.
-func (s *Service) applyOne(ctx context.Context, q store.Queries, spec Spec, now time.Time) (AgentChange, error) {
+// applyOne creates or updates one declared agent. freed are the agents
+// this apply pruned, by the principals they held.
+func (s *Service) applyOne(ctx context.Context, q store.Queries, spec Spec, freed map[string]agents.Agent, now time.Time) (AgentChange, error) {
 	principals, err := agents.CanonicalPrincipals(spec.Principals)
 	if err != nil {
 		return AgentChange{}, err
@@ -183,10 +187,21 @@ func (s *Service) applyOne(ctx context.Context, q store.Queries, spec Spec, now 
 		if err != nil {
 			return AgentChange{}, err
 		}
+		// A principal keeps its standing: an agent that takes over the
+		// principals of one this apply pruned (a rename) starts no higher
+		// than that agent's tier, so that a rename cannot undo a demotion.
+		var ignored []string
+		for _, p := range a.Principals {
+			if old, ok := freed[p]; ok && old.Tier.Rank() < a.Tier.Rank() {
+				ignored = append(ignored, fmt.Sprintf("tier: declared %s, but principal %s comes from %s (tier %s); tiers change through promote and demote",
+					a.Tier, p, old.Name, old.Tier))
+				a.Tier = old.Tier
+			}
+		}
 		if err := q.CreateAgent(ctx, a); err != nil {
 			return AgentChange{}, err
 		}
-		return AgentChange{Name: a.Name, ID: a.ID, Action: ActionCreate, Fields: fieldsOf(agents.Agent{}, a)}, nil
+		return AgentChange{Name: a.Name, ID: a.ID, Action: ActionCreate, Fields: fieldsOf(agents.Agent{}, a), Ignored: ignored}, nil
 	}
 	if err != nil {
 		return AgentChange{}, err
@@ -223,36 +238,41 @@ func (s *Service) applyOne(ctx context.Context, q store.Queries, spec Spec, now 
 	return c, nil
 }
 
-// prune decommissions the agents selector matches that are not declared.
-func prune(ctx context.Context, q store.Queries, selector map[string]string, declared map[string]bool, actor string, now time.Time) ([]AgentChange, []store.Approval, error) {
+// prune decommissions the agents selector matches that are not declared,
+// and returns them by the principals they held.
+func prune(ctx context.Context, q store.Queries, selector map[string]string, declared map[string]bool, actor string, now time.Time) ([]AgentChange, map[string]agents.Agent, []store.Approval, error) {
 	all, err := q.ListAgents(ctx, store.AgentFilter{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var (
 		out       []AgentChange
 		cancelled []store.Approval
+		freed     = map[string]agents.Agent{}
 	)
 	for _, a := range all {
 		if declared[a.Name] || a.State == agents.StateDecommissioned || !matches(a.Labels, selector) {
 			continue
 		}
 		before := a
+		for _, p := range a.Principals {
+			freed[p] = before
+		}
 		a.State, a.Principals, a.UpdatedAt = agents.StateDecommissioned, []string{}, now
 		if err := q.UpdateAgent(ctx, a); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if err := q.ExpireTokens(ctx, a.ID, now); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		list, err := resolvePending(ctx, q, store.ApprovalFilter{AgentID: a.ID}, store.ApprovalCancelled, actor, "agent decommissioned", now)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		cancelled = append(cancelled, list...)
 		out = append(out, AgentChange{Name: a.Name, ID: a.ID, Action: ActionDecommission, Fields: fieldsOf(before, a)})
 	}
-	return out, cancelled, nil
+	return out, freed, cancelled, nil
 }
 
 // matches reports whether labels hold every pair of selector.

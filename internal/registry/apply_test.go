@@ -298,3 +298,27 @@ func TestApplyRenameWithPrune(t *testing.T) {
 		t.Fatalf("renamed agent %+v, %v", a, err)
 	}
 }
+
+// TestBypassApplyRenameKeepsTier: renaming a demoted agent in the files,
+// with a higher tier declared for the new name, does not restore the tier:
+// the new agent takes over the old one's principals at the old one's tier.
+func TestBypassApplyRenameKeepsTier(t *testing.T) {
+	r, _, _, _ := fullRegistry(t)
+	ctx := t.Context()
+	specs := payments()
+	specs[0].Tier = agents.TierTrusted
+	if _, err := r.Apply(ctx, "ci", registry.ApplyRequest{Agents: specs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Demote(ctx, "rollback", "pay-coder", agents.TierNew, "rolled back a bad deploy"); err != nil {
+		t.Fatal(err)
+	}
+	specs[0].Name = "pay-coder-v2" // still declared trusted
+	res, err := r.Apply(ctx, "ci", registry.ApplyRequest{Agents: specs, Prune: map[string]string{"team": "payments"}})
+	if err != nil || actions(res) != "pay-coder-v2=create pay-deployer=unchanged pay-coder=decommission" || len(res.Changes[0].Ignored) != 1 {
+		t.Fatalf("rename: %+v, %v", res, err)
+	}
+	if a, _ := r.Get(ctx, "pay-coder-v2"); a.Tier != agents.TierNew {
+		t.Fatalf("a rename restored tier %s after a demotion to new", a.Tier)
+	}
+}
