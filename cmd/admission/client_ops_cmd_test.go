@@ -220,6 +220,14 @@ func TestAuditCommands(t *testing.T) {
 			wantErr:   "audit chain broken", wantExit: 2,
 		},
 		{
+			name:      "verify against a server without the stream",
+			args:      []string{"audit", "verify", "--progress", "always"},
+			routes:    map[string]fakeReply{"GET /api/v1/audit/verify": {body: `{"ok":false,"checked":4,"head":"h4","break":{"seq":5,"reason":"hash mismatch"}}`}},
+			wantCalls: []call{{line: "GET /api/v1/audit/verify?progress=true"}},
+			wantOut:   "audit chain BROKEN: record 5: hash mismatch (4 records checked, last good head h4)\n",
+			wantErr:   "audit chain broken: record 5: hash mismatch", wantExit: 2,
+		},
+		{
 			name: "verify with a progress bar",
 			args: []string{"audit", "verify", "--progress", "always"},
 			routes: map[string]fakeReply{"GET /api/v1/audit/verify": {

@@ -131,6 +131,11 @@ func (c *Client) VerifyAuditProgress(ctx context.Context, progress Progress) (Ve
 			Error  *struct {
 				Message string `json:"message"`
 			} `json:"error"`
+			// A server older than the stream answers the plain result.
+			OK      *bool        `json:"ok"`
+			Checked int64        `json:"checked"`
+			Head    string       `json:"head"`
+			Break   *audit.Break `json:"break"`
 		}
 		if err := dec.Decode(&ev); err != nil {
 			return Verification{}, fmt.Errorf("GET /audit/verify: the stream ended before the result: %w", err)
@@ -138,6 +143,8 @@ func (c *Client) VerifyAuditProgress(ctx context.Context, progress Progress) (Ve
 		switch {
 		case ev.Result != nil:
 			return *ev.Result, nil
+		case ev.OK != nil:
+			return Verification{OK: *ev.OK, Checked: ev.Checked, Head: ev.Head, Break: ev.Break}, nil
 		case ev.Error != nil:
 			return Verification{}, fmt.Errorf("GET /audit/verify: the server stopped: %s", ev.Error.Message)
 		case ev.Progress != nil && progress != nil:
