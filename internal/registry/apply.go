@@ -21,6 +21,9 @@ import (
 // maxApply bounds how many agents one apply may declare.
 const maxApply = 1000
 
+// maxChangesDetail bounds the changed fields an apply's audit record keeps.
+const maxChangesDetail = 64 << 10
+
 // ApplyRequest declares a set of agents, as files kept in a repository do.
 type ApplyRequest struct {
 	// Agents are the declared agents, by name. Each is created when no
@@ -328,6 +331,11 @@ func applyRecord(actor string, r ApplyRequest, res ApplyResult, now time.Time) (
 		return nil, fmt.Errorf("encode apply changes: %w", err)
 	}
 	details := map[string]string{"change": "apply", "changes": string(changes)}
+	if len(changes) > maxChangesDetail {
+		// The names stay below; the fields of a very large apply would make
+		// one record bigger than every audit page should carry.
+		details["changes"] = fmt.Sprintf("omitted: %d bytes of changed fields, over the %d kept in one record", len(changes), maxChangesDetail)
+	}
 	for action, key := range map[string]string{ActionCreate: "created", ActionUpdate: "updated", ActionDecommission: "decommissioned"} {
 		var names []string
 		for _, c := range res.Changes {

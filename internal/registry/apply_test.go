@@ -1,6 +1,7 @@
 package registry_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -320,5 +321,29 @@ func TestBypassApplyRenameKeepsTier(t *testing.T) {
 	}
 	if a, _ := r.Get(ctx, "pay-coder-v2"); a.Tier != agents.TierNew {
 		t.Fatalf("a rename restored tier %s after a demotion to new", a.Tier)
+	}
+}
+
+// TestApplyAuditRecordStaysSmall: the changed fields of a very large apply
+// are left out of its one audit record; the names stay.
+func TestApplyAuditRecordStaysSmall(t *testing.T) {
+	r, st, _, _ := fullRegistry(t)
+	ctx := t.Context()
+	var specs []registry.Spec
+	for i := range 400 {
+		specs = append(specs, registry.Spec{Name: fmt.Sprintf("bulk-%03d", i), Type: agents.TypeCoding, Owner: "bulk@example.com",
+			Capabilities: []string{"build"}, Environments: []string{"staging", "preview-*"},
+			Principals: []string{fmt.Sprintf("github:bulk-%03d[bot]", i)}, Labels: map[string]string{"team": "bulk", "import": "2026-12"}})
+	}
+	if _, err := r.Apply(ctx, "ci", registry.ApplyRequest{Agents: specs}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.QueryAudit(ctx, store.AuditQuery{})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	d := recs[0].Details
+	if !strings.HasPrefix(d["changes"], "omitted: ") || strings.Count(d["created"], ",") != 399 {
+		t.Fatalf("changes %.100q, created %.100q", d["changes"], d["created"])
 	}
 }
