@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -203,9 +204,27 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Approvals: a.Approvals, Dispatch: a.Dispatch, Interactions: interactions(a.Slack),
 		Rollbacks: rollbacks(a.Rollback), AlertmanagerToken: a.Config.Rollback.AlertmanagerToken.Reveal(),
 		Providers: preg, Tokens: tokens, PolicyStatus: a.Policy.Status, Metrics: a.Metrics, Gatherer: reg, Tracing: a.Tracing,
+		ConsoleKey: consoleKey(cfg, log), ConsoleTTL: cfg.Console.SessionTTL,
 	})
 	ok = true
 	return a, nil
+}
+
+// consoleKey is the key that signs console sessions: the configured one,
+// or a random one for this process; nil when the console is off.
+func consoleKey(cfg config.Config, log *slog.Logger) []byte {
+	if !cfg.Console.Enabled {
+		return nil
+	}
+	if k := cfg.Console.SessionKey; k.IsSet() {
+		return []byte(k.Reveal())
+	}
+	if cfg.Store.Driver == "postgres" {
+		log.Warn("console.session_key is not set: console sessions hold on this replica only and end at its restart")
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // crypto/rand.Read does not fail (Go 1.24+)
+	return key
 }
 
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, error) {

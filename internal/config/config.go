@@ -26,6 +26,19 @@ type Config struct {
 	Failure  Failure  `yaml:"failure"`
 	Log      Log      `yaml:"log"`
 	Tracing  Tracing  `yaml:"tracing"`
+	Console  Console  `yaml:"console"`
+}
+
+// Console configures the web console at /ui.
+type Console struct {
+	// Enabled serves the console (default true).
+	Enabled bool `yaml:"enabled"`
+	// SessionKey signs session cookies: at least 32 characters, the same
+	// on every replica. Empty: a random key per process, so sessions end
+	// at a restart and hold on one replica only.
+	SessionKey Secret `yaml:"session_key"`
+	// SessionTTL is how long a sign-in lasts.
+	SessionTTL time.Duration `yaml:"session_ttl"`
 }
 
 // Server configures the HTTP listener.
@@ -289,6 +302,7 @@ func Default() Config {
 		},
 		Log:     Log{Level: "info", Format: "text"},
 		Tracing: Tracing{SampleRatio: 1, ServiceName: "agentgate"},
+		Console: Console{Enabled: true, SessionTTL: 8 * time.Hour},
 		Argo:    argo.DefaultConfig(),
 		GitHub:  github.DefaultConfig(),
 		Rollback: Rollback{

@@ -141,6 +141,14 @@ func TestLoad(t *testing.T) {
 		{name: "debug listener on every interface", env: map[string]string{"ADMISSION_SERVER_DEBUG_LISTEN": ":6060"}, wantErr: "server.debug_listen: \":6060\" must be a loopback address"},
 		{name: "debug listener on a pod address", env: map[string]string{"ADMISSION_SERVER_DEBUG_LISTEN": "10.0.0.7:6060"}, wantErr: "must be a loopback address"},
 		{name: "debug listener without a port", env: map[string]string{"ADMISSION_SERVER_DEBUG_LISTEN": "127.0.0.1"}, wantErr: "is not host:port"},
+		{name: "short console session key", env: map[string]string{"ADMISSION_CONSOLE_SESSION_KEY": "too-short"}, wantErr: "console.session_key: must be at least 32 characters"},
+		{name: "zero console session", env: map[string]string{"ADMISSION_CONSOLE_SESSION_TTL": "0s"}, wantErr: "console.session_ttl"},
+		{name: "console off", env: map[string]string{"ADMISSION_CONSOLE_ENABLED": "false"},
+			check: func(t *testing.T, c Config) {
+				if c.Console.Enabled {
+					t.Fatal("console.enabled stayed true")
+				}
+			}},
 		{name: "github app and token", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1", "ADMISSION_GITHUB_PRIVATE_KEY": "k", "ADMISSION_GITHUB_TOKEN": "t"}, wantErr: "github.token"},
 		{name: "github app without key", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1"}, wantErr: "github.private_key"},
 		{name: "github key without app id", env: map[string]string{"ADMISSION_GITHUB_PRIVATE_KEY": "k"}, wantErr: "github.app_id"},

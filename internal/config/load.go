@@ -173,6 +173,12 @@ func (c *Config) Validate() error {
 	if c.Server.Listen == "" {
 		bad("server.listen", "is required, e.g. 127.0.0.1:8080")
 	}
+	if c.Console.SessionTTL <= 0 {
+		bad("console.session_ttl", "must be positive, got %s", c.Console.SessionTTL)
+	}
+	if k := c.Console.SessionKey; k.IsSet() && len(k.Reveal()) < 32 {
+		bad("console.session_key", "must be at least 32 characters")
+	}
 	if c.Server.DebugListen != "" {
 		if err := loopbackAddr(c.Server.DebugListen); err != nil {
 			bad("server.debug_listen", "%s", err)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/agentgate/agentgate/internal/agents"
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/console"
 )
 
 // Caller is an authenticated API caller.
@@ -58,14 +60,7 @@ func (s *Server) authenticate() gin.HandlerFunc {
 			s.fail(c, apperr.New(apperr.KindUnauthenticated, "missing bearer token"))
 			return
 		}
-		sum := sha256.Sum256([]byte(raw))
-		var match *StaticToken
-		for i := range s.tokens {
-			if subtle.ConstantTimeCompare(sum[:], s.tokens[i].hash[:]) == 1 {
-				match = &s.tokens[i]
-			}
-		}
-		if match != nil {
+		if match := s.staticToken(raw); match != nil {
 			c.Set(ctxCaller, Caller{Name: match.Name, Role: match.Role})
 			c.Next()
 			return
@@ -78,6 +73,36 @@ func (s *Server) authenticate() gin.HandlerFunc {
 		c.Set(ctxCaller, Caller{Name: "agent:" + a.Name, Role: config.RoleAgent, Agent: &a})
 		c.Next()
 	}
+}
+
+// staticToken returns the static token raw is, or nil. Every token is
+// compared, in constant time over the hashes, so timing does not reveal
+// which one matched.
+func (s *Server) staticToken(raw string) *StaticToken {
+	sum := sha256.Sum256([]byte(raw))
+	var match *StaticToken
+	for i := range s.tokens {
+		if subtle.ConstantTimeCompare(sum[:], s.tokens[i].hash[:]) == 1 {
+			match = &s.tokens[i]
+		}
+	}
+	return match
+}
+
+// consolePerson authenticates a console sign-in: static tokens (viewer,
+// operator, admin) are people; an agent's token is refused as such.
+func (s *Server) consolePerson(ctx context.Context, raw string) (console.Person, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return console.Person{}, apperr.New(apperr.KindUnauthenticated, "missing token")
+	}
+	if m := s.staticToken(raw); m != nil {
+		return console.Person{Name: m.Name, Role: string(m.Role)}, nil
+	}
+	if _, err := s.registry.Authenticate(ctx, raw); err == nil {
+		return console.Person{}, console.ErrAgentToken
+	}
+	return console.Person{}, apperr.New(apperr.KindUnauthenticated, "invalid or expired token")
 }
 
 // require lets callers with at least role through; agents only reach

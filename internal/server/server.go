@@ -19,6 +19,7 @@ import (
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/console"
 	"github.com/agentgate/agentgate/internal/enforce"
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/policy"
@@ -55,6 +56,10 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// Tracing traces requests and their stages; nil: no traces.
 	Tracing *telemetry.Tracing
+	// ConsoleKey, when set, serves the web console at /ui with sessions
+	// signed by it (at least 32 bytes); ConsoleTTL is a session's life.
+	ConsoleKey []byte
+	ConsoleTTL time.Duration
 }
 
 // Server is the HTTP server.
@@ -119,6 +124,17 @@ func (s *Server) routes(o Options) *gin.Engine {
 		c.Abort()
 	})
 
+	if len(o.ConsoleKey) > 0 {
+		c, err := console.New(console.Options{Logger: s.log, Authenticate: s.consolePerson, Agents: s.registry,
+			Key: o.ConsoleKey, TTL: o.ConsoleTTL, Secure: o.Config.TLSCertFile != ""})
+		if err != nil {
+			s.log.Error("web console not served", "err", err)
+		} else {
+			h := gin.WrapH(c)
+			r.GET("/ui", func(ctx *gin.Context) { ctx.Redirect(http.StatusSeeOther, "/ui/") })
+			r.Any("/ui/*path", h)
+		}
+	}
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	// A collector that fails (the kill switch gauge with the store down)

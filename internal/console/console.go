@@ -1,0 +1,214 @@
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/agents"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// Cookie names.
+const (
+	sessionCookie = "agentgate_session"
+	// loginCookie carries the sign-in form's CSRF token (double submit),
+	// so that no other site can sign a browser in as someone else.
+	loginCookie = "agentgate_login"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// Person is who signed in.
+type Person struct {
+	// Name is the token's name, recorded as the actor of what they do.
+	Name string
+	// Role is viewer, operator or admin.
+	Role string
+}
+
+// ErrAgentToken is what Authenticate returns for an agent's own token.
+var ErrAgentToken = errors.New("agent tokens cannot sign in to the console")
+
+// Agents is where the pages read agents from.
+type Agents interface {
+	List(ctx context.Context, f store.AgentFilter) ([]agents.Agent, error)
+	Get(ctx context.Context, idOrName string) (agents.Agent, error)
+}
+
+// Options configures a Console.
+type Options struct {
+	Logger *slog.Logger
+	// Authenticate maps an API token to the person it belongs to: an
+	// error for an unknown token, ErrAgentToken for an agent's.
+	Authenticate func(ctx context.Context, token string) (Person, error)
+	Agents       Agents
+	// Key signs session cookies; replicas that share sessions share it.
+	// At least 32 bytes.
+	Key []byte
+	// TTL is how long a session lasts; 8h when zero.
+	TTL time.Duration
+	// Secure marks the cookies Secure (the console is served over TLS).
+	Secure bool
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Console serves the pages.
+type Console struct {
+	o     Options
+	seal  sealer
+	pages *template.Template
+	mux   *http.ServeMux
+}
+
+// New returns the console.
+func New(o Options) (*Console, error) {
+	if len(o.Key) < 32 {
+		return nil, fmt.Errorf("console: the session key must be at least 32 bytes, not %d", len(o.Key))
+	}
+	if o.Authenticate == nil || o.Agents == nil {
+		return nil, errors.New("console: Authenticate and Agents are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.TTL <= 0 {
+		o.TTL = 8 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	pages, err := template.New("console").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("console: templates: %w", err)
+	}
+	c := &Console{o: o, seal: sealer{key: o.Key}, pages: pages, mux: http.NewServeMux()}
+	c.mux.HandleFunc("GET /ui/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/ui/agents", http.StatusSeeOther)
+	})
+	c.mux.HandleFunc("GET /ui/login", c.loginPage)
+	c.mux.HandleFunc("POST /ui/login", c.login)
+	c.mux.HandleFunc("POST /ui/logout", c.signedIn(c.logout))
+	c.mux.HandleFunc("GET /ui/agents", c.signedIn(c.agentList))
+	c.mux.HandleFunc("GET /ui/agents/{name}", c.signedIn(c.agentPage))
+	c.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
+		c.render(w, http.StatusNotFound, "error.html", pageData{Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
+	})
+	return c, nil
+}
+
+// ServeHTTP serves /ui/... with the headers every page carries.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	c.mux.ServeHTTP(w, r)
+}
+
+// pageData is what every template gets.
+type pageData struct {
+	Title   string
+	Person  *session
+	Message string
+	CSRF    string
+	Data    any
+}
+
+func (c *Console) render(w http.ResponseWriter, status int, name string, d pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := c.pages.ExecuteTemplate(w, name, d); err != nil {
+		c.o.Logger.Error("console: render page", "page", name, "err", err)
+	}
+}
+
+func (c *Console) cookie(name, value string, maxAge time.Duration) *http.Cookie {
+	ck := &http.Cookie{Name: name, Value: value, Path: "/ui", HttpOnly: true, Secure: c.o.Secure,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(maxAge / time.Second)}
+	if maxAge < 0 {
+		ck.MaxAge = -1
+	}
+	return ck
+}
+
+// signedIn runs h with the request's session, or sends the browser to the
+// sign-in page. A POST must also carry the session's CSRF token.
+func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(sessionCookie)
+		var s session
+		if err == nil {
+			s, err = c.seal.open(ck.Value, c.o.Now())
+		}
+		if err != nil {
+			if r.Method != http.MethodGet {
+				c.render(w, http.StatusUnauthorized, "error.html", pageData{Title: "Signed out", Message: "Your session has ended; sign in again."})
+				return
+			}
+			http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost && !sameToken(r.PostFormValue("csrf"), s.CSRF) {
+			c.render(w, http.StatusForbidden, "error.html", pageData{Title: "Refused", Person: &s,
+				Message: "The form did not carry this session's token; reload the page and try again."})
+			return
+		}
+		h(w, r, s)
+	}
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	token := randomToken()
+	http.SetCookie(w, c.cookie(loginCookie, token, 30*time.Minute))
+	c.render(w, http.StatusOK, "login.html", pageData{Title: "Sign in", CSRF: token})
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	ck, err := r.Cookie(loginCookie)
+	if err != nil || !sameToken(r.PostFormValue("csrf"), ck.Value) {
+		c.render(w, http.StatusForbidden, "error.html", pageData{Title: "Refused",
+			Message: "The sign-in form has expired or did not come from this console; open it again."})
+		return
+	}
+	retry := func(status int, msg string) {
+		token := randomToken()
+		http.SetCookie(w, c.cookie(loginCookie, token, 30*time.Minute))
+		c.render(w, status, "login.html", pageData{Title: "Sign in", CSRF: token, Message: msg})
+	}
+	p, err := c.o.Authenticate(r.Context(), r.PostFormValue("token"))
+	switch {
+	case errors.Is(err, ErrAgentToken):
+		retry(http.StatusForbidden, "That is an agent's token: the console is for people. Use a viewer, operator or admin token.")
+		return
+	case err != nil:
+		retry(http.StatusUnauthorized, "That token is not valid.")
+		return
+	}
+	s := session{Name: p.Name, Role: p.Role, Expires: c.o.Now().Add(c.o.TTL).Unix(), CSRF: randomToken()}
+	value, err := c.seal.seal(s)
+	if err != nil {
+		c.render(w, http.StatusInternalServerError, "error.html", pageData{Title: "Error", Message: "The session could not be created."})
+		return
+	}
+	http.SetCookie(w, c.cookie(loginCookie, "", -1))
+	http.SetCookie(w, c.cookie(sessionCookie, value, c.o.TTL))
+	c.o.Logger.InfoContext(r.Context(), "console sign-in", "name", p.Name, "role", p.Role)
+	http.Redirect(w, r, "/ui/agents", http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, s session) {
+	http.SetCookie(w, c.cookie(sessionCookie, "", -1))
+	c.o.Logger.InfoContext(r.Context(), "console sign-out", "name", s.Name)
+	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+}

@@ -1,0 +1,242 @@
+package console
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/store/sqlite"
+)
+
+const (
+	viewerToken = "viewer-token-0123456789"
+	agentToken  = "agent-token-0123456789"
+)
+
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+func authenticate(_ context.Context, token string) (Person, error) {
+	switch token {
+	case viewerToken:
+		return Person{Name: "auditor", Role: "viewer"}, nil
+	case agentToken:
+		return Person{}, ErrAgentToken
+	}
+	return Person{}, errors.New("invalid token")
+}
+
+// newConsole serves a console over a registry on SQLite holding one agent.
+func newConsole(t *testing.T, now func() time.Time) (*httptest.Server, *registry.Service) {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "console.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	reg := registry.New(registry.Options{Store: st})
+	if _, _, err := reg.Provision(t.Context(), "test", registry.Spec{Name: "pay-coder", Type: "coding", Owner: "payments@example.com",
+		Capabilities: []string{"build"}, Environments: []string{"staging"}, Principals: []string{"github:pay-coder[bot]"}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Authenticate: authenticate, Agents: reg, Key: testKey, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	return srv, reg
+}
+
+func TestSessions(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	s := sealer{key: testKey}
+	good, err := s.seal(session{Name: "alice", Role: "admin", Expires: now.Add(time.Hour).Unix(), CSRF: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, sig, _ := strings.Cut(good, ".")
+	forged, _ := s.seal(session{Name: "alice", Role: "admin", Expires: now.Add(time.Hour).Unix(), CSRF: "c"})
+	other, _ := sealer{key: []byte(strings.Repeat("k", 32))}.seal(session{Name: "alice", Role: "admin", Expires: now.Add(time.Hour).Unix(), CSRF: "c"})
+	tests := []struct {
+		name  string
+		value string
+		at    time.Time
+		ok    bool
+	}{
+		{name: "valid", value: good, at: now, ok: true},
+		{name: "expired", value: good, at: now.Add(time.Hour)},
+		{name: "role raised in the payload", value: strings.Replace(payload, payload, encodeJSON(t, `{"n":"alice","r":"admin","e":1800003600,"c":"c","x":1}`), 1) + "." + sig, at: now},
+		{name: "signature of another payload", value: payload + "." + strings.Split(forged, ".")[1][:10] + "AAAA", at: now},
+		{name: "signed with another key", value: other, at: now},
+		{name: "no signature", value: payload, at: now},
+		{name: "garbage", value: "%%%.%%%", at: now},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.open(tc.value, tc.at)
+			if (err == nil) != tc.ok {
+				t.Fatalf("open = %+v, %v; want ok %v", got, err, tc.ok)
+			}
+		})
+	}
+}
+
+func encodeJSON(t *testing.T, s string) string {
+	t.Helper()
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+// client is a browser-like client: it keeps cookies and does not follow
+// redirects, so the tests see them.
+func client(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// get fetches a page and returns its status, body and form token.
+func get(t *testing.T, c *http.Client, u string) (int, string, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	token := ""
+	if m := csrfField.FindStringSubmatch(string(b)); m != nil {
+		token = m[1]
+	}
+	return resp.StatusCode, string(b), token
+}
+
+func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestSignInAndOut(t *testing.T) {
+	srv, _ := newConsole(t, nil)
+	c := client(t)
+	if code, _, _ := get(t, c, srv.URL+"/ui/agents"); code != http.StatusSeeOther {
+		t.Fatalf("agents without a session answered %d, want a redirect to sign in", code)
+	}
+	_, _, token := get(t, c, srv.URL+"/ui/login")
+	if token == "" {
+		t.Fatal("the sign-in form has no CSRF token")
+	}
+	resp, _ := post(t, c, srv.URL+"/ui/login", url.Values{"csrf": {token}, "token": {viewerToken}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/agents" {
+		t.Fatalf("sign-in answered %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var ses *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == sessionCookie {
+			ses = ck
+		}
+	}
+	if ses == nil || !ses.HttpOnly || ses.SameSite != http.SameSiteStrictMode || ses.Path != "/ui" || strings.Contains(ses.Value, viewerToken) {
+		t.Fatalf("session cookie %+v", ses)
+	}
+	code, body, csrf := get(t, c, srv.URL+"/ui/agents")
+	if code != http.StatusOK || !strings.Contains(body, ">pay-coder</a>") || !strings.Contains(body, "auditor (viewer)") {
+		t.Fatalf("agents page %d:\n%s", code, body)
+	}
+	if code, body, _ := get(t, c, srv.URL+"/ui/agents/pay-coder"); code != http.StatusOK || !strings.Contains(body, "payments@example.com") {
+		t.Fatalf("agent page %d:\n%s", code, body)
+	}
+	if code, _, _ := get(t, c, srv.URL+"/ui/agents/ghost"); code != http.StatusNotFound {
+		t.Fatalf("a missing agent answered %d", code)
+	}
+	// A forged sign-out without the session's token is refused.
+	if resp, _ := post(t, c, srv.URL+"/ui/logout", url.Values{}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign-out without the CSRF token answered %d", resp.StatusCode)
+	}
+	if resp, _ := post(t, c, srv.URL+"/ui/logout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out answered %d", resp.StatusCode)
+	}
+	if code, _, _ := get(t, c, srv.URL+"/ui/agents"); code != http.StatusSeeOther {
+		t.Fatalf("agents after sign-out answered %d", code)
+	}
+}
+
+func TestSignInRefused(t *testing.T) {
+	srv, _ := newConsole(t, nil)
+	tests := []struct {
+		name     string
+		token    string
+		csrf     func(form string) string
+		want     int
+		wantText string
+	}{
+		{name: "wrong token", token: "nope", want: http.StatusUnauthorized, wantText: "That token is not valid."},
+		{name: "agent token", token: agentToken, want: http.StatusForbidden, wantText: "agent&#39;s token"},
+		{name: "no form token", token: viewerToken, csrf: func(string) string { return "" }, want: http.StatusForbidden, wantText: "did not come from this console"},
+		{name: "another form's token", token: viewerToken, csrf: func(string) string { return randomToken() }, want: http.StatusForbidden},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := client(t)
+			_, _, form := get(t, c, srv.URL+"/ui/login")
+			csrf := form
+			if tc.csrf != nil {
+				csrf = tc.csrf(form)
+			}
+			resp, body := post(t, c, srv.URL+"/ui/login", url.Values{"csrf": {csrf}, "token": {tc.token}})
+			if resp.StatusCode != tc.want || !strings.Contains(body, tc.wantText) {
+				t.Fatalf("answered %d:\n%s", resp.StatusCode, body)
+			}
+			for _, ck := range resp.Cookies() {
+				if ck.Name == sessionCookie && ck.MaxAge >= 0 {
+					t.Fatalf("a refused sign-in set a session: %+v", ck)
+				}
+			}
+			if strings.Contains(body, tc.token) && tc.token != "" {
+				t.Fatal("the page echoes the token")
+			}
+		})
+	}
+}
+
+func TestSessionExpires(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	srv, _ := newConsole(t, clock)
+	c := client(t)
+	_, _, form := get(t, c, srv.URL+"/ui/login")
+	post(t, c, srv.URL+"/ui/login", url.Values{"csrf": {form}, "token": {viewerToken}})
+	if code, _, _ := get(t, c, srv.URL+"/ui/agents"); code != http.StatusOK {
+		t.Fatalf("fresh session: %d", code)
+	}
+	now = now.Add(8*time.Hour + time.Second)
+	if code, _, _ := get(t, c, srv.URL+"/ui/agents"); code != http.StatusSeeOther {
+		t.Fatalf("a session past its 8 hours answered %d", code)
+	}
+}
+
+func TestNewRefusesAShortKey(t *testing.T) {
+	if _, err := New(Options{Authenticate: authenticate, Key: []byte("short")}); err == nil {
+		t.Fatal("a 5-byte session key was accepted")
+	}
+}
