@@ -60,3 +60,84 @@ func TestConsoleOnTheServer(t *testing.T) {
 		t.Fatalf("a wrong token answered %d", code)
 	}
 }
+
+// consoleSession signs in to the console at base with token and returns
+// the client and the session's form token.
+func consoleSession(t *testing.T, base, token string) (*http.Client, string) {
+	t.Helper()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	page := func(resp *http.Response, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := csrf.FindStringSubmatch(string(b))
+		if m == nil {
+			t.Fatalf("%s: no form token (status %d)", resp.Request.URL.Path, resp.StatusCode)
+		}
+		return m[1]
+	}
+	form := page(c.Get(base + "/ui/login"))
+	return c, page(c.PostForm(base+"/ui/login", url.Values{"csrf": {form}, "token": {token}}))
+}
+
+// TestConsoleKillSwitchRoles: a viewer sees kill switches but cannot pull
+// one, and a POST without the session's form token is refused, even from
+// an operator; nothing is engaged by either.
+func TestConsoleKillSwitchRoles(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	h.provision(codingAgent("console-bot"))
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+	engage := func(c *http.Client, csrf string) int {
+		resp, err := c.PostForm(srv.URL+"/ui/killswitches", url.Values{"csrf": {csrf}, "scope": {"agent"}, "target": {"console-bot"}, "reason": {"test"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	viewer, vcsrf := consoleSession(t, srv.URL, viewerToken)
+	if code := engage(viewer, vcsrf); code != http.StatusForbidden {
+		t.Fatalf("a viewer's engage answered %d, want 403", code)
+	}
+	operator, ocsrf := consoleSession(t, srv.URL, operatorToken)
+	if code := engage(operator, ""); code != http.StatusForbidden {
+		t.Fatalf("an engage without the form token answered %d, want 403", code)
+	}
+	if code := engage(operator, vcsrf); code != http.StatusForbidden {
+		t.Fatalf("an engage with another session's form token answered %d, want 403", code)
+	}
+	var list struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	h.mustCall(http.MethodGet, "/api/v1/killswitches?all=true", viewerToken, nil, http.StatusOK, &list)
+	if len(list.Items) != 0 {
+		t.Fatalf("refused forms engaged %d kill switches", len(list.Items))
+	}
+
+	// An operator who does not own the agent may pull its switch but not
+	// release it: the API's rule.
+	if code := engage(operator, ocsrf); code != http.StatusOK {
+		t.Fatalf("an operator's engage ended at %d", code)
+	}
+	h.mustCall(http.MethodGet, "/api/v1/killswitches", viewerToken, nil, http.StatusOK, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("%d kill switches engaged", len(list.Items))
+	}
+	resp, err := operator.PostForm(srv.URL+"/ui/killswitches/"+list.Items[0].ID+"/release", url.Values{"csrf": {ocsrf}, "reason": {"mine now"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "only an admin or the owner") {
+		t.Fatalf("a non-owner's release answered %d:\n%.500s", resp.StatusCode, body)
+	}
+}

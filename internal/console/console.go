@@ -42,6 +42,22 @@ type Agents interface {
 	Get(ctx context.Context, idOrName string) (agents.Agent, error)
 }
 
+// KillSwitches is how the pages read and pull kill switches. The
+// implementation decides who may: engaging needs the operator role,
+// releasing the rules of DELETE /api/v1/killswitches/{id}.
+type KillSwitches interface {
+	List(ctx context.Context, activeOnly bool) ([]store.KillSwitch, error)
+	Engage(ctx context.Context, p Person, r KillRequest) (store.KillSwitch, error)
+	Release(ctx context.Context, p Person, id, reason string) (store.KillSwitch, error)
+}
+
+// KillRequest is the engage form.
+type KillRequest struct {
+	Scope  store.KillScope
+	Target string
+	Reason string
+}
+
 // Options configures a Console.
 type Options struct {
 	Logger *slog.Logger
@@ -49,6 +65,7 @@ type Options struct {
 	// error for an unknown token, ErrAgentToken for an agent's.
 	Authenticate func(ctx context.Context, token string) (Person, error)
 	Agents       Agents
+	KillSwitches KillSwitches
 	// Key signs session cookies; replicas that share sessions share it.
 	// At least 32 bytes.
 	Key []byte
@@ -73,8 +90,8 @@ func New(o Options) (*Console, error) {
 	if len(o.Key) < 32 {
 		return nil, fmt.Errorf("console: the session key must be at least 32 bytes, not %d", len(o.Key))
 	}
-	if o.Authenticate == nil || o.Agents == nil {
-		return nil, errors.New("console: Authenticate and Agents are required")
+	if o.Authenticate == nil || o.Agents == nil || o.KillSwitches == nil {
+		return nil, errors.New("console: Authenticate, Agents and KillSwitches are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -98,6 +115,9 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("POST /ui/logout", c.signedIn(c.logout))
 	c.mux.HandleFunc("GET /ui/agents", c.signedIn(c.agentList))
 	c.mux.HandleFunc("GET /ui/agents/{name}", c.signedIn(c.agentPage))
+	c.mux.HandleFunc("GET /ui/killswitches", c.signedIn(c.killSwitchList))
+	c.mux.HandleFunc("POST /ui/killswitches", c.signedIn(c.engage))
+	c.mux.HandleFunc("POST /ui/killswitches/{id}/release", c.signedIn(c.release))
 	c.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusNotFound, "error.html", pageData{Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/store"
 	"github.com/agentgate/agentgate/internal/store/sqlite"
 )
 
@@ -36,6 +37,23 @@ func authenticate(_ context.Context, token string) (Person, error) {
 	return Person{}, errors.New("invalid token")
 }
 
+// regKills is the registry's kill switches with no role rules (the
+// server applies those; internal/app tests them through the console).
+type regKills struct{ r *registry.Service }
+
+func (k regKills) List(ctx context.Context, activeOnly bool) ([]store.KillSwitch, error) {
+	return k.r.KillSwitches(ctx, activeOnly)
+}
+
+func (k regKills) Engage(ctx context.Context, p Person, r KillRequest) (store.KillSwitch, error) {
+	ks, _, err := k.r.Engage(ctx, p.Name, registry.KillRequest{Scope: r.Scope, Target: r.Target, Reason: r.Reason})
+	return ks, err
+}
+
+func (k regKills) Release(ctx context.Context, p Person, id, reason string) (store.KillSwitch, error) {
+	return k.r.Release(ctx, p.Name, id, reason)
+}
+
 // newConsole serves a console over a registry on SQLite holding one agent.
 func newConsole(t *testing.T, now func() time.Time) (*httptest.Server, *registry.Service) {
 	t.Helper()
@@ -49,7 +67,7 @@ func newConsole(t *testing.T, now func() time.Time) (*httptest.Server, *registry
 		Capabilities: []string{"build"}, Environments: []string{"staging"}, Principals: []string{"github:pay-coder[bot]"}}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Authenticate: authenticate, Agents: reg, Key: testKey, Now: now})
+	c, err := New(Options{Authenticate: authenticate, Agents: reg, KillSwitches: regKills{reg}, Key: testKey, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -62,20 +63,9 @@ func (s *Server) releaseKillSwitch(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if caller.Role != config.RoleAdmin {
-		owner := ks.Target
-		if ks.Scope == store.ScopeAgent {
-			a, err := s.registry.Get(ctx, ks.Target)
-			if err != nil {
-				s.fail(c, err)
-				return
-			}
-			owner = a.Owner
-		}
-		if ks.Scope == store.ScopeGlobal || owner != caller.Name {
-			s.fail(c, apperr.Forbidden("only an admin or the owner (%s) may release this kill switch", owner))
-			return
-		}
+	if err := s.mayRelease(ctx, caller.Role, caller.Name, ks); err != nil {
+		s.fail(c, err)
+		return
 	}
 	var r reasonRequest
 	if err := optionalJSON(c, &r); err != nil {
@@ -88,4 +78,24 @@ func (s *Server) releaseKillSwitch(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// mayRelease applies the release rule: an admin may release any switch;
+// an operator only one on an agent they own, or on their own name as owner.
+func (s *Server) mayRelease(ctx context.Context, role config.Role, name string, ks store.KillSwitch) error {
+	if role == config.RoleAdmin {
+		return nil
+	}
+	owner := ks.Target
+	if ks.Scope == store.ScopeAgent {
+		a, err := s.registry.Get(ctx, ks.Target)
+		if err != nil {
+			return err
+		}
+		owner = a.Owner
+	}
+	if role.Rank() < config.RoleOperator.Rank() || ks.Scope == store.ScopeGlobal || owner != name {
+		return apperr.Forbidden("only an admin or the owner (%s) may release this kill switch", owner)
+	}
+	return nil
 }

@@ -1,0 +1,83 @@
+package app
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/agentgate/agentgate/internal/testutil/browsertest"
+)
+
+// TestConsoleKillSwitchInABrowser: an operator signs in to the console in
+// headless chromium, pulls the kill switch of an agent they own with a
+// reason, sees it by the agent's name, and releases it; the audit log
+// names the operator.
+func TestConsoleKillSwitchInABrowser(t *testing.T) {
+	ctx := browsertest.Start(t)
+	h := newHarness(t, "sqlite")
+	spec := codingAgent("console-bot")
+	spec["owner"] = "sre-oncall" // an operator releases switches of agents they own
+	h.provision(spec)
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/ui/killswitches"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), operatorToken),
+		chromedp.Click(chromedp.ID("sign-in")),
+		chromedp.WaitVisible(chromedp.ID("agents")),
+		chromedp.Navigate(srv.URL+"/ui/killswitches"),
+		chromedp.WaitVisible(chromedp.ID("engage")),
+		chromedp.SendKeys(chromedp.ID("target"), "console-bot"),
+		chromedp.SendKeys(chromedp.ID("reason"), "runaway loop in the browser test"),
+		chromedp.Click(chromedp.ID("engage-button")),
+		chromedp.WaitVisible(chromedp.ID("message")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("killswitches")))
+	if !strings.Contains(table, "console-bot") || !strings.Contains(table, "engaged") || !strings.Contains(table, "sre-oncall") {
+		t.Fatalf("kill switches after engaging:\n%s", table)
+	}
+	var agent struct {
+		State string `json:"state"`
+	}
+	h.mustCall(http.MethodGet, "/api/v1/agents/console-bot", viewerToken, nil, http.StatusOK, &agent)
+	if agent.State != "killed" {
+		t.Fatalf("agent state %s after the console's kill switch", agent.State)
+	}
+
+	if msg := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("message"))); msg != "Kill switch engaged: agent console-bot." {
+		t.Fatalf("message after engaging: %q", msg)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`#killswitches input[name="reason"]`), "fixed"),
+		chromedp.Click(chromedp.CSS(`#killswitches button.release`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#killswitches button.release`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if table := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("killswitches"))); !strings.Contains(table, "None.") {
+		t.Fatalf("kill switches after releasing:\n%s", table)
+	}
+	h.mustCall(http.MethodGet, "/api/v1/agents/console-bot", viewerToken, nil, http.StatusOK, &agent)
+	if agent.State != "active" {
+		t.Fatalf("agent state %s after the console released its switch", agent.State)
+	}
+	var recs struct {
+		Items []struct {
+			Kind  string `json:"kind"`
+			Actor string `json:"actor"`
+		} `json:"items"`
+	}
+	h.mustCall(http.MethodGet, "/api/v1/audit?kind=kill", viewerToken, nil, http.StatusOK, &recs)
+	if len(recs.Items) == 0 || recs.Items[0].Actor != "sre-oncall" {
+		t.Fatalf("kill audit records %+v", recs.Items)
+	}
+}

@@ -1,0 +1,40 @@
+package server
+
+import (
+	"context"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/console"
+	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/store"
+)
+
+// consoleKills gives the console the kill switches under the API's rules:
+// engaging needs the operator role, releasing follows mayRelease.
+type consoleKills struct{ s *Server }
+
+var _ console.KillSwitches = consoleKills{}
+
+func (k consoleKills) List(ctx context.Context, activeOnly bool) ([]store.KillSwitch, error) {
+	return k.s.registry.KillSwitches(ctx, activeOnly)
+}
+
+func (k consoleKills) Engage(ctx context.Context, p console.Person, r console.KillRequest) (store.KillSwitch, error) {
+	if role := config.Role(p.Role); role.Rank() < config.RoleOperator.Rank() {
+		return store.KillSwitch{}, apperr.Forbidden("engaging a kill switch needs the operator role; %s has %s", p.Name, role)
+	}
+	ks, _, err := k.s.registry.Engage(ctx, p.Name, registry.KillRequest{Scope: r.Scope, Target: r.Target, Reason: r.Reason})
+	return ks, err
+}
+
+func (k consoleKills) Release(ctx context.Context, p console.Person, id, reason string) (store.KillSwitch, error) {
+	ks, err := k.s.registry.KillSwitch(ctx, id)
+	if err != nil {
+		return store.KillSwitch{}, err
+	}
+	if err := k.s.mayRelease(ctx, config.Role(p.Role), p.Name, ks); err != nil {
+		return store.KillSwitch{}, err
+	}
+	return k.s.registry.Release(ctx, p.Name, ks.ID, reason)
+}
