@@ -81,3 +81,58 @@ func TestConsoleKillSwitchInABrowser(t *testing.T) {
 		t.Fatalf("kill audit records %+v", recs.Items)
 	}
 }
+
+// TestConsoleApproveInABrowser: a deployment agent's production deploy
+// waits for a person; an admin approves it in the console in headless
+// chromium, and the approval is resolved by that admin.
+func TestConsoleApproveInABrowser(t *testing.T) {
+	ctx := browsertest.Start(t)
+	h := newHarness(t, "sqlite")
+	h.provision(map[string]any{
+		"name": "release-bot", "type": "deployment", "owner": "platform-team", "tier": "established",
+		"capabilities": []string{"deploy"}, "environments": []string{"staging", "production"},
+		"principals": []string{"github-app:release-bot"},
+	})
+	if got := h.decide(deploy("github-app:release-bot", "production")).Decisions[0].Outcome; got != "approval_required" {
+		t.Fatalf("production deploy decided %s, want approval_required", got)
+	}
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/ui/approvals"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), adminToken),
+		chromedp.Click(chromedp.ID("sign-in")),
+		chromedp.WaitVisible(chromedp.ID("agents")),
+		chromedp.Navigate(srv.URL+"/ui/approvals"),
+		chromedp.WaitVisible(chromedp.ID("approvals")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("approvals")))
+	if !strings.Contains(table, "release-bot") || !strings.Contains(table, "production") || !strings.Contains(table, "pending") {
+		t.Fatalf("pending approvals:\n%s", table)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#approvals button.approve`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#approvals button.approve`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("message"))); msg != "Approval approved." {
+		t.Fatalf("message after approving: %q", msg)
+	}
+	var list struct {
+		Items []struct {
+			State      string `json:"state"`
+			ResolvedBy string `json:"resolved_by"`
+		} `json:"items"`
+	}
+	h.mustCall(http.MethodGet, "/api/v1/approvals", viewerToken, nil, http.StatusOK, &list)
+	if len(list.Items) != 1 || list.Items[0].State != "approved" || list.Items[0].ResolvedBy == "" || list.Items[0].ResolvedBy == "auditor" {
+		t.Fatalf("approvals after the console approved: %+v", list.Items)
+	}
+}

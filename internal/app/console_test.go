@@ -141,3 +141,38 @@ func TestConsoleKillSwitchRoles(t *testing.T) {
 		t.Fatalf("a non-owner's release answered %d:\n%.500s", resp.StatusCode, body)
 	}
 }
+
+// TestConsoleApprovalRules: the console applies the approval's own rules:
+// a viewer whom the approvers do not name cannot approve, and the change
+// stays pending.
+func TestConsoleApprovalRules(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	h.provision(map[string]any{
+		"name": "release-bot", "type": "deployment", "owner": "platform-team", "tier": "established",
+		"capabilities": []string{"deploy"}, "environments": []string{"staging", "production"},
+		"principals": []string{"github-app:release-bot"},
+	})
+	d := h.decide(deploy("github-app:release-bot", "production")).Decisions[0]
+	if d.Approval == nil {
+		t.Fatalf("no approval for a production deploy: %+v", d)
+	}
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+	viewer, csrf := consoleSession(t, srv.URL, viewerToken)
+	resp, err := viewer.PostForm(srv.URL+"/ui/approvals/"+d.Approval.ID+"/approve", url.Values{"csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a viewer's approval answered %d:\n%.500s", resp.StatusCode, body)
+	}
+	var ap struct {
+		State string `json:"state"`
+	}
+	h.mustCall(http.MethodGet, "/api/v1/approvals/"+d.Approval.ID, viewerToken, nil, http.StatusOK, &ap)
+	if ap.State != "pending" {
+		t.Fatalf("approval is %s after a refused console approval", ap.State)
+	}
+}

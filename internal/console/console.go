@@ -51,6 +51,14 @@ type KillSwitches interface {
 	Release(ctx context.Context, p Person, id, reason string) (store.KillSwitch, error)
 }
 
+// Approvals is how the pages read and resolve held changes; Resolve
+// applies the approval's own rules of who may (the same as the API's and
+// Slack's).
+type Approvals interface {
+	List(ctx context.Context, f store.ApprovalFilter) ([]store.Approval, error)
+	Resolve(ctx context.Context, p Person, id string, approve bool, reason string) (store.Approval, error)
+}
+
 // KillRequest is the engage form.
 type KillRequest struct {
 	Scope  store.KillScope
@@ -66,6 +74,7 @@ type Options struct {
 	Authenticate func(ctx context.Context, token string) (Person, error)
 	Agents       Agents
 	KillSwitches KillSwitches
+	Approvals    Approvals
 	// Key signs session cookies; replicas that share sessions share it.
 	// At least 32 bytes.
 	Key []byte
@@ -90,8 +99,8 @@ func New(o Options) (*Console, error) {
 	if len(o.Key) < 32 {
 		return nil, fmt.Errorf("console: the session key must be at least 32 bytes, not %d", len(o.Key))
 	}
-	if o.Authenticate == nil || o.Agents == nil || o.KillSwitches == nil {
-		return nil, errors.New("console: Authenticate, Agents and KillSwitches are required")
+	if o.Authenticate == nil || o.Agents == nil || o.KillSwitches == nil || o.Approvals == nil {
+		return nil, errors.New("console: Authenticate, Agents, KillSwitches and Approvals are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -115,6 +124,9 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("POST /ui/logout", c.signedIn(c.logout))
 	c.mux.HandleFunc("GET /ui/agents", c.signedIn(c.agentList))
 	c.mux.HandleFunc("GET /ui/agents/{name}", c.signedIn(c.agentPage))
+	c.mux.HandleFunc("GET /ui/approvals", c.signedIn(c.approvalList))
+	c.mux.HandleFunc("POST /ui/approvals/{id}/approve", c.signedIn(c.resolve(true)))
+	c.mux.HandleFunc("POST /ui/approvals/{id}/reject", c.signedIn(c.resolve(false)))
 	c.mux.HandleFunc("GET /ui/killswitches", c.signedIn(c.killSwitchList))
 	c.mux.HandleFunc("POST /ui/killswitches", c.signedIn(c.engage))
 	c.mux.HandleFunc("POST /ui/killswitches/{id}/release", c.signedIn(c.release))

@@ -54,6 +54,18 @@ func (k regKills) Release(ctx context.Context, p Person, id, reason string) (sto
 	return k.r.Release(ctx, p.Name, id, reason)
 }
 
+// storeApprovals lists approvals from the store; resolving is tested
+// through the whole service (internal/app), where the approval rules are.
+type storeApprovals struct{ st store.Store }
+
+func (a storeApprovals) List(ctx context.Context, f store.ApprovalFilter) ([]store.Approval, error) {
+	return a.st.ListApprovals(ctx, f)
+}
+
+func (a storeApprovals) Resolve(context.Context, Person, string, bool, string) (store.Approval, error) {
+	return store.Approval{}, errors.New("not in the console's own tests")
+}
+
 // newConsole serves a console over a registry on SQLite holding one agent.
 func newConsole(t *testing.T, now func() time.Time) (*httptest.Server, *registry.Service) {
 	t.Helper()
@@ -67,7 +79,7 @@ func newConsole(t *testing.T, now func() time.Time) (*httptest.Server, *registry
 		Capabilities: []string{"build"}, Environments: []string{"staging"}, Principals: []string{"github:pay-coder[bot]"}}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Authenticate: authenticate, Agents: reg, KillSwitches: regKills{reg}, Key: testKey, Now: now})
+	c, err := New(Options{Authenticate: authenticate, Agents: reg, KillSwitches: regKills{reg}, Approvals: storeApprovals{st}, Key: testKey, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/console"
 	"github.com/agentgate/agentgate/internal/registry"
@@ -37,4 +38,18 @@ func (k consoleKills) Release(ctx context.Context, p console.Person, id, reason 
 		return store.KillSwitch{}, err
 	}
 	return k.s.registry.Release(ctx, p.Name, ks.ID, reason)
+}
+
+// consoleApprovals gives the console the held changes; Resolve applies
+// the approval's own rules (approval.Service.Resolve).
+type consoleApprovals struct{ s *Server }
+
+var _ console.Approvals = consoleApprovals{}
+
+func (a consoleApprovals) List(ctx context.Context, f store.ApprovalFilter) ([]store.Approval, error) {
+	return a.s.store.ListApprovals(ctx, f)
+}
+
+func (a consoleApprovals) Resolve(ctx context.Context, p console.Person, id string, approve bool, reason string) (store.Approval, error) {
+	return a.s.approvals.Resolve(ctx, approval.Approver{Name: p.Name, Role: config.Role(p.Role)}, id, approve, reason)
 }
