@@ -136,3 +136,49 @@ func TestConsoleApproveInABrowser(t *testing.T) {
 		t.Fatalf("approvals after the console approved: %+v", list.Items)
 	}
 }
+
+// TestConsoleAuditInABrowser: the audit explorer filters the log by agent
+// name and outcome in headless chromium, and a record's page shows the
+// rules that fired.
+func TestConsoleAuditInABrowser(t *testing.T) {
+	ctx := browsertest.Start(t)
+	h := newHarness(t, "sqlite")
+	h.provision(codingAgent("coder-1"))
+	h.provision(codingAgent("coder-2"))
+	h.decide(build("github:coder-1[bot]"))
+	h.decide(deploy("github:coder-1[bot]", "production"))
+	h.decide(deploy("github:coder-2[bot]", "production"))
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/ui/audit"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), viewerToken),
+		chromedp.Click(chromedp.ID("sign-in")),
+		chromedp.WaitVisible(chromedp.ID("agents")),
+		chromedp.Navigate(srv.URL+"/ui/audit"),
+		chromedp.WaitVisible(chromedp.ID("audit-filter")),
+		chromedp.SendKeys(chromedp.ID("f-agent"), "coder-1"),
+		chromedp.SetValue(chromedp.ID("f-outcome"), "deny"),
+		chromedp.Click(chromedp.ID("f-apply")),
+		chromedp.WaitVisible(chromedp.CSS(`#audit a[href^="/ui/audit/"]`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc := browsertest.Run(t, ctx, chromedp.Location()); !strings.Contains(loc, "agent=coder-1") || !strings.Contains(loc, "outcome=deny") {
+		t.Fatalf("the filter form went to %s", loc)
+	}
+	table := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("audit")))
+	if strings.Count(table, "\tdecision\t") != 1 || !strings.Contains(table, "\tcoder-1\tdeny\t") || strings.Contains(table, "coder-2") {
+		t.Fatalf("filtered audit log:\n%s", table)
+	}
+	err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#audit a[href^="/ui/audit/"]`)), chromedp.WaitVisible(chromedp.ID("record-reasons")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reasons := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("record-reasons"))); !strings.Contains(reasons, "scope.environment") {
+		t.Fatalf("the record's rules: %q", reasons)
+	}
+}

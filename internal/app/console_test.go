@@ -176,3 +176,38 @@ func TestConsoleApprovalRules(t *testing.T) {
 		t.Fatalf("approval is %s after a refused console approval", ap.State)
 	}
 }
+
+func TestConsoleAuditExplorer(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	h.provision(codingAgent("coder-1"))
+	h.decide(build("github:coder-1[bot]"))
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+	c, _ := consoleSession(t, srv.URL, viewerToken)
+	tests := []struct {
+		name, path string
+		want       int
+		wantText   string
+	}{
+		{name: "agent by name", path: "/ui/audit?agent=coder-1&kind=decision", want: http.StatusOK, wantText: "<td>decision</td>"},
+		{name: "unknown agent", path: "/ui/audit?agent=ghost", want: http.StatusOK, wantText: "There is no agent ghost."},
+		{name: "bad time", path: "/ui/audit?from=yesterday", want: http.StatusBadRequest, wantText: "From is not a time"},
+		{name: "bad cursor", path: "/ui/audit?after=-1", want: http.StatusBadRequest},
+		{name: "a record", path: "/ui/audit/1", want: http.StatusOK, wantText: "Audit record 1"},
+		{name: "no such record", path: "/ui/audit/999", want: http.StatusNotFound},
+		{name: "not a record", path: "/ui/audit/x", want: http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := c.Get(srv.URL + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || !strings.Contains(string(body), tc.wantText) {
+				t.Fatalf("%s: %d\n%.1500s", tc.path, resp.StatusCode, body)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/agents"
+	"github.com/agentgate/agentgate/internal/audit"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
@@ -59,6 +60,11 @@ type Approvals interface {
 	Resolve(ctx context.Context, p Person, id string, approve bool, reason string) (store.Approval, error)
 }
 
+// Audit is where the audit explorer reads records.
+type Audit interface {
+	QueryAudit(ctx context.Context, q store.AuditQuery) ([]audit.Record, error)
+}
+
 // KillRequest is the engage form.
 type KillRequest struct {
 	Scope  store.KillScope
@@ -75,6 +81,7 @@ type Options struct {
 	Agents       Agents
 	KillSwitches KillSwitches
 	Approvals    Approvals
+	Audit        Audit
 	// Key signs session cookies; replicas that share sessions share it.
 	// At least 32 bytes.
 	Key []byte
@@ -99,8 +106,8 @@ func New(o Options) (*Console, error) {
 	if len(o.Key) < 32 {
 		return nil, fmt.Errorf("console: the session key must be at least 32 bytes, not %d", len(o.Key))
 	}
-	if o.Authenticate == nil || o.Agents == nil || o.KillSwitches == nil || o.Approvals == nil {
-		return nil, errors.New("console: Authenticate, Agents, KillSwitches and Approvals are required")
+	if o.Authenticate == nil || o.Agents == nil || o.KillSwitches == nil || o.Approvals == nil || o.Audit == nil {
+		return nil, errors.New("console: Authenticate, Agents, KillSwitches, Approvals and Audit are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -124,6 +131,8 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("POST /ui/logout", c.signedIn(c.logout))
 	c.mux.HandleFunc("GET /ui/agents", c.signedIn(c.agentList))
 	c.mux.HandleFunc("GET /ui/agents/{name}", c.signedIn(c.agentPage))
+	c.mux.HandleFunc("GET /ui/audit", c.signedIn(c.auditList))
+	c.mux.HandleFunc("GET /ui/audit/{seq}", c.signedIn(c.auditRecord))
 	c.mux.HandleFunc("GET /ui/approvals", c.signedIn(c.approvalList))
 	c.mux.HandleFunc("POST /ui/approvals/{id}/approve", c.signedIn(c.resolve(true)))
 	c.mux.HandleFunc("POST /ui/approvals/{id}/reject", c.signedIn(c.resolve(false)))

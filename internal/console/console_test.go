@@ -79,7 +79,7 @@ func newConsole(t *testing.T, now func() time.Time) (*httptest.Server, *registry
 		Capabilities: []string{"build"}, Environments: []string{"staging"}, Principals: []string{"github:pay-coder[bot]"}}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Authenticate: authenticate, Agents: reg, KillSwitches: regKills{reg}, Approvals: storeApprovals{st}, Key: testKey, Now: now})
+	c, err := New(Options{Authenticate: authenticate, Agents: reg, KillSwitches: regKills{reg}, Approvals: storeApprovals{st}, Audit: st, Key: testKey, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

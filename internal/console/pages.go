@@ -13,6 +13,7 @@ import (
 )
 
 var funcs = template.FuncMap{
+	"list": func(v ...string) []string { return v },
 	"join": func(s []string) string {
 		if len(s) == 0 {
 			return "-"
