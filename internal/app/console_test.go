@@ -211,3 +211,71 @@ func TestConsoleAuditExplorer(t *testing.T) {
 		})
 	}
 }
+
+// TestConsoleAgentActions: the agent page's actions follow the API's
+// roles, need a reason, and change the agent as the API would.
+func TestConsoleAgentActions(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	h.provision(codingAgent("coder-1"))
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+	viewer, vcsrf := consoleSession(t, srv.URL, viewerToken)
+	operator, ocsrf := consoleSession(t, srv.URL, operatorToken)
+	admin, acsrf := consoleSession(t, srv.URL, adminToken)
+	state := func() (string, string) {
+		var a struct {
+			State string `json:"state"`
+			Tier  string `json:"tier"`
+		}
+		h.mustCall(http.MethodGet, "/api/v1/agents/coder-1", viewerToken, nil, http.StatusOK, &a)
+		return a.State, a.Tier
+	}
+	tests := []struct {
+		name      string
+		c         *http.Client
+		csrf      string
+		action    string
+		reason    string
+		want      int
+		wantState string
+		wantTier  string
+	}{
+		{name: "a viewer cannot suspend", c: viewer, csrf: vcsrf, action: "suspend", reason: "x", want: http.StatusForbidden, wantState: "active", wantTier: "new"},
+		{name: "no reason", c: operator, csrf: ocsrf, action: "suspend", want: http.StatusBadRequest, wantState: "active", wantTier: "new"},
+		{name: "an operator suspends", c: operator, csrf: ocsrf, action: "suspend", reason: "odd builds", want: http.StatusOK, wantState: "suspended", wantTier: "new"},
+		{name: "an operator cannot promote", c: operator, csrf: ocsrf, action: "promote", reason: "x", want: http.StatusForbidden, wantState: "suspended", wantTier: "new"},
+		{name: "an operator resumes", c: operator, csrf: ocsrf, action: "resume", reason: "checked", want: http.StatusOK, wantState: "active", wantTier: "new"},
+		{name: "an admin promotes", c: admin, csrf: acsrf, action: "promote", reason: "clean record", want: http.StatusOK, wantState: "active", wantTier: "established"},
+		{name: "an unknown action", c: admin, csrf: acsrf, action: "delete", reason: "x", want: http.StatusNotFound, wantState: "active", wantTier: "established"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := tc.c.PostForm(srv.URL+"/ui/agents/coder-1/"+tc.action, url.Values{"csrf": {tc.csrf}, "reason": {tc.reason}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%s answered %d:\n%.800s", tc.action, resp.StatusCode, body)
+			}
+			if s, tier := state(); s != tc.wantState || tier != tc.wantTier {
+				t.Fatalf("agent is %s, tier %s; want %s, %s", s, tier, tc.wantState, tc.wantTier)
+			}
+		})
+	}
+	var recs struct {
+		Items []struct {
+			Actor   string `json:"actor"`
+			Message string `json:"message"`
+		} `json:"items"`
+	}
+	h.mustCall(http.MethodGet, "/api/v1/audit?agent=coder-1&kind=admin_change", viewerToken, nil, http.StatusOK, &recs)
+	found := false
+	for _, r := range recs.Items {
+		found = found || (r.Actor == "sre-oncall" && strings.Contains(r.Message, "odd builds"))
+	}
+	if !found {
+		t.Fatalf("the suspension is not audited with the operator and the reason: %+v", recs.Items)
+	}
+}

@@ -60,6 +60,22 @@ type Approvals interface {
 	Resolve(ctx context.Context, p Person, id string, approve bool, reason string) (store.Approval, error)
 }
 
+// AgentActions changes an agent's standing for a person; the
+// implementation applies the API's roles (suspend, resume and kill need
+// an operator, promote and demote an admin).
+type AgentActions interface {
+	Act(ctx context.Context, p Person, action, idOrName, reason string) error
+}
+
+// Agent actions the agent page offers.
+const (
+	ActionSuspend = "suspend"
+	ActionResume  = "resume"
+	ActionKill    = "kill"
+	ActionPromote = "promote"
+	ActionDemote  = "demote"
+)
+
 // Audit is where the audit explorer reads records.
 type Audit interface {
 	QueryAudit(ctx context.Context, q store.AuditQuery) ([]audit.Record, error)
@@ -82,6 +98,7 @@ type Options struct {
 	KillSwitches KillSwitches
 	Approvals    Approvals
 	Audit        Audit
+	Actions      AgentActions
 	// Key signs session cookies; replicas that share sessions share it.
 	// At least 32 bytes.
 	Key []byte
@@ -106,8 +123,8 @@ func New(o Options) (*Console, error) {
 	if len(o.Key) < 32 {
 		return nil, fmt.Errorf("console: the session key must be at least 32 bytes, not %d", len(o.Key))
 	}
-	if o.Authenticate == nil || o.Agents == nil || o.KillSwitches == nil || o.Approvals == nil || o.Audit == nil {
-		return nil, errors.New("console: Authenticate, Agents, KillSwitches, Approvals and Audit are required")
+	if o.Authenticate == nil || o.Agents == nil || o.KillSwitches == nil || o.Approvals == nil || o.Audit == nil || o.Actions == nil {
+		return nil, errors.New("console: Authenticate, Agents, KillSwitches, Approvals, Audit and Actions are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -131,6 +148,7 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("POST /ui/logout", c.signedIn(c.logout))
 	c.mux.HandleFunc("GET /ui/agents", c.signedIn(c.agentList))
 	c.mux.HandleFunc("GET /ui/agents/{name}", c.signedIn(c.agentPage))
+	c.mux.HandleFunc("POST /ui/agents/{name}/{action}", c.signedIn(c.agentAction))
 	c.mux.HandleFunc("GET /ui/audit", c.signedIn(c.auditList))
 	c.mux.HandleFunc("GET /ui/audit/{seq}", c.signedIn(c.auditRecord))
 	c.mux.HandleFunc("GET /ui/approvals", c.signedIn(c.approvalList))

@@ -66,6 +66,23 @@ func (a storeApprovals) Resolve(context.Context, Person, string, bool, string) (
 	return store.Approval{}, errors.New("not in the console's own tests")
 }
 
+// regActions suspends and resumes through the registry with no role
+// rules (internal/app tests the roles through the whole service).
+type regActions struct{ r *registry.Service }
+
+func (a regActions) Act(ctx context.Context, p Person, action, id, reason string) error {
+	var err error
+	switch action {
+	case ActionSuspend:
+		_, err = a.r.Suspend(ctx, p.Name, id, reason)
+	case ActionResume:
+		_, err = a.r.Resume(ctx, p.Name, id, reason)
+	default:
+		err = errors.New("not in the console's own tests")
+	}
+	return err
+}
+
 // newConsole serves a console over a registry on SQLite holding one agent.
 func newConsole(t *testing.T, now func() time.Time) (*httptest.Server, *registry.Service) {
 	t.Helper()
@@ -79,7 +96,7 @@ func newConsole(t *testing.T, now func() time.Time) (*httptest.Server, *registry
 		Capabilities: []string{"build"}, Environments: []string{"staging"}, Principals: []string{"github:pay-coder[bot]"}}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Authenticate: authenticate, Agents: reg, KillSwitches: regKills{reg}, Approvals: storeApprovals{st}, Audit: st, Key: testKey, Now: now})
+	c, err := New(Options{Authenticate: authenticate, Agents: reg, KillSwitches: regKills{reg}, Approvals: storeApprovals{st}, Audit: st, Actions: regActions{reg}, Key: testKey, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

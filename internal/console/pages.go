@@ -3,6 +3,7 @@ package console
 import (
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -67,5 +68,52 @@ func (c *Console) agentPage(w http.ResponseWriter, r *http.Request, s session) {
 			Message: "The agent could not be read; try again."})
 		return
 	}
-	c.render(w, http.StatusOK, "agent.html", pageData{Title: a.Name, Person: &s, CSRF: s.CSRF, Data: a})
+	c.renderAgent(w, r, s, a, http.StatusOK, r.URL.Query().Get("message"))
+}
+
+func (c *Console) renderAgent(w http.ResponseWriter, r *http.Request, s session, a agents.Agent, status int, msg string) {
+	c.render(w, status, "agent.html", pageData{Title: a.Name, Person: &s, CSRF: s.CSRF, Message: msg,
+		Data: struct {
+			agents.Agent
+			Operator, Admin bool
+		}{a, canAct(s), s.Role == "admin"}})
+}
+
+// agentAction is POST /ui/agents/{name}/{action}: suspend, resume, kill,
+// promote or demote, each with a required reason.
+func (c *Console) agentAction(w http.ResponseWriter, r *http.Request, s session) {
+	name, action := r.PathValue("name"), r.PathValue("action")
+	switch action {
+	case ActionSuspend, ActionResume, ActionKill, ActionPromote, ActionDemote:
+	default:
+		c.render(w, http.StatusNotFound, "error.html", pageData{Title: "Not found", Person: &s, CSRF: s.CSRF, Message: "There is no action " + action + "."})
+		return
+	}
+	a, err := c.o.Agents.Get(r.Context(), name)
+	if err != nil {
+		c.render(w, http.StatusNotFound, "error.html", pageData{Title: "Not found", Person: &s, CSRF: s.CSRF, Message: "There is no agent " + name + "."})
+		return
+	}
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if reason == "" || len(reason) > maxReason {
+		c.renderAgent(w, r, s, a, http.StatusBadRequest, "A reason is required (at most 1000 characters): it goes into the audit log.")
+		return
+	}
+	if err := c.o.Actions.Act(r.Context(), Person{Name: s.Name, Role: s.Role}, action, a.ID, reason); err != nil {
+		status, msg := http.StatusServiceUnavailable, "The action could not be done; try again."
+		switch apperr.KindOf(err) {
+		case apperr.KindForbidden:
+			status, msg = http.StatusForbidden, err.Error()
+		case apperr.KindInvalid:
+			status, msg = http.StatusBadRequest, err.Error()
+		case apperr.KindConflict:
+			status, msg = http.StatusConflict, err.Error()
+		default:
+			c.o.Logger.ErrorContext(r.Context(), "console: agent action", "action", action, "err", err)
+		}
+		c.renderAgent(w, r, s, a, status, msg)
+		return
+	}
+	c.o.Logger.InfoContext(r.Context(), "console: agent action", "name", s.Name, "action", action, "agent", a.Name)
+	http.Redirect(w, r, "/ui/agents/"+url.PathEscape(a.Name)+"?message="+url.QueryEscape("Done: "+action+"."), http.StatusSeeOther)
 }

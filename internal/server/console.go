@@ -53,3 +53,37 @@ func (a consoleApprovals) List(ctx context.Context, f store.ApprovalFilter) ([]s
 func (a consoleApprovals) Resolve(ctx context.Context, p console.Person, id string, approve bool, reason string) (store.Approval, error) {
 	return a.s.approvals.Resolve(ctx, approval.Approver{Name: p.Name, Role: config.Role(p.Role)}, id, approve, reason)
 }
+
+// consoleActions changes an agent's standing for the console with the
+// API's roles: suspend, resume and kill need an operator (as their
+// routes do), promote and demote an admin.
+type consoleActions struct{ s *Server }
+
+var _ console.AgentActions = consoleActions{}
+
+func (a consoleActions) Act(ctx context.Context, p console.Person, action, id, reason string) error {
+	need := config.RoleOperator
+	if action == console.ActionPromote || action == console.ActionDemote {
+		need = config.RoleAdmin
+	}
+	if role := config.Role(p.Role); role.Rank() < need.Rank() {
+		return apperr.Forbidden("%s needs the %s role; %s has %s", action, need, p.Name, role)
+	}
+	r := a.s.registry
+	var err error
+	switch action {
+	case console.ActionSuspend:
+		_, err = r.Suspend(ctx, p.Name, id, reason)
+	case console.ActionResume:
+		_, err = r.Resume(ctx, p.Name, id, reason)
+	case console.ActionKill:
+		_, _, err = r.Engage(ctx, p.Name, registry.KillRequest{Scope: store.ScopeAgent, Target: id, Reason: reason})
+	case console.ActionPromote:
+		_, err = r.Promote(ctx, p.Name, id, "", reason)
+	case console.ActionDemote:
+		_, err = r.Demote(ctx, p.Name, id, "", reason)
+	default:
+		err = apperr.Invalid("unknown action %q", action)
+	}
+	return err
+}
