@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -180,5 +181,44 @@ func TestConsoleAuditInABrowser(t *testing.T) {
 	}
 	if reasons := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("record-reasons"))); !strings.Contains(reasons, "scope.environment") {
 		t.Fatalf("the record's rules: %q", reasons)
+	}
+}
+
+// TestConsoleLiveDecisionsInABrowser: on the overview, a decision made
+// after the page opened arrives by itself (server-sent events), with the
+// agent's name and its outcome.
+func TestConsoleLiveDecisionsInABrowser(t *testing.T) {
+	ctx := browsertest.Start(t)
+	h := newHarness(t, "sqlite")
+	h.provision(codingAgent("coder-1"))
+	h.decide(build("github:coder-1[bot]")) // before the page: not streamed
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/ui/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), viewerToken),
+		chromedp.Click(chromedp.ID("sign-in")),
+		chromedp.WaitVisible(chromedp.ID("agents")),
+		chromedp.Navigate(srv.URL+"/ui/"),
+		chromedp.WaitVisible(chromedp.ID("live-empty")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // let the stream open before the decision
+	if got := h.decide(deploy("github:coder-1[bot]", "production")).Decisions[0].Outcome; got != "deny" {
+		t.Fatalf("decided %s", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#live-rows a[href^="/ui/audit/"]`))); err != nil {
+		t.Fatal(err)
+	}
+	rows := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("live-rows")))
+	if !strings.Contains(rows, "coder-1") || !strings.Contains(rows, "deny") || strings.Contains(rows, "allow") {
+		t.Fatalf("live rows:\n%s", rows)
+	}
+	// Leave the page, closing its stream, before the server closes.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/agentgate/agentgate/internal/agents"
@@ -79,6 +80,8 @@ const (
 // Audit is where the audit explorer reads records.
 type Audit interface {
 	QueryAudit(ctx context.Context, q store.AuditQuery) ([]audit.Record, error)
+	// AuditHead is the newest record's seq: the live stream starts after it.
+	AuditHead(ctx context.Context) (int64, error)
 }
 
 // KillRequest is the engage form.
@@ -87,6 +90,9 @@ type KillRequest struct {
 	Target string
 	Reason string
 }
+
+//go:embed static/live.js
+var liveJS []byte
 
 // Options configures a Console.
 type Options struct {
@@ -108,6 +114,9 @@ type Options struct {
 	Secure bool
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// LiveEvery is how often the live stream looks for new decisions;
+	// one second when zero.
+	LiveEvery time.Duration
 }
 
 // Console serves the pages.
@@ -116,7 +125,14 @@ type Console struct {
 	seal  sealer
 	pages *template.Template
 	mux   *http.ServeMux
+	// done ends the live streams when the server shuts down.
+	done     chan struct{}
+	stopOnce sync.Once
 }
+
+// Shutdown ends the open live streams, so that a server shutting down
+// does not wait for browsers to leave. Later streams end at once.
+func (c *Console) Shutdown() { c.stopOnce.Do(func() { close(c.done) }) }
 
 // New returns the console.
 func New(o Options) (*Console, error) {
@@ -135,13 +151,19 @@ func New(o Options) (*Console, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.LiveEvery <= 0 {
+		o.LiveEvery = time.Second
+	}
 	pages, err := template.New("console").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("console: templates: %w", err)
 	}
-	c := &Console{o: o, seal: sealer{key: o.Key}, pages: pages, mux: http.NewServeMux()}
-	c.mux.HandleFunc("GET /ui/{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/ui/agents", http.StatusSeeOther)
+	c := &Console{o: o, seal: sealer{key: o.Key}, pages: pages, mux: http.NewServeMux(), done: make(chan struct{})}
+	c.mux.HandleFunc("GET /ui/{$}", c.signedIn(c.overview))
+	c.mux.HandleFunc("GET /ui/live", c.signedIn(c.live))
+	c.mux.HandleFunc("GET /ui/static/live.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		_, _ = w.Write(liveJS)
 	})
 	c.mux.HandleFunc("GET /ui/login", c.loginPage)
 	c.mux.HandleFunc("POST /ui/login", c.login)

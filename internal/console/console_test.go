@@ -287,3 +287,40 @@ func TestNewRefusesAShortKey(t *testing.T) {
 		t.Fatal("a 5-byte session key was accepted")
 	}
 }
+
+// TestLiveStreamEndsAtShutdown: a server shutting down ends the open live
+// streams instead of waiting for the browsers to leave.
+func TestLiveStreamEndsAtShutdown(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "live.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg := registry.New(registry.Options{Store: st})
+	c, err := New(Options{Authenticate: authenticate, Agents: reg, KillSwitches: regKills{reg}, Approvals: storeApprovals{st},
+		Audit: st, Actions: regActions{reg}, Key: testKey, LiveEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	cl := client(t)
+	_, _, form := get(t, cl, srv.URL+"/ui/login")
+	post(t, cl, srv.URL+"/ui/login", url.Values{"csrf": {form}, "token": {viewerToken}})
+	resp, err := cl.Get(srv.URL + "/ui/live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("live answered %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	done := make(chan error, 1)
+	go func() { _, err := io.ReadAll(resp.Body); done <- err }()
+	c.Shutdown()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the live stream stayed open after Shutdown")
+	}
+}

@@ -64,6 +64,7 @@ type Options struct {
 
 // Server is the HTTP server.
 type Server struct {
+	console        *console.Console
 	cfg            config.Server
 	log            *slog.Logger
 	store          Store
@@ -130,6 +131,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 		if err != nil {
 			s.log.Error("web console not served", "err", err)
 		} else {
+			s.console = c
 			h := gin.WrapH(c)
 			r.GET("/ui", func(ctx *gin.Context) { ctx.Redirect(http.StatusSeeOther, "/ui/") })
 			r.Any("/ui/*path", h)
@@ -220,6 +222,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate})
+	}
+	if s.console != nil {
+		srv.RegisterOnShutdown(s.console.Shutdown)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
