@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,11 +27,7 @@ func TestConsoleKillSwitchInABrowser(t *testing.T) {
 	defer srv.Close()
 
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+"/ui/killswitches"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), operatorToken),
-		chromedp.Click(chromedp.ID("sign-in")),
-		chromedp.WaitVisible(chromedp.ID("agents")),
+		consoleSignIn(srv.URL, operatorToken),
 		chromedp.Navigate(srv.URL+"/ui/killswitches"),
 		chromedp.WaitVisible(chromedp.ID("engage")),
 		chromedp.SendKeys(chromedp.ID("target"), "console-bot"),
@@ -101,11 +98,7 @@ func TestConsoleApproveInABrowser(t *testing.T) {
 	defer srv.Close()
 
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+"/ui/approvals"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), adminToken),
-		chromedp.Click(chromedp.ID("sign-in")),
-		chromedp.WaitVisible(chromedp.ID("agents")),
+		consoleSignIn(srv.URL, adminToken),
 		chromedp.Navigate(srv.URL+"/ui/approvals"),
 		chromedp.WaitVisible(chromedp.ID("approvals")),
 	)
@@ -153,11 +146,7 @@ func TestConsoleAuditInABrowser(t *testing.T) {
 	defer srv.Close()
 
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+"/ui/audit"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), viewerToken),
-		chromedp.Click(chromedp.ID("sign-in")),
-		chromedp.WaitVisible(chromedp.ID("agents")),
+		consoleSignIn(srv.URL, viewerToken),
 		chromedp.Navigate(srv.URL+"/ui/audit"),
 		chromedp.WaitVisible(chromedp.ID("audit-filter")),
 		chromedp.SendKeys(chromedp.ID("f-agent"), "coder-1"),
@@ -195,11 +184,7 @@ func TestConsoleLiveDecisionsInABrowser(t *testing.T) {
 	srv := httptest.NewServer(h.h)
 	defer srv.Close()
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+"/ui/"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), viewerToken),
-		chromedp.Click(chromedp.ID("sign-in")),
-		chromedp.WaitVisible(chromedp.ID("agents")),
+		consoleSignIn(srv.URL, viewerToken),
 		chromedp.Navigate(srv.URL+"/ui/"),
 		chromedp.WaitVisible(chromedp.ID("live-empty")),
 	)
@@ -220,5 +205,24 @@ func TestConsoleLiveDecisionsInABrowser(t *testing.T) {
 	// Leave the page, closing its stream, before the server closes.
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// consoleSignIn signs the browser in to the console at base with token.
+func consoleSignIn(base, token string) chromedp.Action[chromedp.Void] {
+	steps := []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(base + "/ui/login"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.ID("sign-in")),
+		chromedp.WaitVisible(chromedp.ID("agents")),
+	}
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for _, step := range steps {
+			if _, err := step(ctx, t); err != nil {
+				return chromedp.Void{}, err
+			}
+		}
+		return chromedp.Void{}, nil
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
@@ -56,19 +55,7 @@ func (c *Console) resolve(approve bool) func(http.ResponseWriter, *http.Request,
 		}
 		a, err := c.o.Approvals.Resolve(r.Context(), Person{Name: s.Name, Role: s.Role}, r.PathValue("id"), approve, reason)
 		if err != nil {
-			status, msg := http.StatusServiceUnavailable, "The approval could not be resolved; try again."
-			switch apperr.KindOf(err) {
-			case apperr.KindForbidden:
-				status, msg = http.StatusForbidden, err.Error()
-			case apperr.KindNotFound:
-				status, msg = http.StatusNotFound, err.Error()
-			case apperr.KindInvalid:
-				status, msg = http.StatusBadRequest, err.Error()
-			case apperr.KindConflict:
-				status, msg = http.StatusConflict, err.Error()
-			default:
-				c.o.Logger.ErrorContext(r.Context(), "console: resolve approval", "err", err)
-			}
+			status, msg := c.refusal(r, err)
 			c.renderApprovals(w, r, s, status, msg)
 			return
 		}

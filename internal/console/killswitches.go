@@ -102,20 +102,26 @@ func (c *Console) release(w http.ResponseWriter, r *http.Request, s session) {
 // actionFailed shows why an action was refused, with the status the API
 // would answer.
 func (c *Console) actionFailed(w http.ResponseWriter, r *http.Request, s session, err error) {
-	status, msg := http.StatusServiceUnavailable, "The action could not be done; try again."
+	status, msg := c.refusal(r, err)
+	c.renderKillSwitches(w, r, s, status, msg)
+}
+
+// refusal is the status and the words for an action's error: the error
+// itself for a refusal the person can act on, a plain message (and a log
+// line) for the rest.
+func (c *Console) refusal(r *http.Request, err error) (int, string) {
 	switch apperr.KindOf(err) {
 	case apperr.KindForbidden:
-		status, msg = http.StatusForbidden, err.Error()
+		return http.StatusForbidden, err.Error()
 	case apperr.KindNotFound:
-		status, msg = http.StatusNotFound, err.Error()
+		return http.StatusNotFound, err.Error()
 	case apperr.KindInvalid:
-		status, msg = http.StatusBadRequest, err.Error()
+		return http.StatusBadRequest, err.Error()
 	case apperr.KindConflict:
-		status, msg = http.StatusConflict, err.Error()
-	default:
-		c.o.Logger.ErrorContext(r.Context(), "console: action failed", "err", err)
+		return http.StatusConflict, err.Error()
 	}
-	c.renderKillSwitches(w, r, s, status, msg)
+	c.o.Logger.ErrorContext(r.Context(), "console: action failed", "path", r.URL.Path, "err", err)
+	return http.StatusServiceUnavailable, "The action could not be done; try again."
 }
 
 // engagedMessage confirms an engage in the words the person used.

@@ -100,17 +100,7 @@ func (c *Console) agentAction(w http.ResponseWriter, r *http.Request, s session)
 		return
 	}
 	if err := c.o.Actions.Act(r.Context(), Person{Name: s.Name, Role: s.Role}, action, a.ID, reason); err != nil {
-		status, msg := http.StatusServiceUnavailable, "The action could not be done; try again."
-		switch apperr.KindOf(err) {
-		case apperr.KindForbidden:
-			status, msg = http.StatusForbidden, err.Error()
-		case apperr.KindInvalid:
-			status, msg = http.StatusBadRequest, err.Error()
-		case apperr.KindConflict:
-			status, msg = http.StatusConflict, err.Error()
-		default:
-			c.o.Logger.ErrorContext(r.Context(), "console: agent action", "action", action, "err", err)
-		}
+		status, msg := c.refusal(r, err)
 		c.renderAgent(w, r, s, a, status, msg)
 		return
 	}
