@@ -91,6 +91,9 @@ type KillRequest struct {
 	Reason string
 }
 
+// maxForm caps a request body to the console.
+const maxForm = 64 << 10
+
 //go:embed static/live.js
 var liveJS []byte
 
@@ -193,6 +196,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	// Forms are small: a reason, a token. A bigger body is cut off, and
+	// the form then fails its CSRF check.
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	c.mux.ServeHTTP(w, r)
 }
 
@@ -255,7 +261,6 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	ck, err := r.Cookie(loginCookie)
 	if err != nil || !sameToken(r.PostFormValue("csrf"), ck.Value) {
 		c.render(w, http.StatusForbidden, "error.html", pageData{Title: "Refused",

@@ -324,3 +324,15 @@ func TestLiveStreamEndsAtShutdown(t *testing.T) {
 		t.Fatal("the live stream stayed open after Shutdown")
 	}
 }
+
+// TestBigFormIsRefused: a body over the console's cap is cut off and the
+// form is refused, whatever it carries.
+func TestBigFormIsRefused(t *testing.T) {
+	srv, _ := newConsole(t, nil)
+	c := client(t)
+	_, _, form := get(t, c, srv.URL+"/ui/login")
+	resp, _ := post(t, c, srv.URL+"/ui/login", url.Values{"csrf": {form}, "token": {viewerToken}, "pad": {strings.Repeat("x", 70<<10)}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a 70 KiB sign-in answered %d", resp.StatusCode)
+	}
+}
