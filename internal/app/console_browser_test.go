@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,11 +57,11 @@ func TestConsoleKillSwitchInABrowser(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`#killswitches input[name="reason"]`), "fixed"),
 		chromedp.Click(chromedp.CSS(`#killswitches button.release`)),
-		chromedp.WaitNotPresent(chromedp.CSS(`#killswitches button.release`)),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitText(t, ctx, "message", "Kill switch released.")
 	if table := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("killswitches"))); !strings.Contains(table, "None.") {
 		t.Fatalf("kill switches after releasing:\n%s", table)
 	}
@@ -109,16 +110,10 @@ func TestConsoleApproveInABrowser(t *testing.T) {
 	if !strings.Contains(table, "release-bot") || !strings.Contains(table, "production") || !strings.Contains(table, "pending") {
 		t.Fatalf("pending approvals:\n%s", table)
 	}
-	err = chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`#approvals button.approve`)),
-		chromedp.WaitNotPresent(chromedp.CSS(`#approvals button.approve`)),
-	)
-	if err != nil {
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#approvals button.approve`))); err != nil {
 		t.Fatal(err)
 	}
-	if msg := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("message"))); msg != "Approval approved." {
-		t.Fatalf("message after approving: %q", msg)
-	}
+	waitText(t, ctx, "message", "Approval approved.")
 	var list struct {
 		Items []struct {
 			State      string `json:"state"`
@@ -152,13 +147,21 @@ func TestConsoleAuditInABrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("f-agent"), "coder-1"),
 		chromedp.SetValue(chromedp.ID("f-outcome"), "deny"),
 		chromedp.Click(chromedp.ID("f-apply")),
-		chromedp.WaitVisible(chromedp.CSS(`#audit a[href^="/ui/audit/"]`)),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if loc := browsertest.Run(t, ctx, chromedp.Location()); !strings.Contains(loc, "agent=coder-1") || !strings.Contains(loc, "outcome=deny") {
-		t.Fatalf("the filter form went to %s", loc)
+	// The unfiltered page has record links too: wait for the filtered one.
+	deadline := time.Now().Add(10 * time.Second)
+	for loc := ""; !strings.Contains(loc, "agent=coder-1") || !strings.Contains(loc, "outcome=deny"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the filter form never went to the filtered page (at %s)", loc)
+		}
+		time.Sleep(50 * time.Millisecond)
+		loc = browsertest.Run(t, ctx, chromedp.Location())
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#audit a[href^="/ui/audit/"]`))); err != nil {
+		t.Fatal(err)
 	}
 	table := browsertest.Run(t, ctx, chromedp.Text(chromedp.ID("audit")))
 	if strings.Count(table, "\tdecision\t") != 1 || !strings.Contains(table, "\tcoder-1\tdeny\t") || strings.Contains(table, "coder-2") {
@@ -224,5 +227,26 @@ func consoleSignIn(base, token string) chromedp.Action[chromedp.Void] {
 			}
 		}
 		return chromedp.Void{}, nil
+	}
+}
+
+// waitText waits until the element with id shows want: a click's page
+// has replaced the one before it.
+func waitText(t *testing.T, ctx context.Context, id, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := ""
+		present, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById(`+strconv.Quote(id)+`) !== null`))
+		if err == nil && present {
+			got, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
+		}
+		if err == nil && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("#%s shows %q, want %q (%v)", id, got, want, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
