@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -9,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/agentgate/agentgate/internal/store/sqlstore"
 )
 
 // TestConsoleOnTheServer: /ui is served by the whole service; people sign
@@ -277,5 +280,36 @@ func TestConsoleAgentActions(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("the suspension is not audited with the operator and the reason: %+v", recs.Items)
+	}
+}
+
+// TestConsoleVerifiesTheChain: the audit explorer's "Verify the chain"
+// walks the log and says intact, then names the first edited record.
+func TestConsoleVerifiesTheChain(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	h.provision(codingAgent("coder-1"))
+	h.decide(build("github:coder-1[bot]"))
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+	c, csrf := consoleSession(t, srv.URL, viewerToken)
+	verify := func() string {
+		resp, err := c.PostForm(srv.URL+"/ui/audit/verify", url.Values{"csrf": {csrf}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	n := h.auditCount()
+	if body := verify(); !strings.Contains(body, fmt.Sprintf("Chain intact: %d records checked", n)) {
+		t.Fatalf("verify of an intact chain:\n%.1500s", body)
+	}
+	db := h.app.Store.(*sqlstore.Store).DB()
+	if _, err := db.Exec(`UPDATE audit_log SET body = REPLACE(body, '"allow"', '"deny"') WHERE seq = $1`, n); err != nil {
+		t.Fatal(err)
+	}
+	if body := verify(); !strings.Contains(body, fmt.Sprintf("Chain BROKEN at record %d", n)) {
+		t.Fatalf("verify of an edited chain:\n%.1500s", body)
 	}
 }

@@ -82,6 +82,8 @@ type Audit interface {
 	QueryAudit(ctx context.Context, q store.AuditQuery) ([]audit.Record, error)
 	// AuditHead is the newest record's seq: the live stream starts after it.
 	AuditHead(ctx context.Context) (int64, error)
+	// ScanAudit walks the stored records, for verifying the chain.
+	ScanAudit(ctx context.Context, afterSeq int64, fn func(audit.Stored) error) error
 }
 
 // KillRequest is the engage form.
@@ -176,6 +178,7 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("POST /ui/agents/{name}/{action}", c.signedIn(c.agentAction))
 	c.mux.HandleFunc("GET /ui/audit", c.signedIn(c.auditList))
 	c.mux.HandleFunc("GET /ui/audit/{seq}", c.signedIn(c.auditRecord))
+	c.mux.HandleFunc("POST /ui/audit/verify", c.signedIn(c.verifyChain))
 	c.mux.HandleFunc("GET /ui/approvals", c.signedIn(c.approvalList))
 	c.mux.HandleFunc("POST /ui/approvals/{id}/approve", c.signedIn(c.resolve(true)))
 	c.mux.HandleFunc("POST /ui/approvals/{id}/reject", c.signedIn(c.resolve(false)))
