@@ -158,17 +158,10 @@ func measure(ctx context.Context, st store.Store, n int64) error {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	v := audit.NewVerifier()
 	t0 := time.Now()
-	var brk *audit.Break
 	peak := uint64(0)
-	var checked int64
-	err := st.ScanAudit(ctx, 0, func(s audit.Stored) error {
-		if brk = v.Next(s); brk != nil {
-			return fmt.Errorf("chain break at %d: %s", brk.Seq, brk.Reason)
-		}
-		checked++
-		if checked%1_000_000 == 0 {
+	res, err := audit.VerifyChain(ctx, st.ScanAudit, func(_ audit.Stored, v *audit.Verifier) error {
+		if v.Checked()%1_000_000 == 0 {
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
 			peak = max(peak, m.HeapInuse)
@@ -178,6 +171,10 @@ func measure(ctx context.Context, st store.Store, n int64) error {
 	if err != nil {
 		return err
 	}
+	if res.Break != nil {
+		return fmt.Errorf("chain break at %d: %s", res.Break.Seq, res.Break.Reason)
+	}
+	checked := res.Checked
 	fmt.Printf("\nverify: %d records in %s (%.0f/s), heap in use at most %.1f MiB (%.1f MiB before)\n",
 		checked, time.Since(t0).Round(time.Millisecond), float64(checked)/time.Since(t0).Seconds(), float64(peak)/(1<<20), float64(before.HeapInuse)/(1<<20))
 	return nil

@@ -2,7 +2,10 @@ package audit
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +139,65 @@ func TestBypassAuditInitiatorRewritten(t *testing.T) {
 			s[1].Hash = HashBody(s[1].Body)
 			if b, _ := verify(s); b == nil || b.Seq != 3 {
 				t.Fatalf("break = %+v, want record 3 once record 2's hash is recomputed", b)
+			}
+		})
+	}
+}
+
+func TestVerifyChain(t *testing.T) {
+	var recs []Stored
+	prevSeq, prevHash := int64(0), GenesisHash
+	for i := range 4 {
+		r := &Record{ID: fmt.Sprint(i), Time: time.Unix(int64(i), 0), Kind: KindDecision}
+		body, err := Seal(r, prevSeq, prevHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, Stored{Seq: r.Seq, Hash: r.Hash, Body: body})
+		prevSeq, prevHash = r.Seq, r.Hash
+	}
+	scanOf := func(list []Stored) Scan {
+		return func(_ context.Context, after int64, fn func(Stored) error) error {
+			for _, s := range list {
+				if s.Seq > after {
+					if err := fn(s); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+	}
+	edited := slices.Clone(recs)
+	edited[2].Body = bytes.Replace(edited[2].Body, []byte(`"decision"`), []byte(`"kill"`), 1)
+	stop := errors.New("stop")
+	tests := []struct {
+		name        string
+		list        []Stored
+		each        func(Stored, *Verifier) error
+		wantOK      bool
+		wantChecked int64
+		wantBreak   int64
+		wantErr     error
+	}{
+		{name: "intact", list: recs, wantOK: true, wantChecked: 4},
+		{name: "edited record", list: edited, wantChecked: 2, wantBreak: 3},
+		{name: "gap", list: append(slices.Clone(recs[:1]), recs[2:]...), wantChecked: 1, wantBreak: 2},
+		{name: "each stops the walk", list: recs, each: func(s Stored, _ *Verifier) error {
+			if s.Seq == 2 {
+				return stop
+			}
+			return nil
+		}, wantOK: true, wantChecked: 2, wantErr: stop},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := VerifyChain(t.Context(), scanOf(tc.list), tc.each)
+			if !errors.Is(err, tc.wantErr) || res.OK != tc.wantOK || res.Checked != tc.wantChecked {
+				t.Fatalf("VerifyChain = %+v, %v", res, err)
+			}
+			if (res.Break == nil) != (tc.wantBreak == 0) || (res.Break != nil && res.Break.Seq != tc.wantBreak) {
+				t.Fatalf("break %+v, want at %d", res.Break, tc.wantBreak)
 			}
 		})
 	}

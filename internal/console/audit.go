@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -129,34 +128,23 @@ func formTime(v string) (time.Time, error) {
 	return time.Time{}, apperr.Invalid("time %q", v)
 }
 
-// errBroken stops the walk at the first break.
-var errBroken = errors.New("chain broken")
-
 // verifyChain is POST /ui/audit/verify: it walks the whole chain, as
 // `admission audit verify` does, and shows the result above the log.
 // It is a POST so that no prefetch starts the walk, which takes about a
 // second per 100,000 records.
 func (c *Console) verifyChain(w http.ResponseWriter, r *http.Request, s session) {
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	v := audit.NewVerifier()
-	var brk *audit.Break
-	err := c.o.Audit.ScanAudit(r.Context(), 0, func(st audit.Stored) error {
-		if b := v.Next(st); b != nil {
-			brk = b
-			return errBroken
-		}
-		return nil
-	})
+	res, err := audit.VerifyChain(r.Context(), c.o.Audit.ScanAudit, nil)
 	msg := ""
 	switch {
-	case brk != nil:
-		msg = fmt.Sprintf("Chain BROKEN at record %d: %s (%d records checked, last good head %s).", brk.Seq, brk.Reason, v.Checked(), v.Head())
-		c.o.Logger.WarnContext(r.Context(), "console: audit chain broken", "name", s.Name, "seq", brk.Seq, "reason", brk.Reason)
 	case err != nil:
 		c.o.Logger.ErrorContext(r.Context(), "console: verify audit chain", "err", err)
 		msg = "The chain could not be read to the end; try again."
+	case res.Break != nil:
+		msg = fmt.Sprintf("Chain BROKEN at record %d: %s (%d records checked, last good head %s).", res.Break.Seq, res.Break.Reason, res.Checked, res.Head)
+		c.o.Logger.WarnContext(r.Context(), "console: audit chain broken", "name", s.Name, "seq", res.Break.Seq, "reason", res.Break.Reason)
 	default:
-		msg = fmt.Sprintf("Chain intact: %d records checked, head %s.", v.Checked(), v.Head())
+		msg = fmt.Sprintf("Chain intact: %d records checked, head %s.", res.Checked, res.Head)
 	}
 	r.URL.RawQuery = ""
 	c.renderAuditMessage(w, r, s, msg)

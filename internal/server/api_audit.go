@@ -83,13 +83,6 @@ func (s *Server) queryAudit(c *gin.Context) {
 	c.JSON(http.StatusOK, page)
 }
 
-type verifyResult struct {
-	OK      bool         `json:"ok"`
-	Checked int64        `json:"checked"`
-	Head    string       `json:"head"`
-	Break   *audit.Break `json:"break,omitempty"`
-}
-
 // headerAuditHead carries the audit log's head seq on the streaming audit
 // routes, read as the stream starts: what a progress bar counts up to.
 const headerAuditHead = "X-Audit-Head-Seq"
@@ -126,40 +119,39 @@ func (s *Server) verifyAudit(c *gin.Context) {
 		c.Status(http.StatusOK)
 		enc = json.NewEncoder(c.Writer)
 	}
-	v := audit.NewVerifier()
-	var brk *audit.Break
 	var last time.Time // the first record is reported at once
-	err := s.store.ScanAudit(ctx, 0, func(st audit.Stored) error {
-		if b := v.Next(st); b != nil {
-			brk = b
-			return errBreak{}
-		}
-		if enc != nil && time.Since(last) >= progressEvery {
+	var progress func(audit.Stored, *audit.Verifier) error
+	if enc != nil {
+		progress = func(st audit.Stored, v *audit.Verifier) error {
+			if time.Since(last) < progressEvery {
+				return nil
+			}
 			last = time.Now()
 			if err := enc.Encode(verifyEvent{Progress: &verifyProgress{Checked: v.Checked(), Total: max(total, st.Seq)}}); err != nil {
 				return err
 			}
 			c.Writer.Flush()
+			return nil
 		}
-		return nil
-	})
+	}
+	res, err := audit.VerifyChain(ctx, s.store.ScanAudit, progress)
 	switch {
-	case err != nil && brk == nil && enc == nil:
+	case err != nil && enc == nil:
 		s.fail(c, err)
-	case err != nil && brk == nil:
+	case err != nil:
 		s.streamStopped(ctx, "audit verification", err)
 		_ = enc.Encode(apperr.Body{Error: apperr.Detail{Code: string(apperr.KindInternal), Message: "verification interrupted", RequestID: requestID(c)}})
 	case enc != nil:
-		_ = enc.Encode(verifyEvent{Result: &verifyResult{OK: brk == nil, Checked: v.Checked(), Head: v.Head(), Break: brk}})
+		_ = enc.Encode(verifyEvent{Result: &res})
 	default:
-		c.JSON(http.StatusOK, verifyResult{OK: brk == nil, Checked: v.Checked(), Head: v.Head(), Break: brk})
+		c.JSON(http.StatusOK, res)
 	}
 }
 
 // verifyEvent is one line of a streamed verification.
 type verifyEvent struct {
 	Progress *verifyProgress `json:"progress,omitempty"`
-	Result   *verifyResult   `json:"result,omitempty"`
+	Result   *audit.Result   `json:"result,omitempty"`
 }
 
 type verifyProgress struct {
@@ -168,10 +160,6 @@ type verifyProgress struct {
 	// seq seen since, if records were appended meanwhile).
 	Total int64 `json:"total"`
 }
-
-type errBreak struct{}
-
-func (errBreak) Error() string { return "chain broken" }
 
 // exportAudit streams the log as JSON lines, one record per line with its hash.
 func (s *Server) exportAudit(c *gin.Context) {

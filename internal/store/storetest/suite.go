@@ -178,13 +178,7 @@ func decisionRecord(i int, agentID, outcome string) *audit.Record {
 // verified and the first break, if any.
 func verifyChain(t testing.TB, st store.Store) (int64, *audit.Break) {
 	t.Helper()
-	v := audit.NewVerifier()
-	var brk *audit.Break
-	must(t, st.ScanAudit(context.Background(), 0, func(s audit.Stored) error {
-		if brk == nil {
-			brk = v.Next(s)
-		}
-		return nil
-	}))
-	return v.Checked(), brk
+	res, err := audit.VerifyChain(context.Background(), st.ScanAudit, nil)
+	must(t, err)
+	return res.Checked, res.Break
 }
