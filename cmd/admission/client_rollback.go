@@ -53,7 +53,46 @@ func (a *app) rollbackCmd() *cobra.Command {
 			return printRollback(s.out, rb)
 		},
 	}
-	cmd.AddCommand(get, a.rollbackWatchesCmd())
+	cmd.AddCommand(get, a.rollbackListCmd(), a.rollbackWatchesCmd())
+	return cmd
+}
+
+// rollbackListCmd is admission rollback list: the rollbacks, newest first.
+func (a *app) rollbackListCmd() *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list [--limit N]",
+		Short: "List the rollbacks, newest first, whoever or whatever asked for them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.session(cmd)
+			if err != nil {
+				return err
+			}
+			rbs, err := s.api.Rollbacks(cmd.Context(), limit)
+			if err != nil {
+				return err
+			}
+			if s.out.json {
+				return s.out.items(rbs)
+			}
+			rows := make([][]string, 0, len(rbs))
+			for _, rb := range rbs {
+				target := rb.Target.Repo
+				if target == "" {
+					target = rb.Target.App
+				}
+				by := rb.RequestedBy
+				if by == "" {
+					by = rb.Target.Source
+				}
+				rows = append(rows, []string{rb.ID, showTime(rb.CreatedAt), rb.Target.Provider, target, rb.Target.Environment,
+					short(rb.FromSHA), short(rb.To.SHA), string(rb.State), by, rb.Reason})
+			}
+			return s.out.Table([]string{"ID", "CREATED", "PROVIDER", "TARGET", "ENVIRONMENT", "FROM", "TO", "STATE", "BY", "REASON"}, rows)
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many (server default 100, at most 1000)")
 	return cmd
 }
 

@@ -12,8 +12,35 @@ const watchEnded = `{"id":"w-0","provider":"gitlab","repo":"shop/web","environme
 "sha":"abc","agent_id":"a-9","query":"q","baseline":0,"state":"passed","breaches":0,"trip_after":3,"interval":"1s",
 "started_at":"2025-01-01T00:00:00Z","ends_at":"2025-01-01T00:15:00Z","last_reading":{"at":"2025-01-01T00:15:00Z","value":0,"has_data":false}}`
 
+const rollbackDone = `{"id":"rb-1","key":"k","target":{"provider":"github","repo":"acme/api","environment":"production","action":"rollback","source":"watch"},
+"from_sha":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","to":{"id":"d-1","provider":"github","repo":"acme/api","environment":"production",
+"sha":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","at":"2025-01-02T02:00:00Z"},"state":"succeeded","result":{},
+"reason":"5xx above 0.05 for 3 readings","created_at":"2025-01-02T03:10:00Z","updated_at":"2025-01-02T03:10:05Z"}`
+
+const rollbackAsked = `{"id":"rb-2","key":"k2","target":{"provider":"argo","app":"shop","environment":"production","action":"rollback","source":"request"},
+"requested_by":"sre-olga","to":{"id":"d-7","sha":"c0ffee"},"state":"running","result":{},"reason":"bad config",
+"created_at":"2025-01-02T04:00:00Z","updated_at":"2025-01-02T04:00:00Z"}`
+
 func TestRollbackCommands(t *testing.T) {
 	runCLICases(t, []cliCase{
+		{
+			name:      "rollbacks, newest first; a watch's shows its source, a person's their name",
+			args:      []string{"rollback", "list", "--limit", "2"},
+			routes:    map[string]fakeReply{"GET /api/v1/rollbacks": {body: `{"items":[` + rollbackAsked + `,` + rollbackDone + `]}`}},
+			wantCalls: []call{{line: "GET /api/v1/rollbacks?limit=2"}},
+			wantContains: []string{
+				"ID    CREATED               PROVIDER  TARGET    ENVIRONMENT  FROM          TO            STATE      BY        REASON",
+				"rb-2  2025-01-02T04:00:00Z  argo      shop      production   -             c0ffee        running    sre-olga  bad config",
+				"rb-1  2025-01-02T03:10:00Z  github    acme/api  production   bbbbbbbbbbbb  aaaaaaaaaaaa  succeeded  watch     5xx above 0.05 for 3 readings",
+			},
+		},
+		{
+			name:      "rollbacks as JSON",
+			args:      []string{"rollback", "list", "-o", "json"},
+			routes:    map[string]fakeReply{"GET /api/v1/rollbacks": {body: `{"items":[]}`}},
+			wantCalls: []call{{line: "GET /api/v1/rollbacks"}},
+			wantJSON:  `{"items":[]}`,
+		},
 		{
 			name:      "live watches",
 			args:      []string{"rollback", "watches"},

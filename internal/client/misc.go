@@ -169,6 +169,16 @@ func (c *Client) GetRollback(ctx context.Context, id string) (rollback.Rollback,
 	return out, err
 }
 
+// Rollbacks lists the rollbacks, newest first (GET /api/v1/rollbacks);
+// limit 0 takes the server's default.
+func (c *Client) Rollbacks(ctx context.Context, limit int) ([]rollback.Rollback, error) {
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	return list[rollback.Rollback](ctx, c, "/rollbacks", q)
+}
+
 // Watches lists the rollback watches: live ones, or every kept one with
 // all; at most limit (the server's default when 0).
 func (c *Client) Watches(ctx context.Context, all bool, limit int) ([]rollback.WatchStatus, error) {

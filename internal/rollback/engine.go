@@ -394,6 +394,12 @@ func (e *Engine) Watches(ctx context.Context, live bool, limit int) ([]Watch, er
 	return e.c.Store.ListWatches(ctx, live, limit)
 }
 
+// Rollbacks lists the rollbacks in every state, newest first; at most
+// limit of them (all when limit is not positive).
+func (e *Engine) Rollbacks(ctx context.Context, limit int) ([]Rollback, error) {
+	return e.c.Store.ListRollbacks(ctx, limit)
+}
+
 // report hands an outcome to the OnRollback callback.
 func (e *Engine) report(ctx context.Context, o Outcome) {
 	if e.c.OnRollback != nil {

@@ -198,6 +198,26 @@ func (m *MemoryStore) PendingRollbacks(_ context.Context, limit int) ([]Rollback
 	return out, nil
 }
 
+// ListRollbacks implements RollbackStore: newest first.
+func (m *MemoryStore) ListRollbacks(_ context.Context, limit int) ([]Rollback, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Rollback, 0, len(m.rollbacks))
+	for _, r := range m.rollbacks {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Rollback) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
 // OpenIncident implements IncidentStore.
 func (m *MemoryStore) OpenIncident(_ context.Context, r Rollback, now time.Time, window time.Duration) (Rollback, Incident, bool, error) {
 	m.mu.Lock()

@@ -22,6 +22,7 @@ type Rollbacks interface {
 	HandleAlerts(ctx context.Context, targets []rollback.Target) ([]rollback.Rollback, error)
 	ResolveAlerts(ctx context.Context, targets []rollback.Target) error
 	Watches(ctx context.Context, live bool, limit int) ([]rollback.Watch, error)
+	Rollbacks(ctx context.Context, limit int) ([]rollback.Rollback, error)
 }
 
 var _ Rollbacks = (*rollback.Engine)(nil)
@@ -75,6 +76,28 @@ func (s *Server) createRollback(c *gin.Context) {
 	s.runRollback(rb.ID)
 	c.Header("Location", "/api/v1/rollbacks/"+rb.ID)
 	c.JSON(http.StatusAccepted, rb)
+}
+
+// listRollbacks lists the rollbacks, newest first, in every state;
+// ?limit= bounds the list (default 100, at most 1000).
+func (s *Server) listRollbacks(c *gin.Context) {
+	if s.rollbacksOff(c) {
+		return
+	}
+	limit, err := intParam(c, "limit", 100, 1000)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	rbs, err := s.rollbacks.Rollbacks(c.Request.Context(), limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if rbs == nil {
+		rbs = []rollback.Rollback{}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": rbs})
 }
 
 func (s *Server) getRollback(c *gin.Context) {

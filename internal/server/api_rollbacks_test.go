@@ -34,6 +34,7 @@ type fakeRollbacks struct {
 	firing   []rollback.Target
 	resolved []rollback.Target
 	watches  []rollback.Watch
+	list     []rollback.Rollback
 	// release, when set, holds Run until it is closed.
 	release chan struct{}
 }
@@ -90,6 +91,14 @@ func (f *fakeRollbacks) Watches(_ context.Context, live bool, limit int) ([]roll
 			out = append(out, w)
 		}
 	}
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (f *fakeRollbacks) Rollbacks(_ context.Context, limit int) ([]rollback.Rollback, error) {
+	out := f.list
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
@@ -314,4 +323,58 @@ func TestRollbackRunsAreAwaited(t *testing.T) {
 			t.Fatalf("requests %+v, want none", rb.requests)
 		}
 	})
+}
+
+func TestListRollbacks(t *testing.T) {
+	at := time.Date(2026, 11, 22, 11, 0, 0, 0, time.UTC)
+	rbs := []rollback.Rollback{
+		{ID: "rb-new", Target: rollback.Target{Provider: "github", Repo: "acme/api", Environment: "production"}, State: rollback.RollbackRunning, CreatedAt: at},
+		{ID: "rb-old", Target: rollback.Target{Provider: "argo", App: "shop", Environment: "production"}, State: rollback.RollbackSucceeded, CreatedAt: at.Add(-time.Hour)},
+	}
+	tests := []struct {
+		name     string
+		path     string
+		token    string
+		list     []rollback.Rollback
+		off      bool
+		wantCode int
+		wantIDs  []string
+		wantErr  string
+	}{
+		{name: "newest first for a viewer", path: "/api/v1/rollbacks", token: viewerToken, list: rbs, wantCode: 200, wantIDs: []string{"rb-new", "rb-old"}},
+		{name: "limited", path: "/api/v1/rollbacks?limit=1", token: viewerToken, list: rbs, wantCode: 200, wantIDs: []string{"rb-new"}},
+		{name: "none is an empty list", path: "/api/v1/rollbacks", token: viewerToken, wantCode: 200, wantIDs: []string{}},
+		{name: "no token", path: "/api/v1/rollbacks", wantCode: 401, wantErr: "missing bearer token"},
+		{name: "limit out of range", path: "/api/v1/rollbacks?limit=1001", token: viewerToken, wantCode: 400, wantErr: "limit"},
+		{name: "rollback off", path: "/api/v1/rollbacks", token: viewerToken, off: true, wantCode: 503, wantErr: "rollback.prometheus_url"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newRollbackServer(t, nil)
+			if !tc.off {
+				srv = newRollbackServer(t, &fakeRollbacks{list: tc.list})
+			}
+			rec := serve(srv, http.MethodGet, tc.path, tc.token, "")
+			if rec.Code != tc.wantCode || !strings.Contains(rec.Body.String(), tc.wantErr) {
+				t.Fatalf("%d %s, want %d containing %q", rec.Code, rec.Body, tc.wantCode, tc.wantErr)
+			}
+			if tc.wantIDs == nil {
+				return
+			}
+			var got struct{ Items []rollback.Rollback }
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Items == nil {
+				t.Fatalf("items absent or null in %s", rec.Body)
+			}
+			ids := []string{}
+			for _, r := range got.Items {
+				ids = append(ids, r.ID)
+			}
+			if strings.Join(ids, ",") != strings.Join(tc.wantIDs, ",") {
+				t.Fatalf("rollbacks %v, want %v", ids, tc.wantIDs)
+			}
+		})
+	}
 }

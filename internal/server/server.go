@@ -189,6 +189,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 	api.GET("/costs", viewer, s.costs)
 	api.GET("/deployments", viewer, s.listDeployments)
 	api.POST("/rollbacks", operator, s.createRollback)
+	api.GET("/rollbacks", viewer, s.listRollbacks)
 	api.GET("/rollbacks/:id", viewer, s.getRollback)
 	api.GET("/rollback/watches", viewer, s.listWatches)
 	api.POST("/evaluate", viewer, s.evaluate)

@@ -348,6 +348,9 @@ type RollbackStore interface {
 	UpdateRollback(ctx context.Context, r Rollback) error
 	// PendingRollbacks returns up to limit pending rollbacks, oldest first.
 	PendingRollbacks(ctx context.Context, limit int) ([]Rollback, error)
+	// ListRollbacks returns up to limit rollbacks in every state, newest
+	// first (all of them when limit is not positive).
+	ListRollbacks(ctx context.Context, limit int) ([]Rollback, error)
 }
 
 // IncidentStore groups automatic rollbacks into incidents (see Incident).

@@ -311,3 +311,11 @@ func (x *queries) PendingRollbacks(ctx context.Context, limit int) ([]store.Roll
 	query := `SELECT body FROM rollbacks WHERE state = 'pending' ORDER BY created_at_us, id` + limitClause(limit, &args)
 	return queryBodies[store.Rollback](ctx, x.conn(), "rollback", query, args...)
 }
+
+// ListRollbacks returns up to limit rollbacks, newest first (all of them
+// when limit is not positive).
+func (x *queries) ListRollbacks(ctx context.Context, limit int) ([]store.Rollback, error) {
+	var args []any
+	query := `SELECT body FROM rollbacks ORDER BY created_at_us DESC, id DESC` + limitClause(limit, &args)
+	return queryBodies[store.Rollback](ctx, x.conn(), "rollback", query, args...)
+}

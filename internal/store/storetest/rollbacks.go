@@ -64,6 +64,7 @@ func testRollbacks(t *testing.T, s suite) {
 	t.Run("due watches", func(t *testing.T) { testDueWatches(t, s) })
 	t.Run("rollbacks", func(t *testing.T) { testRollbackRecords(t, s) })
 	t.Run("pending rollbacks", func(t *testing.T) { testPendingRollbacks(t, s) })
+	t.Run("list rollbacks", func(t *testing.T) { testListRollbacks(t, s) })
 	t.Run("concurrent", func(t *testing.T) { testRollbacksConcurrent(t, s) })
 	t.Run("in a transaction", func(t *testing.T) { testRollbacksInTx(t, s) })
 	t.Run("incidents", func(t *testing.T) { testIncidents(t, s) })
@@ -323,6 +324,51 @@ func testPendingRollbacks(t *testing.T, s suite) {
 		got, err := rs.PendingRollbacks(ctx, 1)
 		must(t, err)
 		equal(t, "pending rollbacks", got, []store.Rollback{newRollback("p2", "acme/two", store.RollbackPending, time.Minute)})
+	})
+}
+
+func testListRollbacks(t *testing.T, s suite) {
+	rs := s.open(t)
+	ctx := t.Context()
+	got, err := rs.ListRollbacks(ctx, 0)
+	must(t, err)
+	equal(t, "rollbacks of an empty store", ids(got, rollbackID), []string{})
+	for _, r := range []store.Rollback{
+		newRollback("old", "acme/one", store.RollbackSucceeded, time.Minute),
+		newRollback("new", "acme/two", store.RollbackPending, 3*time.Minute),
+		newRollback("failed", "acme/three", store.RollbackFailed, 2*time.Minute),
+		newRollback("same-time-b", "acme/four", store.RollbackSucceeded, 0),
+		newRollback("same-time-a", "acme/five", store.RollbackSucceeded, 0),
+	} {
+		if _, created, err := rs.CreateRollback(ctx, r); err != nil || !created {
+			t.Fatalf("create %s: created %v, %v", r.ID, created, err)
+		}
+	}
+	if _, claimed, err := rs.ClaimRollback(ctx, "new", baseTime()); err != nil || !claimed {
+		t.Fatalf("claim: claimed %v, %v", claimed, err)
+	}
+	tests := []struct {
+		name  string
+		limit int
+		want  []string
+	}{
+		{name: "newest first, every state", want: []string{"new", "failed", "old", "same-time-b", "same-time-a"}},
+		{name: "limit", limit: 2, want: []string{"new", "failed"}},
+		{name: "limit above count", limit: 10, want: []string{"new", "failed", "old", "same-time-b", "same-time-a"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := rs.ListRollbacks(ctx, tc.limit)
+			must(t, err)
+			equal(t, "rollbacks", ids(got, rollbackID), tc.want)
+		})
+	}
+	t.Run("full rollbacks", func(t *testing.T) {
+		got, err := rs.ListRollbacks(ctx, 1)
+		must(t, err)
+		if len(got) != 1 || got[0].State != store.RollbackRunning || got[0].Target.Repo != "acme/two" {
+			t.Fatalf("newest rollback = %+v, want new, running, of acme/two", got)
+		}
 	})
 }
 
