@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +153,61 @@ func TestRollbackAPIAndAlertmanager(t *testing.T) {
 	if len(switches.Items) != 1 || switches.Items[0].Source != "rollback" || switches.Items[0].EngagedBy != "rollback" {
 		t.Fatalf("kill switches after the rollback = %+v, want one of source rollback", switches.Items)
 	}
+
+	// Both rollbacks are listed, the alert's first; the console shows them
+	// and the watches with the agent's name.
+	var list struct {
+		Items []struct {
+			ID          string `json:"id"`
+			RequestedBy string `json:"requested_by"`
+			State       string `json:"state"`
+			Target      struct {
+				Source string `json:"source"`
+			} `json:"target"`
+		} `json:"items"`
+	}
+	e.call(http.MethodGet, "/api/v1/rollbacks", nil, http.StatusOK, &list)
+	if len(list.Items) != 2 || list.Items[0].Target.Source != "alert" || list.Items[1].ID != rb.ID ||
+		list.Items[1].RequestedBy != "bootstrap-admin" || list.Items[1].State != "succeeded" {
+		t.Fatalf("rollbacks listed = %+v, want the alert's then the SRE's %s", list.Items, rb.ID)
+	}
+	page := consolePage(t, e.h, e2eAdmin, "/ui/rollbacks?all=1")
+	for _, want := range []string{`id="watches"`, ">ship-bot</a>", "bbbbbbbbbbbb", "3484a3fb816e", "5xx up", "bootstrap-admin", "alertmanager", "succeeded"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the console's rollbacks page lacks %q", want)
+		}
+	}
+}
+
+// consolePage signs in to the web console with an API token, as a
+// browser does (the sign-in form's token and cookie), and returns a page.
+func consolePage(t *testing.T, h http.Handler, token, path string) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar}
+	read := func(resp *http.Response, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s answered %d: %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(read(c.Get(srv.URL + "/ui/login")))
+	if m == nil {
+		t.Fatal("the sign-in form has no token")
+	}
+	read(c.PostForm(srv.URL+"/ui/login", url.Values{"csrf": {m[1]}, "token": {token}}))
+	return read(c.Get(srv.URL + path))
 }
 
 func waitState(t *testing.T, e *e2e, id, want string) {

@@ -110,6 +110,8 @@ type Options struct {
 	Approvals    Approvals
 	Audit        Audit
 	Actions      AgentActions
+	// Rollbacks is nil when rollback is not configured.
+	Rollbacks Rollbacks
 	// Key signs session cookies; replicas that share sessions share it.
 	// At least 32 bytes.
 	Key []byte
@@ -185,6 +187,7 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("GET /ui/killswitches", c.signedIn(c.killSwitchList))
 	c.mux.HandleFunc("POST /ui/killswitches", c.signedIn(c.engage))
 	c.mux.HandleFunc("POST /ui/killswitches/{id}/release", c.signedIn(c.release))
+	c.mux.HandleFunc("GET /ui/rollbacks", c.signedIn(c.rollbackList))
 	c.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusNotFound, "error.html", pageData{Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})

@@ -336,3 +336,16 @@ func TestBigFormIsRefused(t *testing.T) {
 		t.Fatalf("a 70 KiB sign-in answered %d", resp.StatusCode)
 	}
 }
+
+// TestRollbacksPageWhenOff: without rollback configured the page says so
+// instead of showing empty tables that read as "nothing went wrong".
+func TestRollbacksPageWhenOff(t *testing.T) {
+	srv, _ := newConsole(t, nil)
+	c := client(t)
+	_, _, form := get(t, c, srv.URL+"/ui/login")
+	post(t, c, srv.URL+"/ui/login", url.Values{"csrf": {form}, "token": {viewerToken}})
+	code, body, _ := get(t, c, srv.URL+"/ui/rollbacks")
+	if code != http.StatusOK || !strings.Contains(body, `id="rollback-off"`) || strings.Contains(body, `id="watches"`) {
+		t.Fatalf("rollbacks page with rollback off: %d\n%s", code, body)
+	}
+}

@@ -21,6 +21,13 @@ var funcs = template.FuncMap{
 		}
 		return strings.Join(s, ", ")
 	},
+	// short abbreviates a commit sha to 12 characters.
+	"short": func(sha string) string {
+		if len(sha) > 12 {
+			return sha[:12]
+		}
+		return sha
+	},
 	"time": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"timePtr": func(t *time.Time) string {
 		if t == nil {

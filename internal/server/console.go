@@ -8,6 +8,7 @@ import (
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/console"
 	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/store"
 )
 
@@ -86,4 +87,27 @@ func (a consoleActions) Act(ctx context.Context, p console.Person, action, id, r
 		err = apperr.Invalid("unknown action %q", action)
 	}
 	return err
+}
+
+// consoleRollbacks gives the console the watches, with their agents
+// named as the API names them, and the rollbacks.
+type consoleRollbacks struct{ s *Server }
+
+var _ console.Rollbacks = consoleRollbacks{}
+
+func (r consoleRollbacks) Watches(ctx context.Context, live bool, limit int) ([]rollback.WatchStatus, error) {
+	ws, err := r.s.rollbacks.Watches(ctx, live, limit)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]rollback.WatchStatus, 0, len(ws))
+	for _, w := range ws {
+		items = append(items, rollback.StatusOf(w))
+	}
+	r.s.nameAgents(ctx, items)
+	return items, nil
+}
+
+func (r consoleRollbacks) Rollbacks(ctx context.Context, limit int) ([]rollback.Rollback, error) {
+	return r.s.rollbacks.Rollbacks(ctx, limit)
 }

@@ -126,8 +126,12 @@ func (s *Server) routes(o Options) *gin.Engine {
 	})
 
 	if len(o.ConsoleKey) > 0 {
-		c, err := console.New(console.Options{Logger: s.log, Authenticate: s.consolePerson, Agents: s.registry, KillSwitches: consoleKills{s}, Approvals: consoleApprovals{s}, Audit: s.store, Actions: consoleActions{s},
-			Key: o.ConsoleKey, TTL: o.ConsoleTTL, Secure: o.Config.TLSCertFile != ""})
+		co := console.Options{Logger: s.log, Authenticate: s.consolePerson, Agents: s.registry, KillSwitches: consoleKills{s}, Approvals: consoleApprovals{s}, Audit: s.store, Actions: consoleActions{s},
+			Key: o.ConsoleKey, TTL: o.ConsoleTTL, Secure: o.Config.TLSCertFile != ""}
+		if s.rollbacks != nil {
+			co.Rollbacks = consoleRollbacks{s}
+		}
+		c, err := console.New(co)
 		if err != nil {
 			s.log.Error("web console not served", "err", err)
 		} else {
