@@ -155,6 +155,22 @@ func measure(ctx context.Context, st store.Store, n int64) error {
 		fmt.Printf("%-28s %8d %10s %10s\n", tc.name, found, took[2].Round(10*time.Microsecond), took[4].Round(10*time.Microsecond))
 	}
 
+	// The console overview: decisions per minute by outcome, last 15 minutes
+	// (18,000 records at this log's 20 a second).
+	var took []time.Duration
+	buckets := 0
+	for range 5 {
+		t0 := time.Now()
+		counts, err := st.CountDecisions(ctx, last.Add(-15*time.Minute), last.Add(time.Minute), time.Minute)
+		if err != nil {
+			return fmt.Errorf("decisions per minute: %w", err)
+		}
+		took = append(took, time.Since(t0))
+		buckets = len(counts)
+	}
+	slices.Sort(took)
+	fmt.Printf("%-28s %8d %10s %10s\n", "per minute, last 15 min", buckets, took[2].Round(10*time.Microsecond), took[4].Round(10*time.Microsecond))
+
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)

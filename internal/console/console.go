@@ -84,6 +84,9 @@ type Audit interface {
 	AuditHead(ctx context.Context) (int64, error)
 	// ScanAudit walks the stored records, for verifying the chain.
 	ScanAudit(ctx context.Context, afterSeq int64, fn func(audit.Stored) error) error
+	// CountDecisions counts decisions by outcome per bucket of time, for
+	// the overview's decisions per minute.
+	CountDecisions(ctx context.Context, from, to time.Time, every time.Duration) ([]store.DecisionCount, error)
 }
 
 // KillRequest is the engage form.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/internal/audit"
 	"github.com/agentgate/agentgate/internal/registry"
 	"github.com/agentgate/agentgate/internal/store"
 	"github.com/agentgate/agentgate/internal/store/sqlite"
@@ -347,5 +349,70 @@ func TestRollbacksPageWhenOff(t *testing.T) {
 	code, body, _ := get(t, c, srv.URL+"/ui/rollbacks")
 	if code != http.StatusOK || !strings.Contains(body, `id="rollback-off"`) || strings.Contains(body, `id="watches"`) {
 		t.Fatalf("rollbacks page with rollback off: %d\n%s", code, body)
+	}
+}
+
+// TestDecisionsPerMinute: the overview counts the last 15 minutes'
+// decisions per minute by outcome from the audit log; records of other
+// kinds and older decisions are not counted.
+func TestDecisionsPerMinute(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "rate.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 12, 4, 12, 30, 40, 0, time.UTC)
+	add := func(at time.Time, kind audit.Kind, outcome string) {
+		t.Helper()
+		r := &audit.Record{ID: fmt.Sprint(at.UnixNano(), outcome, kind), Time: at, Kind: kind, Provider: "github", Decision: &audit.Decision{Outcome: outcome}}
+		if err := st.AppendAudit(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(now.Add(-20*time.Minute), audit.KindDecision, "allow")                      // before the window
+	add(time.Date(2026, 12, 4, 12, 16, 0, 0, time.UTC), audit.KindDecision, "deny") // the first minute shown
+	for range 3 {
+		add(time.Date(2026, 12, 4, 12, 29, 5, 0, time.UTC), audit.KindDecision, "allow")
+	}
+	add(time.Date(2026, 12, 4, 12, 29, 59, 0, time.UTC), audit.KindDecision, "approval_required")
+	add(time.Date(2026, 12, 4, 12, 30, 1, 0, time.UTC), audit.KindDecision, "deny")
+	add(time.Date(2026, 12, 4, 12, 30, 2, 0, time.UTC), audit.KindAdminChange, "")
+	reg := registry.New(registry.Options{Store: st})
+	c, err := New(Options{Authenticate: authenticate, Agents: reg, KillSwitches: regKills{reg}, Approvals: storeApprovals{st},
+		Audit: st, Actions: regActions{reg}, Key: testKey, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	cl := client(t)
+	_, _, form := get(t, cl, srv.URL+"/ui/login")
+	post(t, cl, srv.URL+"/ui/login", url.Values{"csrf": {form}, "token": {viewerToken}})
+	code, body, _ := get(t, cl, srv.URL+"/ui/")
+	if code != http.StatusOK {
+		t.Fatalf("overview answered %d", code)
+	}
+	row := func(minute string) string {
+		m := regexp.MustCompile(`<tr><td>` + minute + `</td>((?:<td>\d+</td>){4})`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no row for %s in\n%s", minute, body)
+		}
+		return strings.NewReplacer("<td>", "", "</td>", " ").Replace(m[1])
+	}
+	for _, tc := range []struct{ minute, want string }{
+		{"12:16", "0 1 0 0 "}, {"12:17", "0 0 0 0 "}, {"12:29", "3 0 1 0 "}, {"12:30", "0 1 0 0 "},
+	} {
+		if got := row(tc.minute); got != tc.want {
+			t.Errorf("minute %s: allowed, denied, held, other = %q, want %q", tc.minute, got, tc.want)
+		}
+	}
+	if !strings.Contains(body, `<span class="bar bar-0" style="width:75%"></span><span class="bar bar-2" style="width:25%"></span>`) {
+		t.Errorf("12:29's bar is not three quarters allowed, one quarter held:\n%s", body)
+	}
+	if strings.Contains(body, "<td>12:15</td>") || strings.Count(body, `<span class="bar`) != 4 {
+		t.Errorf("want 15 minutes, 12:16 to 12:30, and one bar part per outcome of each busy minute:\n%s", body)
+	}
+	if !strings.Contains(body, "6 decision(s): 3 allowed, 2 denied, 1 held for approval.") {
+		t.Errorf("totals missing:\n%s", body)
 	}
 }

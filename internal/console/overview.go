@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,11 +29,86 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s session) {
 	if kerr != nil {
 		c.o.Logger.ErrorContext(ctx, "console: overview kill switches", "err", kerr)
 	}
+	rate, rerr := c.decisionRate(r)
+	if rerr != nil {
+		c.o.Logger.ErrorContext(ctx, "console: overview decisions per minute", "err", rerr)
+	}
 	c.render(w, http.StatusOK, "overview.html", pageData{Title: "Overview", Person: &s, CSRF: s.CSRF,
 		Data: struct {
 			Pending, Kills int
+			Rate           rateView
 			Unreadable     bool
-		}{len(pending), len(kills), err != nil || kerr != nil}})
+		}{len(pending), len(kills), rate, err != nil || kerr != nil || rerr != nil}})
+}
+
+// rateMinutes is how many minutes the overview counts decisions over.
+const rateMinutes = 15
+
+// rateOutcomes are the outcomes the overview counts, in column order.
+var rateOutcomes = []string{"allow", "deny", "approval_required"}
+
+// rateView is the overview's decisions per minute by outcome: one row per
+// minute, oldest first, the current minute last.
+type rateView struct {
+	Rows                          []rateRow
+	Total, Allow, Deny, Approvals int64
+}
+
+type rateRow struct {
+	Minute time.Time
+	// Counts follow rateOutcomes; Other counts any other outcome.
+	Counts []int64
+	Other  int64
+	Total  int64
+	// Widths are the bar's parts in percent of the busiest minute.
+	Widths []int
+}
+
+// decisionRate counts the decisions of the last rateMinutes minutes.
+func (c *Console) decisionRate(r *http.Request) (rateView, error) {
+	end := c.o.Now().UTC().Truncate(time.Minute).Add(time.Minute)
+	start := end.Add(-rateMinutes * time.Minute)
+	counts, err := c.o.Audit.CountDecisions(r.Context(), start, end, time.Minute)
+	if err != nil {
+		return rateView{}, err
+	}
+	var v rateView
+	v.Rows = make([]rateRow, rateMinutes)
+	for i := range v.Rows {
+		v.Rows[i] = rateRow{Minute: start.Add(time.Duration(i) * time.Minute), Counts: make([]int64, len(rateOutcomes))}
+	}
+	for _, n := range counts {
+		i := int(n.Start.Sub(start) / time.Minute)
+		if i < 0 || i >= rateMinutes {
+			continue
+		}
+		row := &v.Rows[i]
+		row.Total += n.Count
+		v.Total += n.Count
+		if j := slices.Index(rateOutcomes, n.Outcome); j >= 0 {
+			row.Counts[j] += n.Count
+		} else {
+			row.Other += n.Count
+		}
+	}
+	var busiest int64
+	for _, row := range v.Rows {
+		busiest = max(busiest, row.Total)
+		v.Allow += row.Counts[0]
+		v.Deny += row.Counts[1]
+		v.Approvals += row.Counts[2]
+	}
+	for i := range v.Rows {
+		row := &v.Rows[i]
+		row.Widths = make([]int, len(rateOutcomes)+1)
+		if busiest == 0 {
+			continue
+		}
+		for j, n := range append(slices.Clone(row.Counts), row.Other) {
+			row.Widths[j] = int(n * 100 / busiest)
+		}
+	}
+	return v, nil
 }
 
 // live is /ui/live: a server-sent event stream of the decisions recorded

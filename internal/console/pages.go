@@ -28,7 +28,8 @@ var funcs = template.FuncMap{
 		}
 		return sha
 	},
-	"time": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"clock": func(t time.Time) string { return t.UTC().Format("15:04") },
+	"time":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"timePtr": func(t *time.Time) string {
 		if t == nil {
 			return "-"

@@ -386,6 +386,18 @@ type AuditStore interface {
 	// AuditHead returns the sequence number of the newest record, 0 when
 	// the log is empty: how many records a scan from 0 will see at least.
 	AuditHead(ctx context.Context) (int64, error)
+	// CountDecisions counts the decision records with a time in
+	// [from, to) by outcome, in buckets of every starting at from; only
+	// buckets with a record are returned, in time then outcome order.
+	CountDecisions(ctx context.Context, from, to time.Time, every time.Duration) ([]DecisionCount, error)
+}
+
+// DecisionCount is how many decisions of one outcome one bucket of time
+// holds.
+type DecisionCount struct {
+	Start   time.Time
+	Outcome string
+	Count   int64
 }
 
 // CostEntry is one cost attributed to an agent.

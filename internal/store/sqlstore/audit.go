@@ -183,6 +183,48 @@ func (x *queries) seqBounds(ctx context.Context, from, to time.Time) (lo, hi int
 	return lo, hi, false, nil
 }
 
+// CountDecisions counts the decision records in [from, to) by outcome and
+// bucket of every. The window is first narrowed to its exact seq range, so
+// the count reads only the window's records.
+func (x *queries) CountDecisions(ctx context.Context, from, to time.Time, every time.Duration) ([]store.DecisionCount, error) {
+	if every < time.Microsecond || !from.Before(to) {
+		return nil, fmt.Errorf("sqlstore: count decisions: need from before to and a bucket of at least 1µs, got [%s, %s) by %s", from, to, every)
+	}
+	lo, hi, empty, err := x.seqBounds(ctx, from, to)
+	if err != nil || empty {
+		return nil, err
+	}
+	var w where
+	start, step := micros(from), every.Microseconds()
+	bucket := "(at_us - " + w.bind(start) + ") / " + w.bind(step)
+	w.add("seq > ?", lo)
+	if hi > 0 {
+		w.add("seq < ?", hi)
+	}
+	w.add("kind = ?", string(audit.KindDecision))
+	w.add("at_us >= ?", start)
+	w.add("at_us < ?", micros(to))
+	rows, err := x.conn().QueryContext(ctx, `SELECT `+bucket+` AS b, outcome, count(*) FROM audit_log`+w.clause()+
+		` GROUP BY b, outcome ORDER BY b, outcome`, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: count decisions: %w", err)
+	}
+	defer rows.Close()
+	var out []store.DecisionCount
+	for rows.Next() {
+		var b, n int64
+		var outcome string
+		if err := rows.Scan(&b, &outcome, &n); err != nil {
+			return nil, fmt.Errorf("sqlstore: count decisions: %w", err)
+		}
+		out = append(out, store.DecisionCount{Start: time.UnixMicro(start + b*step).UTC(), Outcome: outcome, Count: n})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: count decisions: %w", err)
+	}
+	return out, nil
+}
+
 // ScanAudit calls fn for every record after afterSeq in sequence order with
 // its stored bytes. It reads a page at a time and calls fn between reads, so
 // fn may use the store.

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"Audit", testAudit},
 		{"AuditTamper", testAuditTamper},
 		{"AuditTimeWindows", testAuditTimeWindows},
+		{"DecisionCounts", testDecisionCounts},
 		{"Costs", testCosts},
 		{"Deployments", testDeployments},
 		{"Rollbacks", testRollbacks},
