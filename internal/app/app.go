@@ -21,6 +21,7 @@ import (
 	slackui "github.com/agentgate/agentgate/internal/approval/slack"
 	"github.com/agentgate/agentgate/internal/audit"
 	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/console"
 	"github.com/agentgate/agentgate/internal/debugserver"
 	"github.com/agentgate/agentgate/internal/enforce"
 	"github.com/agentgate/agentgate/internal/gate"
@@ -204,10 +205,19 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Approvals: a.Approvals, Dispatch: a.Dispatch, Interactions: interactions(a.Slack),
 		Rollbacks: rollbacks(a.Rollback), AlertmanagerToken: a.Config.Rollback.AlertmanagerToken.Reveal(),
 		Providers: preg, Tokens: tokens, PolicyStatus: a.Policy.Status, Metrics: a.Metrics, Gatherer: reg, Tracing: a.Tracing,
-		ConsoleKey: consoleKey(cfg, log), ConsoleTTL: cfg.Console.SessionTTL,
+		ConsoleKey: consoleKey(cfg, log), ConsoleTTL: cfg.Console.SessionTTL, ConsoleOIDC: consoleOIDC(cfg.Console.OIDC),
 	})
 	ok = true
 	return a, nil
+}
+
+// consoleOIDC is the console's single sign-on; nil when not configured.
+func consoleOIDC(o config.ConsoleOIDC) *console.OIDC {
+	if o.Issuer == "" {
+		return nil
+	}
+	return &console.OIDC{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret.Reveal(), RedirectURL: o.RedirectURL,
+		Scopes: o.Scopes, NameClaim: o.NameClaim, RolesClaim: o.RolesClaim, Roles: o.Roles, Label: o.Label}
 }
 
 // consoleKey is the key that signs console sessions: the configured one,

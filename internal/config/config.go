@@ -39,6 +39,35 @@ type Console struct {
 	SessionKey Secret `yaml:"session_key"`
 	// SessionTTL is how long a sign-in lasts.
 	SessionTTL time.Duration `yaml:"session_ttl"`
+	// OIDC offers single sign-on with an OpenID Connect provider beside
+	// sign-in with an API token; off while issuer is empty.
+	OIDC ConsoleOIDC `yaml:"oidc"`
+}
+
+// ConsoleOIDC configures the console's single sign-on (authorization
+// code flow with PKCE).
+type ConsoleOIDC struct {
+	// Issuer is the provider's issuer URL: https, or http on a loopback
+	// host.
+	Issuer   string `yaml:"issuer"`
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is the confidential client's secret; empty for a
+	// public client (PKCE alone).
+	ClientSecret Secret `yaml:"client_secret"`
+	// RedirectURL is the console's callback as registered at the
+	// provider: https://HOST/ui/oidc/callback.
+	RedirectURL string `yaml:"redirect_url"`
+	// Scopes asked for besides openid (default email, profile).
+	Scopes []string `yaml:"scopes"`
+	// NameClaim names the person in the audit log (default email).
+	NameClaim string `yaml:"name_claim"`
+	// RolesClaim holds the person's groups (default groups).
+	RolesClaim string `yaml:"roles_claim"`
+	// Roles maps a group to viewer, operator or admin; "*" is everyone
+	// the provider signs in. The highest applies; no role, no entry.
+	Roles map[string]string `yaml:"roles"`
+	// Label is the sign-in button's text.
+	Label string `yaml:"label"`
 }
 
 // Server configures the HTTP listener.

@@ -149,6 +149,43 @@ func TestLoad(t *testing.T) {
 					t.Fatal("console.enabled stayed true")
 				}
 			}},
+		{
+			name: "console single sign-on",
+			yaml: "console:\n  oidc:\n    issuer: https://idp.example.com\n    client_id: agentgate\n    client_secret: {env: OIDC_SECRET}\n    redirect_url: https://agentgate.example.com/ui/oidc/callback\n    roles: {platform-admins: admin, \"*\": viewer}\n",
+			env:  map[string]string{"OIDC_SECRET": "s3cret"},
+			check: func(t *testing.T, c Config) {
+				o := c.Console.OIDC
+				if o.ClientSecret.Reveal() != "s3cret" || o.Roles["platform-admins"] != "admin" || o.Roles["*"] != "viewer" {
+					t.Fatalf("oidc %+v", o)
+				}
+				if strings.Contains(fmt.Sprintf("%v %+v", o, o), "s3cret") {
+					t.Fatal("the client secret shows when the config is printed")
+				}
+			}},
+		{name: "console single sign-on roles from the environment", env: map[string]string{"ADMISSION_CONSOLE_OIDC_ISSUER": "http://127.0.0.1:5556",
+			"ADMISSION_CONSOLE_OIDC_CLIENT_ID": "agentgate", "ADMISSION_CONSOLE_OIDC_REDIRECT_URL": "http://localhost:8080/ui/oidc/callback",
+			"ADMISSION_CONSOLE_OIDC_ROLES": "sre=operator, platform-admins=admin"},
+			check: func(t *testing.T, c Config) {
+				if r := c.Console.OIDC.Roles; len(r) != 2 || r["sre"] != "operator" || r["platform-admins"] != "admin" {
+					t.Fatalf("roles %v", r)
+				}
+			}},
+		{name: "single sign-on over plain http", env: map[string]string{"ADMISSION_CONSOLE_OIDC_ISSUER": "http://idp.example.com",
+			"ADMISSION_CONSOLE_OIDC_CLIENT_ID": "a", "ADMISSION_CONSOLE_OIDC_REDIRECT_URL": "https://a.example/ui/oidc/callback", "ADMISSION_CONSOLE_OIDC_ROLES": "x=viewer"},
+			wantErr: "console.oidc.issuer: must be https"},
+		{name: "single sign-on back to another path", env: map[string]string{"ADMISSION_CONSOLE_OIDC_ISSUER": "https://idp.example.com",
+			"ADMISSION_CONSOLE_OIDC_CLIENT_ID": "a", "ADMISSION_CONSOLE_OIDC_REDIRECT_URL": "https://a.example/callback", "ADMISSION_CONSOLE_OIDC_ROLES": "x=viewer"},
+			wantErr: "console.oidc.redirect_url: must be this console's callback"},
+		{name: "single sign-on without roles", env: map[string]string{"ADMISSION_CONSOLE_OIDC_ISSUER": "https://idp.example.com",
+			"ADMISSION_CONSOLE_OIDC_CLIENT_ID": "a", "ADMISSION_CONSOLE_OIDC_REDIRECT_URL": "https://a.example/ui/oidc/callback"},
+			wantErr: "console.oidc.roles: is required"},
+		{name: "single sign-on granting the agent role", env: map[string]string{"ADMISSION_CONSOLE_OIDC_ISSUER": "https://idp.example.com",
+			"ADMISSION_CONSOLE_OIDC_CLIENT_ID": "a", "ADMISSION_CONSOLE_OIDC_REDIRECT_URL": "https://a.example/ui/oidc/callback", "ADMISSION_CONSOLE_OIDC_ROLES": "bots=agent"},
+			wantErr: `"bots" maps to "agent"`},
+		{name: "single sign-on roles not pairs", env: map[string]string{"ADMISSION_CONSOLE_OIDC_ROLES": "admin"}, wantErr: "want key=value pairs"},
+		{name: "single sign-on without a client", env: map[string]string{"ADMISSION_CONSOLE_OIDC_ISSUER": "https://idp.example.com",
+			"ADMISSION_CONSOLE_OIDC_REDIRECT_URL": "https://a.example/ui/oidc/callback", "ADMISSION_CONSOLE_OIDC_ROLES": "x=viewer"},
+			wantErr: "console.oidc.client_id: is required"},
 		{name: "github app and token", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1", "ADMISSION_GITHUB_PRIVATE_KEY": "k", "ADMISSION_GITHUB_TOKEN": "t"}, wantErr: "github.token"},
 		{name: "github app without key", env: map[string]string{"ADMISSION_GITHUB_APP_ID": "1"}, wantErr: "github.private_key"},
 		{name: "github key without app id", env: map[string]string{"ADMISSION_GITHUB_PRIVATE_KEY": "k"}, wantErr: "github.app_id"},

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -158,6 +160,20 @@ func setScalar(fv reflect.Value, val string) error {
 			}
 		}
 		fv.Set(reflect.ValueOf(parts))
+	case fv.Kind() == reflect.Map && fv.Type().Key().Kind() == reflect.String && fv.Type().Elem().Kind() == reflect.String:
+		// key=value,key=value
+		m := map[string]string{}
+		for _, p := range strings.Split(val, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(p, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				return fmt.Errorf("want key=value pairs separated by commas, got %q", p)
+			}
+			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		fv.Set(reflect.ValueOf(m))
 	default:
 		return fmt.Errorf("cannot be set from the environment; use the config file")
 	}
@@ -178,6 +194,9 @@ func (c *Config) Validate() error {
 	}
 	if k := c.Console.SessionKey; k.IsSet() && len(k.Reveal()) < 32 {
 		bad("console.session_key", "must be at least 32 characters")
+	}
+	if o := c.Console.OIDC; o.Issuer != "" || o.ClientID != "" || len(o.Roles) > 0 {
+		validateOIDC(o, section(bad, "console.oidc."))
 	}
 	if c.Server.DebugListen != "" {
 		if err := loopbackAddr(c.Server.DebugListen); err != nil {
@@ -328,6 +347,46 @@ func (c *Config) Validate() error {
 // section reports a provider section's problems under its key prefix.
 func section(bad func(key, format string, args ...any), prefix string) func(key, format string, args ...any) {
 	return func(key, format string, args ...any) { bad(prefix+key, format, args...) }
+}
+
+// validateOIDC checks the console's single sign-on.
+func validateOIDC(o ConsoleOIDC, bad func(key, format string, args ...any)) {
+	if err := httpsOrLoopback(o.Issuer); err != nil {
+		bad("issuer", "%s", err)
+	}
+	if o.ClientID == "" {
+		bad("client_id", "is required")
+	}
+	if err := httpsOrLoopback(o.RedirectURL); err != nil {
+		bad("redirect_url", "%s", err)
+	} else if u, _ := url.Parse(o.RedirectURL); u.Path != "/ui/oidc/callback" {
+		bad("redirect_url", "must be this console's callback, https://HOST/ui/oidc/callback, got path %q", u.Path)
+	}
+	if len(o.Roles) == 0 {
+		bad("roles", `is required: map groups to roles, e.g. {platform-admins: admin, sre: operator, "*": viewer}`)
+	}
+	for _, group := range slices.Sorted(maps.Keys(o.Roles)) {
+		if r := Role(o.Roles[group]); r.Rank() <= 0 {
+			bad("roles", "%q maps to %q; roles are viewer, operator and admin", group, o.Roles[group])
+		}
+	}
+}
+
+// httpsOrLoopback checks that raw is an absolute https URL, or http to a
+// loopback host (a provider on the same machine, a test).
+func httpsOrLoopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" || u.Host == "" {
+		return fmt.Errorf("must be an absolute URL, got %q", raw)
+	}
+	if u.Scheme == "https" {
+		return nil
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); u.Scheme == "http" && (host == "localhost" || ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("must be https (http only to a loopback host), got %q", raw)
 }
 
 // loopbackAddr checks that addr is host:port with a loopback host, so that

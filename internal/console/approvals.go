@@ -53,7 +53,7 @@ func (c *Console) resolve(approve bool) func(http.ResponseWriter, *http.Request,
 			c.renderApprovals(w, r, s, http.StatusBadRequest, "Rejecting needs a reason (at most 1000 characters): the CI system shows it.")
 			return
 		}
-		a, err := c.o.Approvals.Resolve(r.Context(), Person{Name: s.Name, Role: s.Role}, r.PathValue("id"), approve, reason)
+		a, err := c.o.Approvals.Resolve(r.Context(), s.person(), r.PathValue("id"), approve, reason)
 		if err != nil {
 			status, msg := c.refusal(r, err)
 			c.renderApprovals(w, r, s, status, msg)

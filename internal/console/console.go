@@ -29,10 +29,18 @@ var templateFS embed.FS
 
 // Person is who signed in.
 type Person struct {
-	// Name is the token's name, recorded as the actor of what they do.
+	// Name is the token's name, or the name claim of a single sign-on,
+	// recorded as the actor of what they do.
 	Name string
 	// Role is viewer, operator or admin.
 	Role string
+	// Groups are the groups the identity provider says the person is in:
+	// an approval whose approvers name one admits them.
+	Groups []string
+	// Aliases are the person's other names at the identity provider
+	// (e-mail, user name): they never admit, they only keep a person
+	// from approving the change they prompted an agent to make.
+	Aliases []string
 }
 
 // ErrAgentToken is what Authenticate returns for an agent's own token.
@@ -115,6 +123,8 @@ type Options struct {
 	Actions      AgentActions
 	// Rollbacks is nil when rollback is not configured.
 	Rollbacks Rollbacks
+	// OIDC, when set, offers single sign-on beside the API token.
+	OIDC *OIDC
 	// Key signs session cookies; replicas that share sessions share it.
 	// At least 32 bytes.
 	Key []byte
@@ -132,6 +142,7 @@ type Options struct {
 // Console serves the pages.
 type Console struct {
 	o     Options
+	sso   *sso // nil without single sign-on
 	seal  sealer
 	pages *template.Template
 	mux   *http.ServeMux
@@ -169,6 +180,13 @@ func New(o Options) (*Console, error) {
 		return nil, fmt.Errorf("console: templates: %w", err)
 	}
 	c := &Console{o: o, seal: sealer{key: o.Key}, pages: pages, mux: http.NewServeMux(), done: make(chan struct{})}
+	if o.OIDC != nil {
+		if c.sso, err = newSSO(*o.OIDC); err != nil {
+			return nil, err
+		}
+		c.mux.HandleFunc("GET /ui/oidc/start", c.ssoStart)
+		c.mux.HandleFunc("GET "+CallbackPath, c.ssoCallback)
+	}
 	c.mux.HandleFunc("GET /ui/{$}", c.signedIn(c.overview))
 	c.mux.HandleFunc("GET /ui/live", c.signedIn(c.live))
 	c.mux.HandleFunc("GET /ui/static/live.js", func(w http.ResponseWriter, r *http.Request) {
@@ -266,7 +284,20 @@ func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, session)) 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	token := randomToken()
 	http.SetCookie(w, c.cookie(loginCookie, token, 30*time.Minute))
-	c.render(w, http.StatusOK, "login.html", pageData{Title: "Sign in", CSRF: token})
+	c.render(w, http.StatusOK, "login.html", pageData{Title: "Sign in", CSRF: token, Data: c.loginData()})
+}
+
+// loginForm is what the sign-in page offers besides the token.
+type loginForm struct {
+	// SSO is the single sign-on button's label; empty without one.
+	SSO string
+}
+
+func (c *Console) loginData() loginForm {
+	if c.sso == nil {
+		return loginForm{}
+	}
+	return loginForm{SSO: c.sso.o.Label}
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
@@ -279,7 +310,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	retry := func(status int, msg string) {
 		token := randomToken()
 		http.SetCookie(w, c.cookie(loginCookie, token, 30*time.Minute))
-		c.render(w, status, "login.html", pageData{Title: "Sign in", CSRF: token, Message: msg})
+		c.render(w, status, "login.html", pageData{Title: "Sign in", CSRF: token, Message: msg, Data: c.loginData()})
 	}
 	p, err := c.o.Authenticate(r.Context(), r.PostFormValue("token"))
 	switch {
@@ -290,7 +321,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		retry(http.StatusUnauthorized, "That token is not valid.")
 		return
 	}
-	s := session{Name: p.Name, Role: p.Role, Expires: c.o.Now().Add(c.o.TTL).Unix(), CSRF: randomToken()}
+	c.startSession(w, r, p, "")
+}
+
+// startSession signs p in: a new session cookie (and CSRF token), and on
+// to the agents page.
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, p Person, via string) {
+	s := session{Name: p.Name, Role: p.Role, Expires: c.o.Now().Add(c.o.TTL).Unix(), CSRF: randomToken(),
+		Via: via, Groups: p.Groups, Aliases: p.Aliases}
 	value, err := c.seal.seal(s)
 	if err != nil {
 		c.render(w, http.StatusInternalServerError, "error.html", pageData{Title: "Error", Message: "The session could not be created."})
@@ -298,7 +336,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, c.cookie(loginCookie, "", -1))
 	http.SetCookie(w, c.cookie(sessionCookie, value, c.o.TTL))
-	c.o.Logger.InfoContext(r.Context(), "console sign-in", "name", p.Name, "role", p.Role)
+	if via == "" {
+		via = "token"
+	}
+	c.o.Logger.InfoContext(r.Context(), "console sign-in", "name", p.Name, "role", p.Role, "via", via)
 	http.Redirect(w, r, "/ui/agents", http.StatusSeeOther)
 }
 

@@ -75,7 +75,7 @@ func (c *Console) engage(w http.ResponseWriter, r *http.Request, s session) {
 		c.renderKillSwitches(w, r, s, http.StatusBadRequest, "A reason is required (at most 1000 characters): it goes into the audit log.")
 		return
 	}
-	ks, err := c.o.KillSwitches.Engage(r.Context(), Person{Name: s.Name, Role: s.Role}, req)
+	ks, err := c.o.KillSwitches.Engage(r.Context(), s.person(), req)
 	if err != nil {
 		c.actionFailed(w, r, s, err)
 		return
@@ -90,7 +90,7 @@ func (c *Console) release(w http.ResponseWriter, r *http.Request, s session) {
 		c.renderKillSwitches(w, r, s, http.StatusBadRequest, "A reason is required (at most 1000 characters): it goes into the audit log.")
 		return
 	}
-	ks, err := c.o.KillSwitches.Release(r.Context(), Person{Name: s.Name, Role: s.Role}, r.PathValue("id"), reason)
+	ks, err := c.o.KillSwitches.Release(r.Context(), s.person(), r.PathValue("id"), reason)
 	if err != nil {
 		c.actionFailed(w, r, s, err)
 		return

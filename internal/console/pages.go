@@ -107,7 +107,7 @@ func (c *Console) agentAction(w http.ResponseWriter, r *http.Request, s session)
 		c.renderAgent(w, r, s, a, http.StatusBadRequest, "A reason is required (at most 1000 characters): it goes into the audit log.")
 		return
 	}
-	if err := c.o.Actions.Act(r.Context(), Person{Name: s.Name, Role: s.Role}, action, a.ID, reason); err != nil {
+	if err := c.o.Actions.Act(r.Context(), s.person(), action, a.ID, reason); err != nil {
 		status, msg := c.refusal(r, err)
 		c.renderAgent(w, r, s, a, status, msg)
 		return

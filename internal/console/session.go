@@ -18,7 +18,25 @@ type session struct {
 	Role    string `json:"r"`
 	Expires int64  `json:"e"` // Unix seconds
 	CSRF    string `json:"c"`
+	// Via is "oidc" for a single sign-on, empty for an API token.
+	Via string `json:"v,omitempty"`
+	// Groups and Aliases are what the identity provider said of the
+	// person (see Person); never from a form.
+	Groups  []string `json:"g,omitempty"`
+	Aliases []string `json:"a,omitempty"`
 }
+
+// person is who the session is.
+func (s session) person() Person {
+	return Person{Name: s.Name, Role: s.Role, Groups: s.Groups, Aliases: s.Aliases}
+}
+
+// Cookie purposes: each is signed under its own label, so that one kind
+// of cookie can never be passed off as another.
+const (
+	purposeSession = "agentgate-console-session"
+	purposeSSO     = "agentgate-console-sso"
+)
 
 var errBadSession = errors.New("console: no valid session")
 
@@ -27,40 +45,53 @@ type sealer struct {
 	key []byte
 }
 
-// seal returns the cookie value: payload.signature, both base64url.
-func (s sealer) seal(v session) (string, error) {
-	payload, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	p := base64.RawURLEncoding.EncodeToString(payload)
-	return p + "." + base64.RawURLEncoding.EncodeToString(s.mac(p)), nil
-}
+// seal returns the session cookie's value.
+func (s sealer) seal(v session) (string, error) { return s.sealAs(purposeSession, v) }
 
-// open checks the signature and the expiry at now.
+// open checks the session cookie's signature and its expiry at now.
 func (s sealer) open(value string, now time.Time) (session, error) {
-	p, sig, ok := strings.Cut(value, ".")
-	if !ok {
-		return session{}, errBadSession
-	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(p)) {
-		return session{}, errBadSession
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(p)
-	if err != nil {
-		return session{}, errBadSession
-	}
 	var v session
-	if err := json.Unmarshal(payload, &v); err != nil || v.Name == "" || v.CSRF == "" || now.Unix() >= v.Expires {
+	if err := s.openAs(purposeSession, value, &v); err != nil || v.Name == "" || v.CSRF == "" || now.Unix() >= v.Expires {
 		return session{}, errBadSession
 	}
 	return v, nil
 }
 
-func (s sealer) mac(payload string) []byte {
+// sealAs returns payload.signature, both base64url, for v as JSON signed
+// for purpose.
+func (s sealer) sealAs(purpose string, v any) (string, error) {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	p := base64.RawURLEncoding.EncodeToString(payload)
+	return p + "." + base64.RawURLEncoding.EncodeToString(s.mac(purpose, p)), nil
+}
+
+// openAs checks that value was sealed for purpose and decodes it into v.
+func (s sealer) openAs(purpose, value string, v any) error {
+	p, sig, ok := strings.Cut(value, ".")
+	if !ok {
+		return errBadSession
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, s.mac(purpose, p)) {
+		return errBadSession
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		return errBadSession
+	}
+	if err := json.Unmarshal(payload, v); err != nil {
+		return errBadSession
+	}
+	return nil
+}
+
+func (s sealer) mac(purpose, payload string) []byte {
 	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte("agentgate-console-session\x00"))
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
 	m.Write([]byte(payload))
 	return m.Sum(nil)
 }

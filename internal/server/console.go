@@ -52,7 +52,7 @@ func (a consoleApprovals) List(ctx context.Context, f store.ApprovalFilter) ([]s
 }
 
 func (a consoleApprovals) Resolve(ctx context.Context, p console.Person, id string, approve bool, reason string) (store.Approval, error) {
-	return a.s.approvals.Resolve(ctx, approval.Approver{Name: p.Name, Role: config.Role(p.Role)}, id, approve, reason)
+	return a.s.approvals.Resolve(ctx, approval.Approver{Name: p.Name, Role: config.Role(p.Role), Groups: p.Groups, Aliases: p.Aliases}, id, approve, reason)
 }
 
 // consoleActions changes an agent's standing for the console with the

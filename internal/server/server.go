@@ -60,6 +60,8 @@ type Options struct {
 	// signed by it (at least 32 bytes); ConsoleTTL is a session's life.
 	ConsoleKey []byte
 	ConsoleTTL time.Duration
+	// ConsoleOIDC, when set, offers single sign-on on the console.
+	ConsoleOIDC *console.OIDC
 }
 
 // Server is the HTTP server.
@@ -127,7 +129,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 
 	if len(o.ConsoleKey) > 0 {
 		co := console.Options{Logger: s.log, Authenticate: s.consolePerson, Agents: s.registry, KillSwitches: consoleKills{s}, Approvals: consoleApprovals{s}, Audit: s.store, Actions: consoleActions{s},
-			Key: o.ConsoleKey, TTL: o.ConsoleTTL, Secure: o.Config.TLSCertFile != ""}
+			Key: o.ConsoleKey, TTL: o.ConsoleTTL, Secure: o.Config.TLSCertFile != "", OIDC: o.ConsoleOIDC}
 		if s.rollbacks != nil {
 			co.Rollbacks = consoleRollbacks{s}
 		}
