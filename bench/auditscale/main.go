@@ -161,7 +161,7 @@ func measure(ctx context.Context, st store.Store, n int64) error {
 	buckets := 0
 	for range 5 {
 		t0 := time.Now()
-		counts, err := st.CountDecisions(ctx, last.Add(-15*time.Minute), last.Add(time.Minute), time.Minute)
+		counts, err := st.CountAudit(ctx, store.AuditCountQuery{Kind: audit.KindDecision, From: last.Add(-15 * time.Minute), To: last.Add(time.Minute), Every: time.Minute})
 		if err != nil {
 			return fmt.Errorf("decisions per minute: %w", err)
 		}

@@ -313,3 +313,44 @@ func TestConsoleVerifiesTheChain(t *testing.T) {
 		t.Fatalf("verify of an edited chain:\n%.1500s", body)
 	}
 }
+
+// TestConsoleAgentStanding: an agent's page shows its quota use against
+// the policy's limits, its track record and its latest decisions, newest
+// first, read from the same store the gate writes.
+func TestConsoleAgentStanding(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	h.provision(codingAgent("record-bot"))
+	h.provision(codingAgent("other-bot"))
+	h.decide(build("github:record-bot[bot]"))
+	h.decide(build("github:record-bot[bot]"))
+	h.decide(build("github:other-bot[bot]"))
+	if got := h.decide(deploy("github:record-bot[bot]", "production")).Decisions[0].Outcome; got != "deny" {
+		t.Fatalf("a new coding agent's production deploy was %s", got)
+	}
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+	c, _ := consoleSession(t, srv.URL, viewerToken)
+	resp, err := c.Get(srv.URL + "/ui/agents/record-bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(b)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("agent page answered %d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		"<tr><td>builds_per_hour</td><td>2</td><td>20</td><td>per 1h0m0s</td></tr>",
+		"3 decision(s): 2 allowed, 1 denied (33%), 0 held for approval; 0 kill switch record(s), 0 rollback record(s), 0 tier change(s).",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("agent page lacks %q", want)
+		}
+	}
+	recent := page[strings.Index(page, `id="recent"`):]
+	deny, allow := strings.Index(recent, ">deny<"), strings.Index(recent, ">allow<")
+	if strings.Count(recent, `<a href="/ui/audit/`) != 3 || deny < 0 || allow < 0 || deny > allow || strings.Contains(recent, "other-bot") {
+		t.Errorf("latest decisions are not this agent's three, newest (the denied deploy) first:\n%s", recent)
+	}
+}

@@ -92,9 +92,9 @@ type Audit interface {
 	AuditHead(ctx context.Context) (int64, error)
 	// ScanAudit walks the stored records, for verifying the chain.
 	ScanAudit(ctx context.Context, afterSeq int64, fn func(audit.Stored) error) error
-	// CountDecisions counts decisions by outcome per bucket of time, for
-	// the overview's decisions per minute.
-	CountDecisions(ctx context.Context, from, to time.Time, every time.Duration) ([]store.DecisionCount, error)
+	// CountAudit counts records by outcome per bucket of time, for the
+	// overview's decisions per minute and an agent's track record.
+	CountAudit(ctx context.Context, q store.AuditCountQuery) ([]store.AuditCount, error)
 }
 
 // KillRequest is the engage form.
@@ -123,6 +123,8 @@ type Options struct {
 	Actions      AgentActions
 	// Rollbacks is nil when rollback is not configured.
 	Rollbacks Rollbacks
+	// Usage reads agents' quota usage for their pages.
+	Usage Usage
 	// OIDC, when set, offers single sign-on beside the API token.
 	OIDC *OIDC
 	// Key signs session cookies; replicas that share sessions share it.

@@ -68,7 +68,7 @@ type rateRow struct {
 func (c *Console) decisionRate(r *http.Request) (rateView, error) {
 	end := c.o.Now().UTC().Truncate(time.Minute).Add(time.Minute)
 	start := end.Add(-rateMinutes * time.Minute)
-	counts, err := c.o.Audit.CountDecisions(r.Context(), start, end, time.Minute)
+	counts, err := c.o.Audit.CountAudit(r.Context(), store.AuditCountQuery{Kind: audit.KindDecision, From: start, To: end, Every: time.Minute})
 	if err != nil {
 		return rateView{}, err
 	}

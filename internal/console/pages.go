@@ -79,14 +79,6 @@ func (c *Console) agentPage(w http.ResponseWriter, r *http.Request, s session) {
 	c.renderAgent(w, r, s, a, http.StatusOK, r.URL.Query().Get("message"))
 }
 
-func (c *Console) renderAgent(w http.ResponseWriter, r *http.Request, s session, a agents.Agent, status int, msg string) {
-	c.render(w, status, "agent.html", pageData{Title: a.Name, Person: &s, CSRF: s.CSRF, Message: msg,
-		Data: struct {
-			agents.Agent
-			Operator, Admin bool
-		}{a, canAct(s), s.Role == "admin"}})
-}
-
 // agentAction is POST /ui/agents/{name}/{action}: suspend, resume, kill,
 // promote or demote, each with a required reason.
 func (c *Console) agentAction(w http.ResponseWriter, r *http.Request, s session) {

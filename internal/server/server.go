@@ -128,7 +128,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 	})
 
 	if len(o.ConsoleKey) > 0 {
-		co := console.Options{Logger: s.log, Authenticate: s.consolePerson, Agents: s.registry, KillSwitches: consoleKills{s}, Approvals: consoleApprovals{s}, Audit: s.store, Actions: consoleActions{s},
+		co := console.Options{Logger: s.log, Authenticate: s.consolePerson, Agents: s.registry, KillSwitches: consoleKills{s}, Approvals: consoleApprovals{s}, Audit: s.store, Actions: consoleActions{s}, Usage: s.store,
 			Key: o.ConsoleKey, TTL: o.ConsoleTTL, Secure: o.Config.TLSCertFile != "", OIDC: o.ConsoleOIDC}
 		if s.rollbacks != nil {
 			co.Rollbacks = consoleRollbacks{s}

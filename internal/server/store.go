@@ -24,7 +24,7 @@ type Store interface {
 	QueryAudit(ctx context.Context, q store.AuditQuery) ([]audit.Record, error)
 	ScanAudit(ctx context.Context, afterSeq int64, fn func(audit.Stored) error) error
 	AuditHead(ctx context.Context) (int64, error)
-	CountDecisions(ctx context.Context, from, to time.Time, every time.Duration) ([]store.DecisionCount, error)
+	CountAudit(ctx context.Context, q store.AuditCountQuery) ([]store.AuditCount, error)
 	SumCosts(ctx context.Context, by store.CostGroup, from, to time.Time) ([]store.CostRow, error)
 }
 

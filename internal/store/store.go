@@ -370,6 +370,9 @@ type AuditQuery struct {
 	From, To time.Time
 	AfterSeq int64
 	Limit    int
+	// Newest takes the last Limit matching records instead of the first
+	// (still returned in ascending sequence).
+	Newest bool
 }
 
 // AuditStore keeps the hash-chained audit log.
@@ -386,15 +389,26 @@ type AuditStore interface {
 	// AuditHead returns the sequence number of the newest record, 0 when
 	// the log is empty: how many records a scan from 0 will see at least.
 	AuditHead(ctx context.Context) (int64, error)
-	// CountDecisions counts the decision records with a time in
-	// [from, to) by outcome, in buckets of every starting at from; only
-	// buckets with a record are returned, in time then outcome order.
-	CountDecisions(ctx context.Context, from, to time.Time, every time.Duration) ([]DecisionCount, error)
+	// CountAudit counts the records of q.Kind (and q.AgentID) with a
+	// time in [q.From, q.To) by outcome, in buckets of q.Every starting at
+	// q.From; only buckets with a record are returned, in time then
+	// outcome order.
+	CountAudit(ctx context.Context, q AuditCountQuery) ([]AuditCount, error)
 }
 
-// DecisionCount is how many decisions of one outcome one bucket of time
-// holds.
-type DecisionCount struct {
+// AuditCountQuery selects what CountAudit counts.
+type AuditCountQuery struct {
+	// Kind is required.
+	Kind audit.Kind
+	// AgentID, when set, counts one agent's records.
+	AgentID  string
+	From, To time.Time
+	// Every is the bucket size; one bucket for the window when zero.
+	Every time.Duration
+}
+
+// AuditCount is how many records of one outcome one bucket of time holds.
+type AuditCount struct {
 	Start   time.Time
 	Outcome string
 	Count   int64

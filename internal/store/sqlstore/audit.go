@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/agentgate/agentgate/internal/apperr"
@@ -109,14 +110,20 @@ func (x *queries) QueryAudit(ctx context.Context, q store.AuditQuery) ([]audit.R
 	case limit > maxAuditLimit:
 		limit = maxAuditLimit
 	}
-	rows, err := x.conn().QueryContext(ctx, `SELECT seq, hash, body FROM audit_log`+w.clause()+
-		` ORDER BY seq LIMIT `+w.bind(limit), w.args...)
+	order := ` ORDER BY seq LIMIT `
+	if q.Newest {
+		order = ` ORDER BY seq DESC LIMIT `
+	}
+	rows, err := x.conn().QueryContext(ctx, `SELECT seq, hash, body FROM audit_log`+w.clause()+order+w.bind(limit), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: query audit: %w", err)
 	}
 	stored, err := scanStored(rows)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: query audit: %w", err)
+	}
+	if q.Newest {
+		slices.Reverse(stored)
 	}
 	out := make([]audit.Record, 0, len(stored))
 	for _, s := range stored {
@@ -183,12 +190,17 @@ func (x *queries) seqBounds(ctx context.Context, from, to time.Time) (lo, hi int
 	return lo, hi, false, nil
 }
 
-// CountDecisions counts the decision records in [from, to) by outcome and
-// bucket of every. The window is first narrowed to its exact seq range, so
-// the count reads only the window's records.
-func (x *queries) CountDecisions(ctx context.Context, from, to time.Time, every time.Duration) ([]store.DecisionCount, error) {
-	if every < time.Microsecond || !from.Before(to) {
-		return nil, fmt.Errorf("sqlstore: count decisions: need from before to and a bucket of at least 1µs, got [%s, %s) by %s", from, to, every)
+// CountAudit counts the records of q.Kind (and q.AgentID) in [q.From,
+// q.To) by outcome and bucket of q.Every. The window is first narrowed to
+// its exact seq range, so the count reads only the window's records (of
+// the agent's, through its index, when one is given).
+func (x *queries) CountAudit(ctx context.Context, q store.AuditCountQuery) ([]store.AuditCount, error) {
+	from, to, every := q.From, q.To, q.Every
+	if every == 0 {
+		every = to.Sub(from)
+	}
+	if q.Kind == "" || every < time.Microsecond || !from.Before(to) {
+		return nil, apperr.Invalid("count audit: need a kind, from before to and a bucket of at least 1µs, got %q [%s, %s) by %s", q.Kind, from, to, every)
 	}
 	lo, hi, empty, err := x.seqBounds(ctx, from, to)
 	if err != nil || empty {
@@ -201,26 +213,29 @@ func (x *queries) CountDecisions(ctx context.Context, from, to time.Time, every 
 	if hi > 0 {
 		w.add("seq < ?", hi)
 	}
-	w.add("kind = ?", string(audit.KindDecision))
+	if q.AgentID != "" {
+		w.add("agent_id = ?", q.AgentID)
+	}
+	w.add("kind = ?", string(q.Kind))
 	w.add("at_us >= ?", start)
 	w.add("at_us < ?", micros(to))
 	rows, err := x.conn().QueryContext(ctx, `SELECT `+bucket+` AS b, outcome, count(*) FROM audit_log`+w.clause()+
 		` GROUP BY b, outcome ORDER BY b, outcome`, w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: count decisions: %w", err)
+		return nil, fmt.Errorf("sqlstore: count audit: %w", err)
 	}
 	defer rows.Close()
-	var out []store.DecisionCount
+	var out []store.AuditCount
 	for rows.Next() {
 		var b, n int64
 		var outcome string
 		if err := rows.Scan(&b, &outcome, &n); err != nil {
-			return nil, fmt.Errorf("sqlstore: count decisions: %w", err)
+			return nil, fmt.Errorf("sqlstore: count audit: %w", err)
 		}
-		out = append(out, store.DecisionCount{Start: time.UnixMicro(start + b*step).UTC(), Outcome: outcome, Count: n})
+		out = append(out, store.AuditCount{Start: time.UnixMicro(start + b*step).UTC(), Outcome: outcome, Count: n})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: count decisions: %w", err)
+		return nil, fmt.Errorf("sqlstore: count audit: %w", err)
 	}
 	return out, nil
 }

@@ -52,7 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"Audit", testAudit},
 		{"AuditTamper", testAuditTamper},
 		{"AuditTimeWindows", testAuditTimeWindows},
-		{"DecisionCounts", testDecisionCounts},
+		{"AuditCounts", testAuditCounts},
 		{"Costs", testCosts},
 		{"Deployments", testDeployments},
 		{"Rollbacks", testRollbacks},
