@@ -77,10 +77,12 @@ type Engine struct {
 
 // prepared is a compiled policy set ready for evaluation.
 type prepared struct {
-	query    rego.PreparedEvalQuery
-	revision string
-	source   string
-	loadedAt time.Time
+	query rego.PreparedEvalQuery
+	// promotion is nil when the set defines no promotion assessment.
+	promotion *rego.PreparedEvalQuery
+	revision  string
+	source    string
+	loadedAt  time.Time
 }
 
 // New loads, compiles and (unless opts.SkipTests) tests the policy set in
@@ -246,6 +248,13 @@ func compileSet(ctx context.Context, set *policySet, source string, encode func(
 		return nil, fmt.Errorf("prepare %s: %w", Query, err)
 	}
 	p := &prepared{query: query, revision: set.revision, source: source, loadedAt: time.Now().UTC()}
+	if len(compiler.GetRules(ast.MustParseRef(PromotionQuery))) > 0 {
+		pq, err := rego.New(rego.Query(PromotionQuery), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", PromotionQuery, err)
+		}
+		p.promotion = &pq
+	}
 	smoke := smokeInput()
 	v, err := encode(&smoke)
 	if err != nil {
