@@ -70,6 +70,7 @@ type Queries interface {
 	WatchStore
 	RollbackStore
 	IncidentStore
+	PromotionStore
 }
 
 // Attribution says which agent is behind an object that a controller acts

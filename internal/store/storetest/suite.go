@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"Costs", testCosts},
 		{"Deployments", testDeployments},
 		{"Rollbacks", testRollbacks},
+		{"Promotions", testPromotions},
 		{"Counters", testCounters},
 		{"LeaderLease", testLeaderLease},
 		{"Transactions", testTransactions},
