@@ -30,6 +30,10 @@ const (
 	// KindRedelivery records a failed webhook delivery that agentgate
 	// asked its sender to deliver again (GitHub never redelivers itself).
 	KindRedelivery Kind = "redelivery"
+	// KindProposal records a promotion proposed from an agent's track
+	// record, and its confirmation, refusal or withdrawal. The tier
+	// change itself is a KindPromotion record.
+	KindProposal Kind = "promotion_proposal"
 )
 
 // Record is one audit entry (design §8). Secrets never appear in it.
