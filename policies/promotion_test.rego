@@ -10,8 +10,19 @@ good := {
 	"days_since_kill": -1, "days_since_rollback": -1, "days_since_tier_change": -1, "age_days": 40,
 }
 
+# thresholds the tests assume, whatever settings.promotion says, so that a
+# team changing its thresholds does not break these tests.
+thresholds := {
+	"default": {
+		"new": {"min_decisions": 50, "max_denial_rate": 0.05, "min_age_days": 14, "clean_days": 14},
+		"established": {"min_decisions": 300, "max_denial_rate": 0.02, "min_age_days": 45, "clean_days": 30},
+	},
+	"deployment": {"new": {"min_decisions": 100, "max_denial_rate": 0.02, "min_age_days": 30, "clean_days": 30}},
+}
+
 assess(a, r) := x if {
 	x := promotion.assessment with input as {"agent": a, "record": object.union(good, r), "now": "2026-12-04T12:00:00Z"}
+		with data.agentgate.settings.promotion as thresholds
 }
 
 test_a_clean_busy_new_coder_is_eligible_for_established if {

@@ -29,7 +29,7 @@ func (a *app) agentsCmd() *cobra.Command {
 		a.agentsLifecycleCmd("resume", "Return a suspended or killed agent to active", (*client.Client).Resume),
 		a.agentsKillCmd(),
 		a.agentsLifecycleCmd("decommission", "Retire an agent for good (its tokens stop working)", (*client.Client).Decommission),
-		a.agentsRotateCmd())
+		a.agentsRotateCmd(), a.agentsRecordCmd())
 	return cmd
 }
 

@@ -30,6 +30,7 @@ func (a *app) clientCommands() []*cobra.Command {
 		a.diffCmd(),
 		a.killSwitchCmd(),
 		a.approvalsCmd(),
+		a.promotionsCmd(),
 		a.auditCmd(),
 		a.costsCmd(),
 		a.evaluateCmd(),

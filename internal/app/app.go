@@ -26,6 +26,7 @@ import (
 	"github.com/agentgate/agentgate/internal/enforce"
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/promotion"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/providers/argo/wfwatch"
 	"github.com/agentgate/agentgate/internal/registry"
@@ -73,6 +74,12 @@ type App struct {
 	// WorkflowWatch releases the running-workflow leases of finished Argo
 	// Workflows; nil when argo.watch is off (see newWorkflowWatch).
 	WorkflowWatch *wfwatch.Watcher
+	// Promotion proposes promotions from track records; nil when
+	// promotion.mode is off.
+	Promotion *promotion.Service
+	// nextPromotion is when the leader next runs a promotion pass (Unix
+	// nanoseconds).
+	nextPromotion atomic.Int64
 	log           *slog.Logger
 	holder        string
 	redeliver     *redeliverer
@@ -196,6 +203,12 @@ func New(ctx context.Context, o Options) (*App, error) {
 		approvalOpts.OnResolved = a.Slack.ApprovalResolved
 	}
 	a.Approvals = approval.New(approvalOpts)
+	if cfg.Promotion.Mode != "off" {
+		if a.Promotion, err = promotion.New(promotion.Options{Store: st, Registry: a.Registry, Policy: a.Policy,
+			Mode: promotion.Mode(cfg.Promotion.Mode), Window: cfg.Promotion.Window, Logger: log.With("component", "promotion"), Now: o.Now}); err != nil {
+			return nil, err
+		}
+	}
 	tokens, err := a.staticTokens(o.Announce)
 	if err != nil {
 		return nil, err
@@ -206,6 +219,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Rollbacks: rollbacks(a.Rollback), AlertmanagerToken: a.Config.Rollback.AlertmanagerToken.Reveal(),
 		Providers: preg, Tokens: tokens, PolicyStatus: a.Policy.Status, Metrics: a.Metrics, Gatherer: reg, Tracing: a.Tracing,
 		ConsoleKey: consoleKey(cfg, log), ConsoleTTL: cfg.Console.SessionTTL, ConsoleOIDC: consoleOIDC(cfg.Console.OIDC),
+		Promotions: promotions(a.Promotion),
 	})
 	ok = true
 	return a, nil
@@ -358,6 +372,14 @@ func rollbacks(e *rollback.Engine) server.Rollbacks {
 		return nil
 	}
 	return e
+}
+
+// promotions is promotion from track record, nil when it is off.
+func promotions(p *promotion.Service) server.Promotions {
+	if p == nil {
+		return nil
+	}
+	return p
 }
 
 // interactions is the Slack interactivity handler, nil without Slack.

@@ -79,6 +79,22 @@ func (a *App) leaderWork(ctx context.Context, now time.Time) {
 	} else if n > 0 {
 		a.log.Info("approvals expired", "count", n)
 	}
+	a.promote(ctx, now)
+}
+
+// promote runs a promotion pass once every promotion.interval.
+func (a *App) promote(ctx context.Context, now time.Time) {
+	if a.Promotion == nil || now.UnixNano() < a.nextPromotion.Load() {
+		return
+	}
+	a.nextPromotion.Store(now.Add(a.Config.Promotion.Interval).UnixNano())
+	sum, err := a.Promotion.RunOnce(ctx)
+	if err != nil {
+		a.log.Warn("promotion pass", "err", err)
+	}
+	if sum.Proposed > 0 || sum.Withdrawn > 0 {
+		a.log.Info("promotion pass", "assessed", sum.Assessed, "proposed", sum.Proposed, "applied", sum.Applied, "withdrawn", sum.Withdrawn)
+	}
 }
 
 // leader reports whether this replica holds the background lease now.

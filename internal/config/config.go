@@ -12,21 +12,34 @@ import (
 // Config is agentgate's whole configuration. Load returns it validated;
 // treat it as read-only afterwards.
 type Config struct {
-	Server   Server   `yaml:"server"`
-	DataDir  string   `yaml:"data_dir"`
-	Store    Store    `yaml:"store"`
-	Policy   Policy   `yaml:"policy"`
-	Auth     Auth     `yaml:"auth"`
-	Webhooks Webhooks `yaml:"webhooks"`
-	GitHub   GitHub   `yaml:"github"`
-	GitLab   GitLab   `yaml:"gitlab"`
-	Argo     Argo     `yaml:"argo"`
-	Slack    Slack    `yaml:"slack"`
-	Rollback Rollback `yaml:"rollback"`
-	Failure  Failure  `yaml:"failure"`
-	Log      Log      `yaml:"log"`
-	Tracing  Tracing  `yaml:"tracing"`
-	Console  Console  `yaml:"console"`
+	Server    Server    `yaml:"server"`
+	DataDir   string    `yaml:"data_dir"`
+	Store     Store     `yaml:"store"`
+	Policy    Policy    `yaml:"policy"`
+	Auth      Auth      `yaml:"auth"`
+	Webhooks  Webhooks  `yaml:"webhooks"`
+	GitHub    GitHub    `yaml:"github"`
+	GitLab    GitLab    `yaml:"gitlab"`
+	Argo      Argo      `yaml:"argo"`
+	Slack     Slack     `yaml:"slack"`
+	Rollback  Rollback  `yaml:"rollback"`
+	Failure   Failure   `yaml:"failure"`
+	Log       Log       `yaml:"log"`
+	Tracing   Tracing   `yaml:"tracing"`
+	Console   Console   `yaml:"console"`
+	Promotion Promotion `yaml:"promotion"`
+}
+
+// Promotion configures promotion from track record (the policy's
+// data.agentgate.promotion.assessment).
+type Promotion struct {
+	// Mode is confirm (default: a proposal waits for the agent's owner or
+	// an admin), auto (applied at once) or off.
+	Mode string `yaml:"mode"`
+	// Interval is how often the leader assesses every active agent.
+	Interval time.Duration `yaml:"interval"`
+	// Window is the track record's window.
+	Window time.Duration `yaml:"window"`
 }
 
 // Console configures the web console at /ui.
@@ -329,11 +342,12 @@ func Default() Config {
 			Build:                  FailOpen,
 			ProductionEnvironments: []string{"production", "prod", "prod-*"},
 		},
-		Log:     Log{Level: "info", Format: "text"},
-		Tracing: Tracing{SampleRatio: 1, ServiceName: "agentgate"},
-		Console: Console{Enabled: true, SessionTTL: 8 * time.Hour},
-		Argo:    argo.DefaultConfig(),
-		GitHub:  github.DefaultConfig(),
+		Log:       Log{Level: "info", Format: "text"},
+		Tracing:   Tracing{SampleRatio: 1, ServiceName: "agentgate"},
+		Console:   Console{Enabled: true, SessionTTL: 8 * time.Hour},
+		Promotion: Promotion{Mode: "confirm", Interval: time.Hour, Window: 30 * 24 * time.Hour},
+		Argo:      argo.DefaultConfig(),
+		GitHub:    github.DefaultConfig(),
 		Rollback: Rollback{
 			Query:     `sum(rate(http_requests_total{namespace="{{.Namespace}}",code=~"5.."}[5m])) / sum(rate(http_requests_total{namespace="{{.Namespace}}"}[5m]))`,
 			Threshold: 0.05, BaselineFactor: 3, TripAfter: 3, NoDataAfter: 5,

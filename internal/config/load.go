@@ -198,6 +198,17 @@ func (c *Config) Validate() error {
 	if o := c.Console.OIDC; o.Issuer != "" || o.ClientID != "" || len(o.Roles) > 0 {
 		validateOIDC(o, section(bad, "console.oidc."))
 	}
+	switch c.Promotion.Mode {
+	case "off", "confirm", "auto":
+	default:
+		bad("promotion.mode", "must be off, confirm or auto, got %q", c.Promotion.Mode)
+	}
+	if c.Promotion.Interval < time.Minute {
+		bad("promotion.interval", "must be at least 1m, got %s", c.Promotion.Interval)
+	}
+	if c.Promotion.Window < 24*time.Hour {
+		bad("promotion.window", "must be at least 24h, got %s", c.Promotion.Window)
+	}
 	if c.Server.DebugListen != "" {
 		if err := loopbackAddr(c.Server.DebugListen); err != nil {
 			bad("server.debug_listen", "%s", err)

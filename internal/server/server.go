@@ -62,6 +62,9 @@ type Options struct {
 	ConsoleTTL time.Duration
 	// ConsoleOIDC, when set, offers single sign-on on the console.
 	ConsoleOIDC *console.OIDC
+	// Promotions serves /api/v1/promotions and an agent's record; nil
+	// answers 503 (promotion.mode off).
+	Promotions Promotions
 }
 
 // Server is the HTTP server.
@@ -75,6 +78,7 @@ type Server struct {
 	approvals      *approval.Service
 	dispatch       *enforce.Dispatcher
 	rollbacks      Rollbacks
+	promotions     Promotions
 	alertToken     string
 	providers      *providers.Registry
 	tokens         []StaticToken
@@ -99,7 +103,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		cfg: o.Config, log: o.Logger, store: o.Store, gate: o.Gate, registry: o.Registry,
-		approvals: o.Approvals, dispatch: o.Dispatch, rollbacks: o.Rollbacks, alertToken: o.AlertmanagerToken,
+		approvals: o.Approvals, dispatch: o.Dispatch, rollbacks: o.Rollbacks, promotions: o.Promotions, alertToken: o.AlertmanagerToken,
 		providers: o.Providers, tokens: o.Tokens, policyStatus: o.PolicyStatus, metrics: o.Metrics,
 		gatherer: o.Gatherer, maxBody: o.Config.MaxBodyBytes, requestTimeout: o.Config.RequestTimeout,
 		bg: newBackground(), tracer: o.Tracing.Tracer(), propagator: propagation.TraceContext{},
@@ -179,6 +183,11 @@ func (s *Server) routes(o Options) *gin.Engine {
 	api.POST("/agents/:id/kill", operator, s.killAgent)
 	api.POST("/agents/:id/decommission", admin, s.decommissionAgent)
 	api.POST("/agents/:id/rotate", admin, s.rotateToken)
+	api.GET("/agents/:id/record", viewer, s.getAgentRecord)
+
+	api.GET("/promotions", viewer, s.listPromotions)
+	api.POST("/promotions/:id/confirm", operator, s.decidePromotion(true))
+	api.POST("/promotions/:id/refuse", operator, s.decidePromotion(false))
 
 	api.GET("/killswitches", viewer, s.listKillSwitches)
 	api.POST("/killswitches", operator, s.engageKillSwitch)

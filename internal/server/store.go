@@ -26,6 +26,7 @@ type Store interface {
 	AuditHead(ctx context.Context) (int64, error)
 	CountAudit(ctx context.Context, q store.AuditCountQuery) ([]store.AuditCount, error)
 	SumCosts(ctx context.Context, by store.CostGroup, from, to time.Time) ([]store.CostRow, error)
+	ListProposals(ctx context.Context, f store.ProposalFilter) ([]store.Proposal, error)
 }
 
 var _ Store = store.Store(nil)
