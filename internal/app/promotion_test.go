@@ -1,7 +1,10 @@
 package app
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,22 +18,7 @@ import (
 // the agent's owner confirms it over the API; the agent's own token and a
 // viewer cannot.
 func TestPromotionFromTrackRecord(t *testing.T) {
-	dir := copyBuiltin(t)
-	settings := filepath.Join(dir, "data", "settings.yaml")
-	b, err := os.ReadFile(settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Thresholds a test can meet in a second.
-	b = []byte(strings.Replace(string(b), "    default:\n      new:\n        min_decisions: 50\n        max_denial_rate: 0.05\n        min_age_days: 14\n        clean_days: 14\n",
-		"    default:\n      new:\n        min_decisions: 3\n        max_denial_rate: 0.5\n        min_age_days: 0\n        clean_days: 0\n", 1))
-	if err := os.WriteFile(settings, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, "sqlite", func(c *config.Config) { c.Policy.Dir = dir })
-	spec := codingAgent("promo-bot")
-	spec["owner"] = "sre-oncall"
-	_, agentTok := h.provision(spec)
+	h, agentTok := promotionHarness(t)
 	var rec struct {
 		Record struct {
 			Decisions int `json:"decisions"`
@@ -47,12 +35,7 @@ func TestPromotionFromTrackRecord(t *testing.T) {
 	if rec.Assessment.Eligible || rec.Record.Decisions != 0 {
 		t.Fatalf("a fresh agent's record: %+v", rec)
 	}
-	for range 3 {
-		h.decide(build("github:promo-bot[bot]"))
-	}
-	if _, err := h.app.Promotion.RunOnce(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	proposeAfterBuilds(t, h)
 	h.mustCall(http.MethodGet, "/api/v1/agents/promo-bot/record", viewerToken, nil, http.StatusOK, &rec)
 	if !rec.Assessment.Eligible || rec.Assessment.To != "established" || rec.Record.Decisions != 3 || rec.Pending == nil {
 		t.Fatalf("record after three builds and a pass: %+v", rec)
@@ -113,5 +96,106 @@ func TestPromotionOff(t *testing.T) {
 	}
 	if code := h.call(http.MethodGet, "/api/v1/agents/idle-bot/record", viewerToken, nil, nil); code != http.StatusServiceUnavailable {
 		t.Fatalf("record with promotion off: %d", code)
+	}
+}
+
+// promotionHarness serves the built-in policy with promotion thresholds a
+// test can meet at once, and promo-bot, a new coding agent owned by the
+// operator token's name (sre-oncall).
+func promotionHarness(t *testing.T) (*harness, string) {
+	t.Helper()
+	dir := copyBuiltin(t)
+	settings := filepath.Join(dir, "data", "settings.yaml")
+	b, err := os.ReadFile(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Thresholds a test can meet in a second.
+	b = []byte(strings.Replace(string(b), "    default:\n      new:\n        min_decisions: 50\n        max_denial_rate: 0.05\n        min_age_days: 14\n        clean_days: 14\n",
+		"    default:\n      new:\n        min_decisions: 3\n        max_denial_rate: 0.5\n        min_age_days: 0\n        clean_days: 0\n", 1))
+	if err := os.WriteFile(settings, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, "sqlite", func(c *config.Config) { c.Policy.Dir = dir })
+	spec := codingAgent("promo-bot")
+	spec["owner"] = "sre-oncall"
+	_, agentTok := h.provision(spec)
+	return h, agentTok
+}
+
+// proposeAfterBuilds makes promo-bot's record with three builds and runs
+// the leader's promotion pass.
+func proposeAfterBuilds(t *testing.T, h *harness) {
+	t.Helper()
+	for range 3 {
+		h.decide(build("github:promo-bot[bot]"))
+	}
+	if _, err := h.app.Promotion.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConsolePromotion: the agent's page shows the proposal with the
+// criteria behind it; a viewer sees no form and is refused when posting
+// one anyway; the owner confirms it there.
+func TestConsolePromotion(t *testing.T) {
+	h, _ := promotionHarness(t)
+	proposeAfterBuilds(t, h)
+	var list struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	h.mustCall(http.MethodGet, "/api/v1/promotions?state=pending", viewerToken, nil, http.StatusOK, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("pending %+v", list.Items)
+	}
+	id := list.Items[0].ID
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+	page := func(c *http.Client) string {
+		t.Helper()
+		resp, err := c.Get(srv.URL + "/ui/agents/promo-bot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	post := func(c *http.Client, csrf, verb string) int {
+		t.Helper()
+		resp, err := c.PostForm(srv.URL+"/ui/promotions/"+id+"/"+verb, url.Values{"csrf": {csrf}, "agent": {"promo-bot"}, "text": {"looks right"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	viewer, vcsrf := consoleSession(t, srv.URL, viewerToken)
+	if p := page(viewer); !strings.Contains(p, "Proposed promotion to established") || !strings.Contains(p, "met: at least 3 decisions") ||
+		strings.Contains(p, `id="confirm-promotion"`) {
+		t.Fatalf("the viewer's agent page:\n%s", p)
+	}
+	if code := post(viewer, vcsrf, "confirm"); code != http.StatusForbidden {
+		t.Fatalf("a viewer's confirmation answered %d", code)
+	}
+	owner, ocsrf := consoleSession(t, srv.URL, operatorToken)
+	if p := page(owner); !strings.Contains(p, `id="confirm-promotion"`) {
+		t.Fatalf("the owner's agent page has no confirm button:\n%s", p)
+	}
+	if code := post(owner, "", "confirm"); code != http.StatusForbidden {
+		t.Fatalf("a confirmation without the form token answered %d", code)
+	}
+	if code := post(owner, ocsrf, "confirm"); code != http.StatusOK {
+		t.Fatalf("the owner's confirmation ended at %d", code)
+	}
+	var ag agentOut
+	h.mustCall(http.MethodGet, "/api/v1/agents/promo-bot", viewerToken, nil, http.StatusOK, &ag)
+	if ag.Tier != "established" {
+		t.Fatalf("tier %s after the owner confirmed in the console", ag.Tier)
+	}
+	if p := page(owner); strings.Contains(p, "Proposed promotion") || !strings.Contains(p, `<dd id="agent-tier">established</dd>`) {
+		t.Fatalf("the agent page after confirming:\n%s", p)
 	}
 }

@@ -125,6 +125,9 @@ type Options struct {
 	Rollbacks Rollbacks
 	// Usage reads agents' quota usage for their pages.
 	Usage Usage
+	// Promotions shows and decides proposed promotions; nil when
+	// promotion from track record is off.
+	Promotions Promotions
 	// OIDC, when set, offers single sign-on beside the API token.
 	OIDC *OIDC
 	// Key signs session cookies; replicas that share sessions share it.
@@ -211,6 +214,8 @@ func New(o Options) (*Console, error) {
 	c.mux.HandleFunc("POST /ui/killswitches", c.signedIn(c.engage))
 	c.mux.HandleFunc("POST /ui/killswitches/{id}/release", c.signedIn(c.release))
 	c.mux.HandleFunc("GET /ui/rollbacks", c.signedIn(c.rollbackList))
+	c.mux.HandleFunc("POST /ui/promotions/{id}/confirm", c.signedIn(c.decidePromotion(true)))
+	c.mux.HandleFunc("POST /ui/promotions/{id}/refuse", c.signedIn(c.decidePromotion(false)))
 	c.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusNotFound, "error.html", pageData{Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})

@@ -29,6 +29,8 @@ type standing struct {
 	Record trackRecord
 	// Recent are the agent's latest decisions, newest first.
 	Recent []audit.Record
+	// Proposal is the promotion waiting for a person, if any.
+	Proposal *proposalView
 	// Unreadable says some of it could not be read.
 	Unreadable bool
 }
@@ -100,6 +102,9 @@ func (c *Console) standingOf(ctx context.Context, a agents.Agent) standing {
 		}
 	}
 	st.Recent = recent
+	if st.Proposal, err = c.pendingProposal(ctx, a.ID); err != nil {
+		fail("pending promotion", err)
+	}
 	return st
 }
 

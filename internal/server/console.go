@@ -7,6 +7,7 @@ import (
 	"github.com/agentgate/agentgate/internal/approval"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/console"
+	"github.com/agentgate/agentgate/internal/promotion"
 	"github.com/agentgate/agentgate/internal/registry"
 	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/store"
@@ -110,4 +111,26 @@ func (r consoleRollbacks) Watches(ctx context.Context, live bool, limit int) ([]
 
 func (r consoleRollbacks) Rollbacks(ctx context.Context, limit int) ([]rollback.Rollback, error) {
 	return r.s.rollbacks.Rollbacks(ctx, limit)
+}
+
+// consolePromotions gives the console the pending proposals and decides
+// them under the API's rules (promotion.Service: the owner or an admin).
+type consolePromotions struct{ s *Server }
+
+var _ console.Promotions = consolePromotions{}
+
+func (c consolePromotions) Pending(ctx context.Context, agentID string) (*store.Proposal, error) {
+	list, err := c.s.store.ListProposals(ctx, store.ProposalFilter{State: store.ProposalPending, AgentID: agentID, Limit: 1})
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return &list[0], nil
+}
+
+func (c consolePromotions) Decide(ctx context.Context, p console.Person, id string, confirm bool, text string) (store.Proposal, error) {
+	who := promotion.Person{Name: p.Name, Role: config.Role(p.Role)}
+	if confirm {
+		return c.s.promotions.Confirm(ctx, who, id, text)
+	}
+	return c.s.promotions.Refuse(ctx, who, id, text)
 }

@@ -137,6 +137,9 @@ func (s *Server) routes(o Options) *gin.Engine {
 		if s.rollbacks != nil {
 			co.Rollbacks = consoleRollbacks{s}
 		}
+		if s.promotions != nil {
+			co.Promotions = consolePromotions{s}
+		}
 		c, err := console.New(co)
 		if err != nil {
 			s.log.Error("web console not served", "err", err)
