@@ -16,9 +16,9 @@ import (
 func (a *app) policyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Test and explain admission policies offline",
+		Short: "Test, explain and replay admission policies",
 	}
-	cmd.AddCommand(a.policyTestCmd(), a.policyEvalCmd())
+	cmd.AddCommand(a.policyTestCmd(), a.policyEvalCmd(), a.policyReplayCmd())
 	return cmd
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/providers/argo/wfwatch"
 	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/replay"
 	"github.com/agentgate/agentgate/internal/rollback"
 	"github.com/agentgate/agentgate/internal/server"
 	"github.com/agentgate/agentgate/internal/store"
@@ -174,6 +175,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Store: st, Identify: a.Registry, Policy: a.Policy, Revision: func() string { return a.Policy.Status().Revision },
 		Killer: a.Registry, Notifier: notifier, OnDeployment: onDeployment, Metrics: a.Metrics, Logger: log.With("component", "gate"),
 		Failure: cfg.Failure, DeliveryTTL: cfg.Webhooks.DeliveryTTL, Now: o.Now, Tracer: a.Tracing.Tracer(),
+		Inputs: inputCodec(cfg.Policy.RecordInputs),
 	})
 	if a.WorkflowWatch, err = a.newWorkflowWatch(cfg.Argo.Watch, log.With("component", "argo-watch")); err != nil {
 		return nil, err
@@ -372,6 +374,14 @@ func rollbacks(e *rollback.Engine) server.Rollbacks {
 		return nil
 	}
 	return e
+}
+
+// inputCodec records decisions' policy inputs, nil when they are not kept.
+func inputCodec(record bool) *replay.Codec {
+	if !record {
+		return nil
+	}
+	return &replay.Codec{}
 }
 
 // promotions is promotion from track record, nil when it is off.

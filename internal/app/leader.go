@@ -79,6 +79,12 @@ func (a *App) leaderWork(ctx context.Context, now time.Time) {
 	} else if n > 0 {
 		a.log.Info("approvals expired", "count", n)
 	}
+	// Recorded policy inputs past their retention, a batch per tick.
+	if n, err := a.Store.PurgeInputs(ctx, now.Add(-a.Config.Policy.InputRetention), 10000); err != nil {
+		a.log.Warn("purge policy inputs", "err", err)
+	} else if n > 0 {
+		a.log.Debug("purged recorded policy inputs", "count", n)
+	}
 	a.promote(ctx, now)
 }
 

@@ -137,6 +137,11 @@ type Policy struct {
 	// Dir replaces the built-in policies with a directory, hot-reloaded.
 	Dir            string        `yaml:"dir"`
 	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// RecordInputs keeps every decision's policy input, compressed, for
+	// `admission policy replay` (default true).
+	RecordInputs bool `yaml:"record_inputs"`
+	// InputRetention is how long recorded inputs are kept.
+	InputRetention time.Duration `yaml:"input_retention"`
 }
 
 // Role is an API role.
@@ -333,7 +338,7 @@ func Default() Config {
 		},
 		DataDir:  "data",
 		Store:    Store{Driver: "sqlite", SQLite: SQLite{Synchronous: "full", BusyTimeout: 10 * time.Second}, Postgres: Postgres{MaxConns: 20}},
-		Policy:   Policy{ReloadInterval: 5 * time.Second},
+		Policy:   Policy{ReloadInterval: 5 * time.Second, RecordInputs: true, InputRetention: 14 * 24 * time.Hour},
 		Auth:     Auth{AgentTokenGrace: time.Hour},
 		Webhooks: Webhooks{DeliveryTTL: 72 * time.Hour},
 		Failure: Failure{

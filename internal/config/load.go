@@ -198,6 +198,9 @@ func (c *Config) Validate() error {
 	if o := c.Console.OIDC; o.Issuer != "" || o.ClientID != "" || len(o.Roles) > 0 {
 		validateOIDC(o, section(bad, "console.oidc."))
 	}
+	if c.Policy.InputRetention < time.Hour {
+		bad("policy.input_retention", "must be at least 1h, got %s", c.Policy.InputRetention)
+	}
 	switch c.Promotion.Mode {
 	case "off", "confirm", "auto":
 	default:

@@ -3,6 +3,7 @@ package gate_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/replay"
 	"github.com/agentgate/agentgate/internal/store"
 	"github.com/agentgate/agentgate/internal/store/postgres"
 	"github.com/agentgate/agentgate/internal/store/sqlite"
@@ -59,7 +61,7 @@ func BenchmarkDecide(b *testing.B) {
 				Capabilities: []string{"build"}, Environments: []string{"staging"}, Principals: []string{"github:bench-bot[bot]"}}); err != nil {
 				b.Fatal(err)
 			}
-			g := gate.New(gate.Options{Store: st, Identify: reg, Policy: builtin(b), Killer: reg, Failure: config.Default().Failure, Now: now})
+			g := gate.New(gate.Options{Store: st, Identify: reg, Policy: builtin(b), Killer: reg, Failure: config.Default().Failure, Now: now, Inputs: inputs(b)})
 			ev := event.Event{Provider: "generic", Kind: event.KindBuild, Action: "requested", Repo: "acme/api", SHA: "abc",
 				Principal: "github:bench-bot[bot]", Trigger: event.Trigger{Prompt: "fix flaky test", Source: "api"}}
 			measureDecisions(b, g, func(int) event.Event { return ev })
@@ -89,4 +91,14 @@ func measureDecisions(b *testing.B, g *gate.Gate, next func(i int) event.Event) 
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+}
+
+// inputs records decisions' policy inputs as a server does by default
+// (policy.record_inputs); AGENTGATE_BENCH_INPUTS=off measures without.
+func inputs(b *testing.B) *replay.Codec {
+	if os.Getenv("AGENTGATE_BENCH_INPUTS") == "off" {
+		b.Log("policy inputs not recorded")
+		return nil
+	}
+	return &replay.Codec{}
 }

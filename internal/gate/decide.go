@@ -119,6 +119,11 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 			return fmt.Errorf("append audit record: %w", err)
 		}
 		res.DecisionID, res.AuditSeq = rec.ID, rec.Seq
+		if p.input != nil {
+			if err := q.RecordInput(ctx, rec.Seq, p.now, p.input); err != nil {
+				return fmt.Errorf("record policy input: %w", err)
+			}
+		}
 		if used != nil {
 			if _, err := q.UseApproval(ctx, used.ID, rec.ID, p.now); err != nil {
 				return fmt.Errorf("use approval %s: %w", used.ID, err)

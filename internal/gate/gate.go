@@ -13,6 +13,7 @@ import (
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/replay"
 	"github.com/agentgate/agentgate/internal/store"
 	"github.com/agentgate/agentgate/internal/telemetry"
 )
@@ -58,6 +59,9 @@ type Options struct {
 	Now         func() time.Time
 	// Tracer traces each decision's stages; nil: no traces.
 	Tracer trace.Tracer
+	// Inputs, when set, records each evaluated decision's policy input
+	// beside its audit record (policy.record_inputs).
+	Inputs *replay.Codec
 }
 
 // Gate runs admission decisions.

@@ -34,6 +34,9 @@ type plan struct {
 	dryrun  []policy.Reason
 	charges []store.QuotaCharge
 	usage   map[string]policy.Usage
+	// input is the decision's recorded policy input (compressed); nil when
+	// inputs are not recorded or the policy was not evaluated.
+	input []byte
 }
 
 // prepare identifies the agent, checks kill switches and evaluates the
@@ -87,10 +90,11 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 	}
 
 	sctx, span = g.stage(ctx, spanPolicy)
-	res, perr := g.o.Policy.Evaluate(sctx, policy.Input{
+	in := policy.Input{
 		Event: p.ev, Agent: ident.Agent, UnregisteredAgent: ident.Unregistered,
 		Usage: p.usage, Now: p.now.Format(time.RFC3339Nano), Initiator: p.initiator,
-	})
+	}
+	res, perr := g.o.Policy.Evaluate(sctx, in)
 	span.SetAttributes(attribute.String("agentgate.policy.revision", res.Revision))
 	telemetry.EndSpan(span, perr)
 	p.policy, p.revision = res.Decision, res.Revision
@@ -98,6 +102,14 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 		// Built whatever the verdict: an end event releases its leases
 		// even when a kill switch refuses everything else.
 		p.charges = quotaCharges(ident.Agent != nil, res.Decision.Quotas)
+		if g.o.Inputs != nil {
+			// Compressed here, outside the decision's transaction. A record
+			// that cannot be made costs replay one decision, not the
+			// decision itself.
+			if p.input, err = g.o.Inputs.Encode(&in, res.Revision, res.Decision); err != nil {
+				g.o.Logger.WarnContext(ctx, "policy input not recorded", "err", err)
+			}
+		}
 	}
 	switch {
 	case kill != nil:

@@ -25,6 +25,7 @@ import (
 	"github.com/agentgate/agentgate/internal/policy"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/registry"
+	"github.com/agentgate/agentgate/internal/replay"
 	"github.com/agentgate/agentgate/internal/telemetry"
 )
 
@@ -79,6 +80,7 @@ type Server struct {
 	dispatch       *enforce.Dispatcher
 	rollbacks      Rollbacks
 	promotions     Promotions
+	inputs         replay.Codec
 	alertToken     string
 	providers      *providers.Registry
 	tokens         []StaticToken
@@ -169,6 +171,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 	stream := r.Group("/api/v1", s.authenticate())
 	stream.GET("/audit/verify", s.require(config.RoleViewer), s.verifyAudit)
 	stream.GET("/audit/export", s.require(config.RoleViewer), s.exportAudit)
+	stream.GET("/policy/inputs", s.require(config.RoleViewer), s.exportInputs)
 
 	api := r.Group("/api/v1", s.withBodyLimit(), s.withTimeout(), s.authenticate())
 	viewer, operator, admin := s.require(config.RoleViewer), s.require(config.RoleOperator), s.require(config.RoleAdmin)

@@ -27,6 +27,7 @@ type Store interface {
 	CountAudit(ctx context.Context, q store.AuditCountQuery) ([]store.AuditCount, error)
 	SumCosts(ctx context.Context, by store.CostGroup, from, to time.Time) ([]store.CostRow, error)
 	ListProposals(ctx context.Context, f store.ProposalFilter) ([]store.Proposal, error)
+	ScanInputs(ctx context.Context, from, to time.Time, afterSeq int64, fn func(seq int64, at time.Time, body []byte) error) error
 }
 
 var _ Store = store.Store(nil)

@@ -71,6 +71,7 @@ type Queries interface {
 	RollbackStore
 	IncidentStore
 	PromotionStore
+	InputStore
 }
 
 // Attribution says which agent is behind an object that a controller acts
@@ -510,4 +511,18 @@ type DeploymentStore interface {
 	RecordDeployment(ctx context.Context, d Deployment) error
 	// ListDeployments returns matching deployments, newest first.
 	ListDeployments(ctx context.Context, f DeploymentFilter) ([]Deployment, error)
+}
+
+// InputStore keeps the compressed policy input of each decision, keyed by
+// its audit record's seq, for replaying a candidate policy.
+type InputStore interface {
+	// RecordInput stores one decision's input (in the decision's
+	// transaction).
+	RecordInput(ctx context.Context, seq int64, at time.Time, body []byte) error
+	// ScanInputs calls fn for every input with a time in [from, to) (zero:
+	// unbounded) after afterSeq, in seq order, a page at a time.
+	ScanInputs(ctx context.Context, from, to time.Time, afterSeq int64, fn func(seq int64, at time.Time, body []byte) error) error
+	// PurgeInputs deletes up to limit inputs older than before and says
+	// how many it deleted.
+	PurgeInputs(ctx context.Context, before time.Time, limit int) (int64, error)
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"Deployments", testDeployments},
 		{"Rollbacks", testRollbacks},
 		{"Promotions", testPromotions},
+		{"Inputs", testInputs},
 		{"Counters", testCounters},
 		{"LeaderLease", testLeaderLease},
 		{"Transactions", testTransactions},

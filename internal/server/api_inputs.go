@@ -1,0 +1,78 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/agentgate/agentgate/internal/apperr"
+)
+
+// Bounds of GET /api/v1/policy/inputs.
+const (
+	defaultInputsMax = 100_000
+	maxInputsMax     = 1_000_000
+)
+
+// errInputsEnough stops a scan at ?max=.
+var errInputsEnough = errors.New("enough inputs")
+
+// exportInputs streams the recorded policy inputs of [from, to) as NDJSON,
+// oldest first, for `admission policy replay`: one replay.Recorded a line,
+// at most ?max= of them (default 100,000), then {"end": {"records": N,
+// "more": bool}}; ?after= resumes after a seq.
+func (s *Server) exportInputs(c *gin.Context) {
+	from, err := parseTime(c, "from")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	to, err := parseTime(c, "to")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		s.fail(c, apperr.Invalid("from must be before to"))
+		return
+	}
+	limit, err := intParam(c, "max", defaultInputsMax, maxInputsMax)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	after := int64(0)
+	if v := c.Query("after"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			s.fail(c, itoaErr("after", v))
+			return
+		}
+	}
+	noWriteDeadline(c)
+	c.Header("Content-Type", "application/x-ndjson")
+	c.Status(http.StatusOK)
+	enc := json.NewEncoder(c.Writer)
+	n, more := 0, false
+	err = s.store.ScanInputs(c.Request.Context(), from, to, after, func(seq int64, at time.Time, body []byte) error {
+		if n == limit {
+			more = true
+			return errInputsEnough
+		}
+		r, err := s.inputs.Decode(seq, at, body)
+		if err != nil {
+			return err
+		}
+		n++
+		return enc.Encode(r)
+	})
+	if err != nil && !errors.Is(err, errInputsEnough) {
+		s.streamStopped(c.Request.Context(), "policy inputs export", err)
+		_ = enc.Encode(apperr.Body{Error: apperr.Detail{Code: string(apperr.KindInternal), Message: "export interrupted; resume with after=<last seq>", RequestID: requestID(c)}})
+		return
+	}
+	_ = enc.Encode(map[string]any{"end": map[string]any{"records": n, "more": more}})
+}
