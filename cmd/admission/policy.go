@@ -18,7 +18,7 @@ func (a *app) policyCmd() *cobra.Command {
 		Use:   "policy",
 		Short: "Test, explain and replay admission policies",
 	}
-	cmd.AddCommand(a.policyTestCmd(), a.policyEvalCmd(), a.policyReplayCmd())
+	cmd.AddCommand(a.policyTestCmd(), a.policyEvalCmd(), a.policyReplayCmd(), a.policyShadowReportCmd())
 	return cmd
 }
 

@@ -184,3 +184,62 @@ func printReplay(p *printer, r *replay.Report, candidate string, more bool) erro
 	}
 	return nil
 }
+
+// policyShadowReportCmd is `admission policy shadow-report`: what the
+// server's shadow policy (policy.shadow_dir) would have changed.
+func (a *app) policyShadowReportCmd() *cobra.Command {
+	var since, from, to string
+	var max, examples int
+	cmd := &cobra.Command{
+		Use:   "shadow-report [--since 1d | --from T [--to T]] [--max N] [--examples N]",
+		Short: "Report what the server's shadow policy would have changed on recorded decisions",
+		Long: `The server evaluates its shadow policy (policy.shadow_dir) on the recorded
+policy inputs of the window (default: the last 24 hours) and reports, as
+policy replay does, what it would have decided otherwise. The shadow is
+also evaluated on every decision as it is made, counted in
+agentgate_shadow_decisions_total and agentgate_shadow_changes_total.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			var q client.InputsQuery
+			q.Max = max
+			var err error
+			switch {
+			case since != "" && from != "":
+				return fmt.Errorf("give --since or --from, not both")
+			case since != "":
+				d, err := parseDays(since)
+				if err != nil {
+					return fmt.Errorf("--since: %w", err)
+				}
+				q.From = now.Add(-d).UTC().Truncate(time.Second)
+			default:
+				if q.From, err = optionalTimeFlag("from", from, now, -1); err != nil {
+					return err
+				}
+			}
+			if q.To, err = optionalTimeFlag("to", to, now, -1); err != nil {
+				return err
+			}
+			s, err := a.session(cmd)
+			if err != nil {
+				return err
+			}
+			rep, err := s.api.ShadowReport(cmd.Context(), q, examples)
+			if err != nil {
+				return err
+			}
+			if s.out.json {
+				return s.out.JSON(rep)
+			}
+			return printReplay(s.out, &rep.Report, rep.Candidate, rep.More)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&since, "since", "", "the decisions of this long ago until now (1d, 6h)")
+	f.StringVar(&from, "from", "", "from this time (RFC 3339, a date, or a duration ago)")
+	f.StringVar(&to, "to", "", "until this time (default: now)")
+	f.IntVar(&max, "max", 0, "at most this many decisions (server default 100000)")
+	f.IntVar(&examples, "examples", 0, "examples per change (server default 5)")
+	return cmd
+}

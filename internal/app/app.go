@@ -78,6 +78,10 @@ type App struct {
 	// Promotion proposes promotions from track records; nil when
 	// promotion.mode is off.
 	Promotion *promotion.Service
+	// Shadow evaluates policy.shadow_dir beside the live policy; nil
+	// without one. ShadowPolicy is its engine.
+	Shadow       *replay.Shadow
+	ShadowPolicy *policy.Engine
 	// nextPromotion is when the leader next runs a promotion pass (Unix
 	// nanoseconds).
 	nextPromotion atomic.Int64
@@ -167,6 +171,18 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if a.Rollback != nil {
 		onDeployment = a.watchDeployment
 	}
+	if dir := cfg.Policy.ShadowDir; dir != "" {
+		if a.ShadowPolicy, err = policy.LoadDir(ctx, dir, policy.Options{Logger: log.With("component", "shadow-policy")}); err != nil {
+			return nil, fmt.Errorf("load the shadow policy from %s: %w", dir, err)
+		}
+		a.Shadow = replay.NewShadow(replay.ShadowOptions{Candidate: a.ShadowPolicy, Logger: log.With("component", "shadow-policy"),
+			OnResult: func(result, change string) {
+				a.Metrics.ShadowDecisions.WithLabelValues(result).Inc()
+				if change != "" {
+					a.Metrics.ShadowChanges.WithLabelValues(change).Inc()
+				}
+			}})
+	}
 	var notifier gate.ApprovalNotifier
 	if a.Slack != nil {
 		notifier = a.Slack
@@ -175,7 +191,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Store: st, Identify: a.Registry, Policy: a.Policy, Revision: func() string { return a.Policy.Status().Revision },
 		Killer: a.Registry, Notifier: notifier, OnDeployment: onDeployment, Metrics: a.Metrics, Logger: log.With("component", "gate"),
 		Failure: cfg.Failure, DeliveryTTL: cfg.Webhooks.DeliveryTTL, Now: o.Now, Tracer: a.Tracing.Tracer(),
-		Inputs: inputCodec(cfg.Policy.RecordInputs),
+		Inputs: inputCodec(cfg.Policy.RecordInputs), Shadow: observer(a.Shadow),
 	})
 	if a.WorkflowWatch, err = a.newWorkflowWatch(cfg.Argo.Watch, log.With("component", "argo-watch")); err != nil {
 		return nil, err
@@ -221,7 +237,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Rollbacks: rollbacks(a.Rollback), AlertmanagerToken: a.Config.Rollback.AlertmanagerToken.Reveal(),
 		Providers: preg, Tokens: tokens, PolicyStatus: a.Policy.Status, Metrics: a.Metrics, Gatherer: reg, Tracing: a.Tracing,
 		ConsoleKey: consoleKey(cfg, log), ConsoleTTL: cfg.Console.SessionTTL, ConsoleOIDC: consoleOIDC(cfg.Console.OIDC),
-		Promotions: promotions(a.Promotion),
+		Promotions: promotions(a.Promotion), Shadow: candidate(a.ShadowPolicy),
 	})
 	ok = true
 	return a, nil
@@ -334,6 +350,11 @@ func (a *App) Run(ctx context.Context) error {
 	if dir := a.Config.Policy.Dir; dir != "" {
 		tasks = append(tasks, func(ctx context.Context) error { return a.Policy.Watch(ctx, dir, a.Config.Policy.ReloadInterval) })
 	}
+	if a.Shadow != nil {
+		dir := a.Config.Policy.ShadowDir
+		tasks = append(tasks, a.Shadow.Run,
+			func(ctx context.Context) error { return a.ShadowPolicy.Watch(ctx, dir, a.Config.Policy.ReloadInterval) })
+	}
 	if a.WorkflowWatch != nil {
 		tasks = append(tasks, a.WorkflowWatch.Run)
 	}
@@ -382,6 +403,22 @@ func inputCodec(record bool) *replay.Codec {
 		return nil
 	}
 	return &replay.Codec{}
+}
+
+// observer is the shadow, nil without one.
+func observer(s *replay.Shadow) gate.Observer {
+	if s == nil {
+		return nil
+	}
+	return s
+}
+
+// candidate is the shadow policy, nil without one.
+func candidate(e *policy.Engine) replay.Candidate {
+	if e == nil {
+		return nil
+	}
+	return e
 }
 
 // promotions is promotion from track record, nil when it is off.

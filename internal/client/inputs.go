@@ -79,3 +79,32 @@ func (c *Client) ScanInputs(ctx context.Context, q InputsQuery, fn func(replay.R
 		}
 	}
 }
+
+// ShadowReport is what the shadow policy would have changed
+// (GET /api/v1/policy/shadow).
+type ShadowReport struct {
+	replay.Report
+	Candidate string `json:"candidate_revision"`
+	More      bool   `json:"more"`
+}
+
+// ShadowReport asks the server to evaluate its shadow policy on the
+// recorded decisions of q (From zero: the last 24 hours).
+func (c *Client) ShadowReport(ctx context.Context, q InputsQuery, examples int) (ShadowReport, error) {
+	v := url.Values{}
+	if !q.From.IsZero() {
+		v.Set("from", q.From.UTC().Format(time.RFC3339))
+	}
+	if !q.To.IsZero() {
+		v.Set("to", q.To.UTC().Format(time.RFC3339))
+	}
+	if q.Max > 0 {
+		v.Set("max", strconv.Itoa(q.Max))
+	}
+	if examples > 0 {
+		v.Set("examples", strconv.Itoa(examples))
+	}
+	var out ShadowReport
+	err := c.do(ctx, http.MethodGet, "/policy/shadow", v, nil, &out)
+	return out, err
+}

@@ -142,6 +142,9 @@ type Policy struct {
 	RecordInputs bool `yaml:"record_inputs"`
 	// InputRetention is how long recorded inputs are kept.
 	InputRetention time.Duration `yaml:"input_retention"`
+	// ShadowDir, when set, is a candidate policy directory evaluated beside
+	// the live set on every decision without affecting it, hot-reloaded.
+	ShadowDir string `yaml:"shadow_dir"`
 }
 
 // Role is an API role.

@@ -62,7 +62,17 @@ type Options struct {
 	// Inputs, when set, records each evaluated decision's policy input
 	// beside its audit record (policy.record_inputs).
 	Inputs *replay.Codec
+	// Shadow, when set, is handed each evaluated decision's input and
+	// decision for the shadow policy (policy.shadow_dir); it must not block.
+	Shadow Observer
 }
+
+// Observer sees each evaluated decision; replay.Shadow is one.
+type Observer interface {
+	Observe(in policy.Input, live policy.Decision)
+}
+
+var _ Observer = (*replay.Shadow)(nil)
 
 // Gate runs admission decisions.
 type Gate struct {

@@ -102,6 +102,9 @@ func (g *Gate) prepare(ctx context.Context, ev event.Event) (*plan, error) {
 		// Built whatever the verdict: an end event releases its leases
 		// even when a kill switch refuses everything else.
 		p.charges = quotaCharges(ident.Agent != nil, res.Decision.Quotas)
+		if g.o.Shadow != nil {
+			g.o.Shadow.Observe(in, res.Decision)
+		}
 		if g.o.Inputs != nil {
 			// Compressed here, outside the decision's transaction. A record
 			// that cannot be made costs replay one decision, not the

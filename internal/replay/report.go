@@ -79,16 +79,12 @@ func (r *Report) Add(rec Recorded, cand Summary, candErr error) {
 		r.example(ex)
 		return
 	}
-	was, now := rec.Decision, cand
-	added, removed := diff(was.Deny, now.Deny)
-	if was.Outcome == now.Outcome && len(added) == 0 && len(removed) == 0 {
+	change, added, removed := Compare(rec.Decision, cand)
+	if change == "" {
 		return
 	}
 	r.Changed++
-	ex.Change = was.Outcome + " -> " + now.Outcome
-	if was.Outcome == now.Outcome {
-		ex.Change = was.Outcome + " (other rules)"
-	}
+	ex.Change = change
 	r.Transitions[ex.Change]++
 	for _, id := range added {
 		c := r.Rules[id]
@@ -109,6 +105,20 @@ func (r *Report) example(ex Example) {
 	}
 	r.perKind[ex.Change]++
 	r.Examples = append(r.Examples, ex)
+}
+
+// Compare says how now differs from was: "" when it does not, else the
+// outcome change ("allow -> deny", or "deny (other rules)" when only the
+// denying rules differ), with the rules that newly deny and no longer do.
+func Compare(was, now Summary) (change string, added, removed []string) {
+	added, removed = diff(was.Deny, now.Deny)
+	switch {
+	case was.Outcome != now.Outcome:
+		return was.Outcome + " -> " + now.Outcome, added, removed
+	case len(added) > 0 || len(removed) > 0:
+		return now.Outcome + " (other rules)", added, removed
+	}
+	return "", nil, nil
 }
 
 // diff returns the ids in b not in a (added) and in a not in b (removed);

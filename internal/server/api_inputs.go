@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/agentgate/agentgate/internal/apperr"
+	"github.com/agentgate/agentgate/internal/replay"
 )
 
 // Bounds of GET /api/v1/policy/inputs.
@@ -75,4 +76,72 @@ func (s *Server) exportInputs(c *gin.Context) {
 		return
 	}
 	_ = enc.Encode(map[string]any{"end": map[string]any{"records": n, "more": more}})
+}
+
+// shadowReport evaluates the shadow policy on the recorded inputs of
+// [from, to) (default: the last 24 hours) and answers what it would have
+// changed: a replay.Report with the candidate's revision. ?max= bounds
+// the decisions read, ?examples= the examples per change (default 5).
+func (s *Server) shadowReport(c *gin.Context) {
+	if s.shadow == nil {
+		s.fail(c, apperr.New(apperr.KindUnavailable, "no shadow policy is configured (policy.shadow_dir)"))
+		return
+	}
+	from, err := parseTime(c, "from")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	to, err := parseTime(c, "to")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if from.IsZero() {
+		from = time.Now().Add(-24 * time.Hour)
+	}
+	if !to.IsZero() && !from.Before(to) {
+		s.fail(c, apperr.Invalid("from must be before to"))
+		return
+	}
+	limit, err := intParam(c, "max", defaultInputsMax, maxInputsMax)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	examples, err := intParam(c, "examples", 5, 100)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	noWriteDeadline(c)
+	ctx := c.Request.Context()
+	rep := replay.NewReport(examples)
+	n, more := 0, false
+	err = s.store.ScanInputs(ctx, from, to, 0, func(seq int64, at time.Time, body []byte) error {
+		if n == limit {
+			more = true
+			return errInputsEnough
+		}
+		rec, err := s.inputs.Decode(seq, at, body)
+		if err != nil {
+			return err
+		}
+		n++
+		res, err := s.shadow.Evaluate(ctx, rec.Input)
+		rep.Add(rec, replay.Summarize(res.Decision), err)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errInputsEnough) {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ShadowReport{Report: rep, Candidate: s.shadow.Revision(), More: more})
+}
+
+// ShadowReport is the answer of GET /api/v1/policy/shadow.
+type ShadowReport struct {
+	*replay.Report
+	Candidate string `json:"candidate_revision"`
+	More      bool   `json:"more"`
 }

@@ -66,6 +66,9 @@ type Options struct {
 	// Promotions serves /api/v1/promotions and an agent's record; nil
 	// answers 503 (promotion.mode off).
 	Promotions Promotions
+	// Shadow is the shadow policy for GET /api/v1/policy/shadow; nil
+	// answers 503 (no policy.shadow_dir).
+	Shadow replay.Candidate
 }
 
 // Server is the HTTP server.
@@ -80,6 +83,7 @@ type Server struct {
 	dispatch       *enforce.Dispatcher
 	rollbacks      Rollbacks
 	promotions     Promotions
+	shadow         replay.Candidate
 	inputs         replay.Codec
 	alertToken     string
 	providers      *providers.Registry
@@ -105,7 +109,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		cfg: o.Config, log: o.Logger, store: o.Store, gate: o.Gate, registry: o.Registry,
-		approvals: o.Approvals, dispatch: o.Dispatch, rollbacks: o.Rollbacks, promotions: o.Promotions, alertToken: o.AlertmanagerToken,
+		approvals: o.Approvals, dispatch: o.Dispatch, rollbacks: o.Rollbacks, promotions: o.Promotions, shadow: o.Shadow, alertToken: o.AlertmanagerToken,
 		providers: o.Providers, tokens: o.Tokens, policyStatus: o.PolicyStatus, metrics: o.Metrics,
 		gatherer: o.Gatherer, maxBody: o.Config.MaxBodyBytes, requestTimeout: o.Config.RequestTimeout,
 		bg: newBackground(), tracer: o.Tracing.Tracer(), propagator: propagation.TraceContext{},
@@ -172,6 +176,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 	stream.GET("/audit/verify", s.require(config.RoleViewer), s.verifyAudit)
 	stream.GET("/audit/export", s.require(config.RoleViewer), s.exportAudit)
 	stream.GET("/policy/inputs", s.require(config.RoleViewer), s.exportInputs)
+	stream.GET("/policy/shadow", s.require(config.RoleViewer), s.shadowReport)
 
 	api := r.Group("/api/v1", s.withBodyLimit(), s.withTimeout(), s.authenticate())
 	viewer, operator, admin := s.require(config.RoleViewer), s.require(config.RoleOperator), s.require(config.RoleAdmin)

@@ -22,6 +22,8 @@ type Metrics struct {
 	EnforcementFails *prometheus.CounterVec
 	Redeliveries     *prometheus.CounterVec
 	Rollbacks        *prometheus.CounterVec
+	ShadowDecisions  *prometheus.CounterVec
+	ShadowChanges    *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them on reg.
@@ -82,8 +84,17 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Finished rollbacks by provider, source (watch, alert, request) and state (succeeded, failed).",
 		}, []string{"provider", "source", "state"}),
 	}
+	m.ShadowDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "agentgate", Name: "shadow_decisions_total",
+		Help: "Decisions the shadow policy (policy.shadow_dir) evaluated, by result: same, changed, error, or dropped (its queue was full).",
+	}, []string{"result"})
+	m.ShadowChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "agentgate", Name: "shadow_changes_total",
+		Help: "Decisions the shadow policy would have decided otherwise, by change (\"allow -> deny\", \"deny (other rules)\", ...).",
+	}, []string{"change"})
 	m.PolicyHealthy.Set(1)
-	reg.MustRegister(m.Decisions, m.DecisionLatency, m.QuotaRejections, m.Webhooks, m.PolicyReloads,
+	reg.MustRegister(m.ShadowDecisions, m.ShadowChanges,
+		m.Decisions, m.DecisionLatency, m.QuotaRejections, m.Webhooks, m.PolicyReloads,
 		m.PolicyHealthy, m.AnomalyTrips, m.LeasesReleased, m.HTTPRequests, m.DeliveryReplays, m.EnforcementFails, m.Redeliveries,
 		m.Rollbacks)
 	return m
