@@ -79,8 +79,9 @@ status is 1 when a test fails.`,
 
 func (a *app) policyEvalCmd() *cobra.Command {
 	var input, dir string
+	var explain bool
 	cmd := &cobra.Command{
-		Use:   "eval --input FILE [--policy-dir DIR]",
+		Use:   "eval --input FILE [--policy-dir DIR] [--explain]",
 		Short: "Explain the decision a policy set gives for an input document",
 		Long: `Evaluate data.agentgate.admission.decision for a policy input document
 ({"event": ..., "agent": ..., "unregistered_agent": ..., "usage": ..., "now": ...};
@@ -104,6 +105,22 @@ see docs/policy.md) and print the decision and the rules behind it. FILE may be
 			if err != nil {
 				return fmt.Errorf("load %s policies: %w", source, err)
 			}
+			if explain {
+				res, fired, err := policy.ExplainFile(cmd.Context(), eng, raw)
+				if err != nil {
+					return err
+				}
+				if p.json {
+					return p.JSON(struct {
+						policy.Result
+						Fired []policy.Fired `json:"fired"`
+					}{res, fired})
+				}
+				if err := printPolicyResult(p, res); err != nil {
+					return err
+				}
+				return printFired(p, fired)
+			}
 			res, err := policy.EvalFile(cmd.Context(), eng, raw)
 			if err != nil {
 				return err
@@ -116,6 +133,7 @@ see docs/policy.md) and print the decision and the rules behind it. FILE may be
 	}
 	cmd.Flags().StringVarP(&input, "input", "i", "", "policy input document (JSON file, or - for stdin)")
 	cmd.Flags().StringVar(&dir, "policy-dir", "", "policy directory (default: the built-in policies)")
+	cmd.Flags().BoolVar(&explain, "explain", false, "also print the rules that held, in evaluation order, with the values they saw")
 	_ = cmd.MarkFlagRequired("input")
 	return cmd
 }
@@ -184,4 +202,22 @@ func printPolicyResult(p *printer, res policy.Result) error {
 		return err
 	}
 	return p.Table([]string{"QUOTA", "KIND", "LIMIT"}, qrows)
+}
+
+// printFired prints the rules that held with their values.
+func printFired(p *printer, fired []policy.Fired) error {
+	if err := p.Linef("\nRules that held, in evaluation order:"); err != nil {
+		return err
+	}
+	for _, f := range fired {
+		if err := p.Linef("  %s  (%s)", f.Rule, f.Location); err != nil {
+			return err
+		}
+		for _, v := range f.Values {
+			if err := p.Linef("      %s = %s", v.Name, v.Value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

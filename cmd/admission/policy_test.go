@@ -105,6 +105,31 @@ func TestPolicyEval(t *testing.T) {
 				t.Fatalf("output:\n%s", out)
 			}
 		}},
+		{name: "explained", args: []string{"policy", "eval", "-i", file, "--explain"}, check: func(t *testing.T, out string) {
+			for _, want := range []string{"Rules that held, in evaluation order:", "violations  (rules.rego:", "msg = ", "rule = \"scope.environment\""} {
+				if !strings.Contains(out, want) {
+					t.Fatalf("explained output lacks %q:\n%s", want, out)
+				}
+			}
+		}},
+		{name: "explained as JSON", args: []string{"policy", "eval", "-i", file, "--explain", "-o", "json"}, check: func(t *testing.T, out string) {
+			var res struct {
+				Fired []struct {
+					Rule, Location string
+					Values         []struct{ Name, Value string }
+				}
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, f := range res.Fired {
+				found = found || f.Rule == "violations" && len(f.Values) > 0
+			}
+			if !found {
+				t.Fatalf("no violations rule with values in %s", out)
+			}
+		}},
 		{name: "unknown input field", args: []string{"policy", "eval", "-i", "-"}, stdin: `{"event":{},"bogus":1}`, wantErr: `unknown top-level field(s) "bogus"`},
 		{name: "input is required", args: []string{"policy", "eval"}, wantErr: "input"},
 	}

@@ -31,6 +31,21 @@ func EvalFile(ctx context.Context, ev Evaluator, input []byte) (Result, error) {
 	return ev.Evaluate(ctx, in)
 }
 
+// ExplainFile is EvalFile with the rules that held (Engine.Explain).
+func ExplainFile(ctx context.Context, e *Engine, input []byte) (Result, []Fired, error) {
+	in, err := DecodeInput(input)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	if err := in.Event.Validate(); err != nil {
+		return Result{}, nil, fmt.Errorf("input: %w", err)
+	}
+	if in.Now == "" {
+		in.Now = time.Now().UTC().Format(time.RFC3339)
+	}
+	return e.Explain(ctx, in)
+}
+
 // DecodeInput decodes an Input document strictly: it must be one JSON object
 // with an event; unknown fields, at the top level (all named in the error) or
 // inside event, agent or usage, are errors; now, when set, must be an RFC 3339
