@@ -331,6 +331,11 @@ func TestBypassStoreOutageProductionFailsClosed(t *testing.T) {
 				assertNotProceeding(t, "a GitLab production job's admission gate", out, err)
 				out, err = o.waitingClient(t, map[string]string{"AGENTGATE_HOOK_TOKEN": hookToken}, "hook", "presync", "--app", "shop")
 				assertNotProceeding(t, "an agent's production sync's presync hook", out, err)
+				// A client that gave up may leave its last request waiting
+				// on the store (SQLite's busy timeout); close the listener,
+				// which waits for it, so that it is refused before the
+				// store comes back rather than decided after.
+				o.srv.Close()
 			}
 			o.recover(t)
 			testNothingDecidedDuringOutage(t, o, gateToken)
