@@ -13,6 +13,9 @@ const (
 	KindDeploy   Kind = "deploy"
 	KindWorkflow Kind = "workflow"
 	KindSync     Kind = "sync"
+	// KindAPI is an agent's call to an API or a tool, asked about by an
+	// API or MCP gateway (the AuthZEN endpoint).
+	KindAPI Kind = "api"
 )
 
 // Phase says whether an event starts something (and may be charged), ends
@@ -152,6 +155,15 @@ func PrincipalLooksMachine(p string) bool {
 		return strings.HasPrefix(name, "proj:")
 	}
 	return false
+}
+
+// NameLooksMachine reports whether a bare account name has the shape of a
+// machine account under any provider ("x[bot]", a GitLab bot user, a
+// Kubernetes service account, an Argo CD project role), for principals
+// whose provider has no rule of its own.
+func NameLooksMachine(name string) bool {
+	return strings.HasSuffix(name, "[bot]") || isGitLabBot(name) ||
+		strings.HasPrefix(name, "system:serviceaccount:") || strings.HasPrefix(name, "proj:")
 }
 
 // isGitLabBot matches GitLab's project and group access token users,

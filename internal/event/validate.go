@@ -29,11 +29,11 @@ func (e *Event) Validate() error {
 		return apperr.Invalid("event.provider is required")
 	}
 	switch e.Kind {
-	case KindBuild, KindDeploy, KindWorkflow, KindSync:
+	case KindBuild, KindDeploy, KindWorkflow, KindSync, KindAPI:
 	case "":
-		return apperr.Invalid("event.kind is required (build, deploy, workflow or sync)")
+		return apperr.Invalid("event.kind is required (build, deploy, workflow, sync or api)")
 	default:
-		return apperr.Invalid("event.kind %q is not one of build, deploy, workflow, sync", e.Kind)
+		return apperr.Invalid("event.kind %q is not one of build, deploy, workflow, sync, api", e.Kind)
 	}
 	switch e.Phase {
 	case "", PhaseStart, PhaseEnd, PhaseReport:

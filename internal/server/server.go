@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/approval"
+	"github.com/agentgate/agentgate/internal/authzen"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/console"
 	"github.com/agentgate/agentgate/internal/enforce"
@@ -78,6 +79,7 @@ type Server struct {
 	log            *slog.Logger
 	store          Store
 	gate           *gate.Gate
+	authzen        *authzen.Service
 	registry       *registry.Service
 	approvals      *approval.Service
 	dispatch       *enforce.Dispatcher
@@ -113,6 +115,9 @@ func New(o Options) *Server {
 		providers: o.Providers, tokens: o.Tokens, policyStatus: o.PolicyStatus, metrics: o.Metrics,
 		gatherer: o.Gatherer, maxBody: o.Config.MaxBodyBytes, requestTimeout: o.Config.RequestTimeout,
 		bg: newBackground(), tracer: o.Tracing.Tracer(), propagator: propagation.TraceContext{},
+	}
+	if o.Gate != nil && o.Registry != nil {
+		s.authzen = authzen.New(o.Gate, o.Registry)
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
@@ -219,6 +224,13 @@ func (s *Server) routes(o Options) *gin.Engine {
 	api.GET("/rollbacks/:id", viewer, s.getRollback)
 	api.GET("/rollback/watches", viewer, s.listWatches)
 	api.POST("/evaluate", viewer, s.evaluate)
+
+	// OpenID AuthZEN 1.0: an API or MCP gateway asks whether an agent may
+	// act. Decided (charged, audited) like a webhook, so operator.
+	access := r.Group("/access/v1", s.withBodyLimit(), s.withTimeout(), s.authenticate(), operator)
+	access.POST("/evaluation", s.authzenEvaluation)
+	access.POST("/evaluations", s.authzenEvaluations)
+	r.GET("/.well-known/authzen-configuration", s.authzenMetadata)
 	return r
 }
 
