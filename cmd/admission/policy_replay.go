@@ -32,24 +32,8 @@ policy's own decision, before kill switches and quotas. Nothing is changed
 on the server.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			now := time.Now()
-			q := client.InputsQuery{Max: max}
-			var err error
-			switch {
-			case since != "" && from != "":
-				return fmt.Errorf("give --since or --from, not both")
-			case since != "":
-				d, err := parseDays(since)
-				if err != nil {
-					return fmt.Errorf("--since: %w", err)
-				}
-				q.From = now.Add(-d).UTC().Truncate(time.Second)
-			default:
-				if q.From, err = optionalTimeFlag("from", from, now, -1); err != nil {
-					return err
-				}
-			}
-			if q.To, err = optionalTimeFlag("to", to, now, -1); err != nil {
+			q, err := inputsWindow(since, from, to, max)
+			if err != nil {
 				return err
 			}
 			fsys, source, err := policySet(dir)
@@ -93,6 +77,32 @@ on the server.`,
 	f.IntVar(&examples, "examples", 3, "examples to show per change")
 	_ = cmd.MarkFlagRequired("policy-dir")
 	return cmd
+}
+
+// inputsWindow reads the --since, --from and --to flags of replay and
+// shadow-report.
+func inputsWindow(since, from, to string, max int) (client.InputsQuery, error) {
+	now := time.Now()
+	q := client.InputsQuery{Max: max}
+	var err error
+	switch {
+	case since != "" && from != "":
+		return q, fmt.Errorf("give --since or --from, not both")
+	case since != "":
+		d, err := parseDays(since)
+		if err != nil {
+			return q, fmt.Errorf("--since: %w", err)
+		}
+		q.From = now.Add(-d).UTC().Truncate(time.Second)
+	default:
+		if q.From, err = optionalTimeFlag("from", from, now, -1); err != nil {
+			return q, err
+		}
+	}
+	if q.To, err = optionalTimeFlag("to", to, now, -1); err != nil {
+		return q, err
+	}
+	return q, nil
 }
 
 // parseDays reads a Go duration or a whole number of days ("7d").
@@ -200,25 +210,8 @@ also evaluated on every decision as it is made, counted in
 agentgate_shadow_decisions_total and agentgate_shadow_changes_total.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			now := time.Now()
-			var q client.InputsQuery
-			q.Max = max
-			var err error
-			switch {
-			case since != "" && from != "":
-				return fmt.Errorf("give --since or --from, not both")
-			case since != "":
-				d, err := parseDays(since)
-				if err != nil {
-					return fmt.Errorf("--since: %w", err)
-				}
-				q.From = now.Add(-d).UTC().Truncate(time.Second)
-			default:
-				if q.From, err = optionalTimeFlag("from", from, now, -1); err != nil {
-					return err
-				}
-			}
-			if q.To, err = optionalTimeFlag("to", to, now, -1); err != nil {
+			q, err := inputsWindow(since, from, to, max)
+			if err != nil {
 				return err
 			}
 			s, err := a.session(cmd)

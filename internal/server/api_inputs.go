@@ -22,23 +22,31 @@ const (
 // errInputsEnough stops a scan at ?max=.
 var errInputsEnough = errors.New("enough inputs")
 
+// timeWindow reads ?from= (defaultFrom when absent) and ?to=.
+func timeWindow(c *gin.Context, defaultFrom time.Time) (from, to time.Time, err error) {
+	if from, err = parseTime(c, "from"); err != nil {
+		return from, to, err
+	}
+	if to, err = parseTime(c, "to"); err != nil {
+		return from, to, err
+	}
+	if from.IsZero() {
+		from = defaultFrom
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return from, to, apperr.Invalid("from must be before to")
+	}
+	return from, to, nil
+}
+
 // exportInputs streams the recorded policy inputs of [from, to) as NDJSON,
 // oldest first, for `admission policy replay`: one replay.Recorded a line,
 // at most ?max= of them (default 100,000), then {"end": {"records": N,
 // "more": bool}}; ?after= resumes after a seq.
 func (s *Server) exportInputs(c *gin.Context) {
-	from, err := parseTime(c, "from")
+	from, to, err := timeWindow(c, time.Time{})
 	if err != nil {
 		s.fail(c, err)
-		return
-	}
-	to, err := parseTime(c, "to")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
-		s.fail(c, apperr.Invalid("from must be before to"))
 		return
 	}
 	limit, err := intParam(c, "max", defaultInputsMax, maxInputsMax)
@@ -87,21 +95,9 @@ func (s *Server) shadowReport(c *gin.Context) {
 		s.fail(c, apperr.New(apperr.KindUnavailable, "no shadow policy is configured (policy.shadow_dir)"))
 		return
 	}
-	from, err := parseTime(c, "from")
+	from, to, err := timeWindow(c, time.Now().Add(-24*time.Hour))
 	if err != nil {
 		s.fail(c, err)
-		return
-	}
-	to, err := parseTime(c, "to")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if from.IsZero() {
-		from = time.Now().Add(-24 * time.Hour)
-	}
-	if !to.IsZero() && !from.Before(to) {
-		s.fail(c, apperr.Invalid("from must be before to"))
 		return
 	}
 	limit, err := intParam(c, "max", defaultInputsMax, maxInputsMax)

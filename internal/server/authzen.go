@@ -13,13 +13,8 @@ import (
 // authzenEvaluation is POST /access/v1/evaluation: one OpenID AuthZEN
 // access evaluation, decided by the gate. The answer echoes X-Request-ID.
 func (s *Server) authzenEvaluation(c *gin.Context) {
-	c.Header("X-Request-ID", c.GetHeader("X-Request-ID"))
-	if s.authzenOff(c) {
-		return
-	}
-	body, err := io.ReadAll(c.Request.Body)
-	if err != nil {
-		s.fail(c, apperr.FromBodyRead(err))
+	body, ok := s.authzenBody(c)
+	if !ok {
 		return
 	}
 	e, err := authzen.DecodeEvaluation(body)
@@ -38,13 +33,8 @@ func (s *Server) authzenEvaluation(c *gin.Context) {
 // authzenEvaluations is POST /access/v1/evaluations: a batch with default
 // values and an evaluations semantic.
 func (s *Server) authzenEvaluations(c *gin.Context) {
-	c.Header("X-Request-ID", c.GetHeader("X-Request-ID"))
-	if s.authzenOff(c) {
-		return
-	}
-	body, err := io.ReadAll(c.Request.Body)
-	if err != nil {
-		s.fail(c, apperr.FromBodyRead(err))
+	body, ok := s.authzenBody(c)
+	if !ok {
 		return
 	}
 	list, semantic, err := authzen.DecodeBatch(body)
@@ -80,10 +70,18 @@ func (s *Server) authzenMetadata(c *gin.Context) {
 		AccessEvaluationEndpoint: issuer + "/access/v1/evaluation", AccessEvaluationsEndpoint: issuer + "/access/v1/evaluations"})
 }
 
-func (s *Server) authzenOff(c *gin.Context) bool {
+// authzenBody echoes X-Request-ID and reads the request body; false when
+// it answered already.
+func (s *Server) authzenBody(c *gin.Context) ([]byte, bool) {
+	c.Header("X-Request-ID", c.GetHeader("X-Request-ID"))
 	if s.authzen == nil {
 		s.fail(c, apperr.New(apperr.KindUnavailable, "this server has no gate to decide access evaluations"))
-		return true
+		return nil, false
 	}
-	return false
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		s.fail(c, apperr.FromBodyRead(err))
+		return nil, false
+	}
+	return body, true
 }
