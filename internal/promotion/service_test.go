@@ -120,6 +120,7 @@ func TestRecord(t *testing.T) {
 	a := f.agent()
 	f.appendRecord(a, audit.KindKill, "", 10*24*time.Hour+time.Hour)
 	f.appendRecord(a, audit.KindDecision, "allow", 31*24*time.Hour) // outside the window
+	f.appendRecord(a, audit.KindRollback, "", 120*24*time.Hour)     // past the 90-day look-back: none
 	r, err := f.svc.Record(t.Context(), a)
 	if err != nil {
 		t.Fatal(err)
