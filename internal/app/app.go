@@ -161,6 +161,17 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.Metrics.Init(preg.Names(),
 		[]string{agents.TypeCoding, agents.TypeTesting, agents.TypeDeployment, agents.TypeDataPipeline, "human", "unregistered"},
 		[]string{"builds_per_hour", "api_calls_per_minute", "concurrent_environments", "concurrent_workflows"})
+	if cfg.Promotion.Mode != "off" {
+		if a.Promotion, err = promotion.New(promotion.Options{Store: st, Registry: a.Registry, Policy: a.Policy,
+			Mode: promotion.Mode(cfg.Promotion.Mode), Window: cfg.Promotion.Window, Logger: log.With("component", "promotion"), Now: o.Now,
+			OnProposal: func(ctx context.Context, p store.Proposal) {
+				if a.Slack != nil {
+					a.Slack.PromotionProposed(ctx, p)
+				}
+			}}); err != nil {
+			return nil, err
+		}
+	}
 	if a.Slack, err = a.newSlack(log.With("component", "slack")); err != nil {
 		return nil, err
 	}
@@ -221,12 +232,6 @@ func New(ctx context.Context, o Options) (*App, error) {
 		approvalOpts.OnResolved = a.Slack.ApprovalResolved
 	}
 	a.Approvals = approval.New(approvalOpts)
-	if cfg.Promotion.Mode != "off" {
-		if a.Promotion, err = promotion.New(promotion.Options{Store: st, Registry: a.Registry, Policy: a.Policy,
-			Mode: promotion.Mode(cfg.Promotion.Mode), Window: cfg.Promotion.Window, Logger: log.With("component", "promotion"), Now: o.Now}); err != nil {
-			return nil, err
-		}
-	}
 	tokens, err := a.staticTokens(o.Announce)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/approval"
 	slackui "github.com/agentgate/agentgate/internal/approval/slack"
+	"github.com/agentgate/agentgate/internal/promotion"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/store"
 )
@@ -64,6 +65,7 @@ func (a *App) newSlack(log *slog.Logger) (*slackui.Notifier, error) {
 		DMOwner: c.DMOwner, APIURL: apiURL, Resolver: slackResolver{a: a}, Refs: slackRefs{st: a.Store},
 		CompareURL:  a.commitURL,
 		AgentLookup: func(ctx context.Context, id string) (agents.Agent, error) { return a.Store.GetAgent(ctx, id) },
+		Promotions:  slackPromotions(a.Promotion),
 		Logger:      log,
 	})
 	if err != nil {
@@ -84,4 +86,12 @@ func (a *App) commitURL(ap store.Approval) string {
 		return l.CommitURL(ap.Repo, ap.SHA)
 	}
 	return ""
+}
+
+// slackPromotions lets Slack decide promotions, nil when promotion is off.
+func slackPromotions(p *promotion.Service) slackui.Promotions {
+	if p == nil {
+		return nil
+	}
+	return p
 }

@@ -126,3 +126,12 @@ func ignoreConflict(err error) error {
 	}
 	return err
 }
+
+// Proposal returns one proposal.
+func (s *Service) Proposal(ctx context.Context, id string) (store.Proposal, error) {
+	p, err := s.o.Store.GetProposal(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Proposal{}, apperr.NotFound("promotion proposal %q not found", id)
+	}
+	return p, err
+}

@@ -122,6 +122,11 @@ func (n *Notifier) blockActions(ctx context.Context, ic slack.InteractionCallbac
 			n.background(ctx, "reject from Slack", id, func(ctx context.Context) error {
 				return n.openReject(ctx, user, trigger, id, channel, ts)
 			})
+		case actionPromoConfirm, actionPromoRefuse:
+			confirm := act.ActionID == actionPromoConfirm
+			n.background(ctx, "decide a promotion from Slack", id, func(ctx context.Context) error {
+				return n.decidePromotion(ctx, user, id, confirm, channel, ts)
+			})
 		}
 	}
 }

@@ -94,6 +94,9 @@ type Options struct {
 	Refs MessageRefs
 	// AgentLookup fills in the agent's name, type and tier (optional).
 	AgentLookup AgentLookup
+	// Promotions decides the promotion proposals posted with
+	// PromotionProposed (optional: nil when promotion is off).
+	Promotions Promotions
 	// CompareURL links the ref and commit to a diff view (optional; an
 	// empty result means no link).
 	CompareURL func(store.Approval) string
