@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -21,6 +22,27 @@ const (
 
 // errInputsEnough stops a scan at ?max=.
 var errInputsEnough = errors.New("enough inputs")
+
+// scanRecorded calls fn with each recorded input of [from, to) after
+// after, decoded, at most limit of them; more says it stopped there.
+func (s *Server) scanRecorded(ctx context.Context, from, to time.Time, after int64, limit int, fn func(replay.Recorded) error) (n int, more bool, err error) {
+	err = s.store.ScanInputs(ctx, from, to, after, func(seq int64, at time.Time, body []byte) error {
+		if n == limit {
+			more = true
+			return errInputsEnough
+		}
+		rec, err := s.inputs.Decode(seq, at, body)
+		if err != nil {
+			return err
+		}
+		n++
+		return fn(rec)
+	})
+	if errors.Is(err, errInputsEnough) {
+		err = nil
+	}
+	return n, more, err
+}
 
 // timeWindow reads ?from= (defaultFrom when absent) and ?to=.
 func timeWindow(c *gin.Context, defaultFrom time.Time) (from, to time.Time, err error) {
@@ -65,20 +87,8 @@ func (s *Server) exportInputs(c *gin.Context) {
 	c.Header("Content-Type", "application/x-ndjson")
 	c.Status(http.StatusOK)
 	enc := json.NewEncoder(c.Writer)
-	n, more := 0, false
-	err = s.store.ScanInputs(c.Request.Context(), from, to, after, func(seq int64, at time.Time, body []byte) error {
-		if n == limit {
-			more = true
-			return errInputsEnough
-		}
-		r, err := s.inputs.Decode(seq, at, body)
-		if err != nil {
-			return err
-		}
-		n++
-		return enc.Encode(r)
-	})
-	if err != nil && !errors.Is(err, errInputsEnough) {
+	n, more, err := s.scanRecorded(c.Request.Context(), from, to, after, limit, func(r replay.Recorded) error { return enc.Encode(r) })
+	if err != nil {
 		s.streamStopped(c.Request.Context(), "policy inputs export", err)
 		_ = enc.Encode(apperr.Body{Error: apperr.Detail{Code: string(apperr.KindInternal), Message: "export interrupted; resume with after=<last seq>", RequestID: requestID(c)}})
 		return
@@ -113,22 +123,12 @@ func (s *Server) shadowReport(c *gin.Context) {
 	noWriteDeadline(c)
 	ctx := c.Request.Context()
 	rep := replay.NewReport(examples)
-	n, more := 0, false
-	err = s.store.ScanInputs(ctx, from, to, 0, func(seq int64, at time.Time, body []byte) error {
-		if n == limit {
-			more = true
-			return errInputsEnough
-		}
-		rec, err := s.inputs.Decode(seq, at, body)
-		if err != nil {
-			return err
-		}
-		n++
+	_, more, err := s.scanRecorded(ctx, from, to, 0, limit, func(rec replay.Recorded) error {
 		res, err := s.shadow.Evaluate(ctx, rec.Input)
 		rep.Add(rec, replay.Summarize(res.Decision), err)
 		return nil
 	})
-	if err != nil && !errors.Is(err, errInputsEnough) {
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
