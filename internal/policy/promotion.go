@@ -29,8 +29,7 @@ type TrackRecord struct {
 	Kills     int64 `json:"kills"`
 	Rollbacks int64 `json:"rollbacks"`
 	// DaysSince* are whole days since the agent's last kill switch,
-	// rollback and tier change records; -1 when it has none in the
-	// look-back (three record windows, at least 90 days).
+	// rollback and tier change records; -1 when it has none.
 	DaysSinceKill       int `json:"days_since_kill"`
 	DaysSinceRollback   int `json:"days_since_rollback"`
 	DaysSinceTierChange int `json:"days_since_tier_change"`

@@ -125,18 +125,14 @@ func (s *Service) Record(ctx context.Context, a agents.Agent) (policy.TrackRecor
 			}
 		}
 	}
-	// The last kill, rollback and tier change are looked for over a
-	// bounded past (lookBack): an agent's records are read newest first
-	// until one of the kind, and a busy agent without one would otherwise
-	// be read to its first decision every pass.
-	lookFrom := now.Add(-lookBack(s.o.Window))
+	// Each is one seek of the store's index of an agent's rare kinds.
 	for _, since := range []struct {
 		kind audit.Kind
 		dst  *int
 	}{
 		{audit.KindKill, &r.DaysSinceKill}, {audit.KindRollback, &r.DaysSinceRollback}, {audit.KindPromotion, &r.DaysSinceTierChange},
 	} {
-		last, err := s.o.Store.QueryAudit(ctx, store.AuditQuery{AgentID: a.ID, Kind: since.kind, From: lookFrom, Newest: true, Limit: 1})
+		last, err := s.o.Store.QueryAudit(ctx, store.AuditQuery{AgentID: a.ID, Kind: since.kind, Newest: true, Limit: 1})
 		if err != nil {
 			return policy.TrackRecord{}, fmt.Errorf("promotion: record of %s: %w", a.Name, err)
 		}
@@ -147,11 +143,6 @@ func (s *Service) Record(ctx context.Context, a agents.Agent) (policy.TrackRecor
 	}
 	return r, nil
 }
-
-// lookBack is how far back the last kill, rollback and tier change are
-// looked for: three windows, and at least 90 days; older ones count as
-// none (-1).
-func lookBack(window time.Duration) time.Duration { return max(3*window, 90*24*time.Hour) }
 
 // days is whole days in d, never below 0.
 func days(d time.Duration) int { return max(0, int(d/(24*time.Hour))) }

@@ -120,12 +120,12 @@ func TestRecord(t *testing.T) {
 	a := f.agent()
 	f.appendRecord(a, audit.KindKill, "", 10*24*time.Hour+time.Hour)
 	f.appendRecord(a, audit.KindDecision, "allow", 31*24*time.Hour) // outside the window
-	f.appendRecord(a, audit.KindRollback, "", 120*24*time.Hour)     // past the 90-day look-back: none
+	f.appendRecord(a, audit.KindRollback, "", 120*24*time.Hour)     // long before the window, still the last
 	r, err := f.svc.Record(t.Context(), a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := policy.TrackRecord{Days: 30, Decisions: 80, Allowed: 78, Denied: 2, Kills: 1, DaysSinceKill: 10, DaysSinceRollback: -1,
+	want := policy.TrackRecord{Days: 30, Decisions: 80, Allowed: 78, Denied: 2, Kills: 1, DaysSinceKill: 10, DaysSinceRollback: 120,
 		DaysSinceTierChange: -1, AgeDays: 40}
 	if r != want {
 		t.Fatalf("record = %+v\nwant     %+v", r, want)

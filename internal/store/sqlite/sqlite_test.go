@@ -252,3 +252,32 @@ func TestAuditTimeBoundsMigration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "agentgate.db")
 	storetest.AuditTimeBoundsMigration(t, func(t *testing.T) store.Store { return openPath(t, path, "") }, rawExec)
 }
+
+// TestAgentRareKindsUseTheirIndex: an agent's newest record of a rare kind
+// (what the promotion pass asks for each agent) is one seek of the
+// partial index, not a walk of the agent's decisions.
+func TestAgentRareKindsUseTheirIndex(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "plan.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.DB().QueryContext(t.Context(), `EXPLAIN QUERY PLAN SELECT seq, hash, body FROM audit_log
+		WHERE seq > 0 AND agent_id = 'a1' AND kind = 'kill' AND kind <> 'decision' ORDER BY seq DESC LIMIT 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if got := strings.Join(plan, "; "); !strings.Contains(got, "audit_log_agent_rare") {
+		t.Fatalf("plan %q does not use audit_log_agent_rare", got)
+	}
+}
