@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/agentgate/agentgate/internal/agents"
 	"github.com/agentgate/agentgate/internal/apperr"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/store"
@@ -40,7 +41,11 @@ func (s *Service) Refuse(ctx context.Context, who Person, id, reason string) (st
 	if err != nil {
 		return p, err
 	}
-	return s.resolve(ctx, p, store.ProposalRefused, who.Name, reason, nil)
+	a, err := s.o.Registry.Get(ctx, p.AgentID)
+	if err != nil {
+		return p, err
+	}
+	return s.resolve(ctx, p, a, store.ProposalRefused, who.Name, reason, nil)
 }
 
 // decidable returns the pending proposal id if who may decide it.
@@ -76,34 +81,31 @@ func (s *Service) apply(ctx context.Context, p store.Proposal, actor, note strin
 	}
 	if a.Tier != p.FromTier {
 		why := fmt.Sprintf("the agent's tier changed from %s to %s", p.FromTier, a.Tier)
-		_, werr := s.resolve(ctx, p, store.ProposalWithdrawn, Actor, why, nil)
+		_, werr := s.resolve(ctx, p, a, store.ProposalWithdrawn, Actor, why, nil)
 		return p, errors.Join(apperr.Conflict("promotion proposal %s is withdrawn: %s", p.ID, why), ignoreConflict(werr))
 	}
 	reason := fmt.Sprintf("track record (promotion proposal %s)", p.ID)
 	if note != "" {
 		reason += ": " + note
 	}
-	if _, err := s.o.Registry.Promote(ctx, actor, a.ID, p.ToTier, reason); err != nil {
+	promoted, err := s.o.Registry.Promote(ctx, actor, a.ID, p.ToTier, reason)
+	if err != nil {
 		return p, err
 	}
-	return s.resolve(ctx, p, store.ProposalApplied, actor, note, nil)
+	return s.resolve(ctx, p, promoted, store.ProposalApplied, actor, note, nil)
 }
 
-// resolve moves p to state and audits it in one transaction. ev nil takes
-// the evidence the proposal kept.
-func (s *Service) resolve(ctx context.Context, p store.Proposal, state store.ProposalState, by, note string, ev *Evidence) (store.Proposal, error) {
+// resolve moves p, of agent a as it stands now, to state and audits it in
+// one transaction. ev nil takes the evidence the proposal kept.
+func (s *Service) resolve(ctx context.Context, p store.Proposal, a agents.Agent, state store.ProposalState, by, note string, ev *Evidence) (store.Proposal, error) {
 	var e Evidence
 	if ev != nil {
 		e = *ev
 	} else {
 		_ = json.Unmarshal(p.Evidence, &e)
 	}
-	a, err := s.o.Registry.Get(ctx, p.AgentID)
-	if err != nil {
-		return p, err
-	}
 	var out store.Proposal
-	err = s.o.Store.InTx(ctx, func(ctx context.Context, q store.Queries) error {
+	err := s.o.Store.InTx(ctx, func(ctx context.Context, q store.Queries) error {
 		var err error
 		if out, err = q.ResolveProposal(ctx, p.ID, state, by, note, s.o.Now()); err != nil {
 			return err
@@ -134,4 +136,13 @@ func (s *Service) Proposal(ctx context.Context, id string) (store.Proposal, erro
 		return store.Proposal{}, apperr.NotFound("promotion proposal %q not found", id)
 	}
 	return p, err
+}
+
+// Pending returns the agent's pending proposal, nil when it has none.
+func (s *Service) Pending(ctx context.Context, agentID string) (*store.Proposal, error) {
+	list, err := s.o.Store.ListProposals(ctx, store.ProposalFilter{State: store.ProposalPending, AgentID: agentID, Limit: 1})
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return &list[0], nil
 }

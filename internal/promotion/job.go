@@ -62,13 +62,13 @@ func (s *Service) pass(ctx context.Context, a agents.Agent, sum *Summary) error 
 		return err
 	}
 	sum.Assessed++
-	pending, err := s.o.Store.ListProposals(ctx, store.ProposalFilter{State: store.ProposalPending, AgentID: a.ID, Limit: 1})
+	pending, err := s.Pending(ctx, a.ID)
 	if err != nil {
 		return err
 	}
 	ev := Evidence{Record: r, Criteria: as.Criteria, Reasons: as.Reasons}
-	if len(pending) == 1 {
-		p := pending[0]
+	if pending != nil {
+		p := *pending
 		if as.Eligible && p.FromTier == a.Tier && p.ToTier == as.To {
 			return nil // still waiting for a person
 		}
@@ -76,7 +76,7 @@ func (s *Service) pass(ctx context.Context, a agents.Agent, sum *Summary) error 
 		if p.FromTier != a.Tier {
 			why = fmt.Sprintf("the agent's tier changed from %s to %s", p.FromTier, a.Tier)
 		}
-		if _, err := s.resolve(ctx, p, store.ProposalWithdrawn, Actor, why, &ev); err != nil && !errors.Is(err, store.ErrConflict) {
+		if _, err := s.resolve(ctx, p, a, store.ProposalWithdrawn, Actor, why, &ev); err != nil && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 		sum.Withdrawn++

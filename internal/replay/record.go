@@ -2,7 +2,6 @@ package replay
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -120,7 +119,7 @@ func (c *Codec) Decode(seq int64, at time.Time, b []byte) (Recorded, error) {
 		return Recorded{}, fmt.Errorf("replay: record %d: %w", seq, err)
 	}
 	if v.Decision.Outcome == "" {
-		return Recorded{}, errors.New("replay: record " + fmt.Sprint(seq) + " has no decision")
+		return Recorded{}, fmt.Errorf("replay: record %d has no decision", seq)
 	}
 	return Recorded{Seq: seq, Time: at.UTC(), Revision: v.Revision, Input: v.Input, Decision: v.Decision}, nil
 }

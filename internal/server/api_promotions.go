@@ -19,6 +19,7 @@ type Promotions interface {
 	Assess(ctx context.Context, a agents.Agent) (policy.TrackRecord, policy.Assessment, error)
 	Confirm(ctx context.Context, who promotion.Person, id, note string) (store.Proposal, error)
 	Refuse(ctx context.Context, who promotion.Person, id, reason string) (store.Proposal, error)
+	Pending(ctx context.Context, agentID string) (*store.Proposal, error)
 	Mode() promotion.Mode
 }
 
@@ -68,13 +69,9 @@ func (s *Server) getAgentRecord(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	pending, err := s.store.ListProposals(ctx, store.ProposalFilter{State: store.ProposalPending, AgentID: a.ID, Limit: 1})
-	if err != nil {
+	if out.Pending, err = s.promotions.Pending(ctx, a.ID); err != nil {
 		s.fail(c, err)
 		return
-	}
-	if len(pending) == 1 {
-		out.Pending = &pending[0]
 	}
 	c.JSON(http.StatusOK, out)
 }

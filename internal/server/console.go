@@ -120,11 +120,7 @@ type consolePromotions struct{ s *Server }
 var _ console.Promotions = consolePromotions{}
 
 func (c consolePromotions) Pending(ctx context.Context, agentID string) (*store.Proposal, error) {
-	list, err := c.s.store.ListProposals(ctx, store.ProposalFilter{State: store.ProposalPending, AgentID: agentID, Limit: 1})
-	if err != nil || len(list) == 0 {
-		return nil, err
-	}
-	return &list[0], nil
+	return c.s.promotions.Pending(ctx, agentID)
 }
 
 func (c consolePromotions) Decide(ctx context.Context, p console.Person, id string, confirm bool, text string) (store.Proposal, error) {

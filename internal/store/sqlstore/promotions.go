@@ -69,14 +69,7 @@ func (x *queries) GetProposal(ctx context.Context, id string) (store.Proposal, e
 }
 
 func getProposal(ctx context.Context, q querier, id, suffix string) (store.Proposal, error) {
-	p, err := scanBody[store.Proposal](q.QueryRowContext(ctx, `SELECT body FROM promotion_proposals WHERE id = $1`+suffix, id), "proposal")
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return store.Proposal{}, fmt.Errorf("proposal %q: %w", id, store.ErrNotFound)
-	case err != nil:
-		return store.Proposal{}, fmt.Errorf("sqlstore: get proposal %q: %w", id, err)
-	}
-	return p, nil
+	return getBody[store.Proposal](ctx, q, "promotion_proposals", "proposal", id, suffix)
 }
 
 // ListProposals returns matching proposals, newest first.

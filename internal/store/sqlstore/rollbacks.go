@@ -34,6 +34,19 @@ func scanBody[T any](sc rowScanner, what string) (T, error) {
 	return v, nil
 }
 
+// getBody reads the body of one row of table by id (with suffix, such as
+// FOR UPDATE, appended), or ErrNotFound naming it as what.
+func getBody[T any](ctx context.Context, q querier, table, what, id, suffix string) (T, error) {
+	v, err := scanBody[T](q.QueryRowContext(ctx, `SELECT body FROM `+table+` WHERE id = $1`+suffix, id), what)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return v, fmt.Errorf("%s %q: %w", what, id, store.ErrNotFound)
+	case err != nil:
+		return v, fmt.Errorf("sqlstore: get %s %q: %w", what, id, err)
+	}
+	return v, nil
+}
+
 // queryBodies runs a query selecting one body column and decodes each row.
 func queryBodies[T any](ctx context.Context, q querier, what, query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
@@ -118,14 +131,7 @@ func (x *queries) UpdateWatch(ctx context.Context, w store.Watch) error {
 
 // GetWatch returns the watch or ErrNotFound.
 func (x *queries) GetWatch(ctx context.Context, id string) (store.Watch, error) {
-	w, err := scanBody[store.Watch](x.conn().QueryRowContext(ctx, `SELECT body FROM rollback_watches WHERE id = $1`, id), "watch")
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return store.Watch{}, fmt.Errorf("watch %q: %w", id, store.ErrNotFound)
-	case err != nil:
-		return store.Watch{}, fmt.Errorf("sqlstore: get watch %q: %w", id, err)
-	}
-	return w, nil
+	return getBody[store.Watch](ctx, x.conn(), "rollback_watches", "watch", id, "")
 }
 
 // DueWatches returns up to limit live watches due at now, earliest first
@@ -229,14 +235,7 @@ func (x *queries) GetRollback(ctx context.Context, id string) (store.Rollback, e
 // getRollback reads one rollback, with suffix (FOR UPDATE) appended to
 // the query.
 func getRollback(ctx context.Context, q querier, id, suffix string) (store.Rollback, error) {
-	r, err := scanBody[store.Rollback](q.QueryRowContext(ctx, `SELECT body FROM rollbacks WHERE id = $1`+suffix, id), "rollback")
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return store.Rollback{}, fmt.Errorf("rollback %q: %w", id, store.ErrNotFound)
-	case err != nil:
-		return store.Rollback{}, fmt.Errorf("sqlstore: get rollback %q: %w", id, err)
-	}
-	return r, nil
+	return getBody[store.Rollback](ctx, q, "rollbacks", "rollback", id, suffix)
 }
 
 // ClaimRollback moves a pending rollback to running (compare-and-set) and
