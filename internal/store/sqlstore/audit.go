@@ -30,25 +30,17 @@ func (x *queries) AppendAudit(ctx context.Context, r *audit.Record) error {
 		return apperr.Invalid("audit record is nil")
 	}
 	return x.atomic(ctx, false, func(q *queries) error {
-		if lock := q.s.dialect.AuditLock; lock != "" {
-			if _, err := q.conn().ExecContext(ctx, lock); err != nil {
-				return fmt.Errorf("sqlstore: lock audit log: %w", err)
-			}
+		head, err := q.lockAuditHead(ctx)
+		if err != nil {
+			return err
 		}
-		prevSeq, prevHash := int64(0), audit.GenesisHash
-		var prevMono, prevLag int64
-		err := q.conn().QueryRowContext(ctx, `SELECT seq, hash, at_mono_us, lag_max_us FROM audit_log ORDER BY seq DESC LIMIT 1`).
-			Scan(&prevSeq, &prevHash, &prevMono, &prevLag)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlstore: read audit head: %w", err)
-		}
-		body, err := audit.Seal(r, prevSeq, prevHash)
+		body, err := audit.Seal(r, head.seq, head.hash)
 		if err != nil {
 			return err
 		}
 		at := micros(r.Time)
-		mono := max(prevMono, at)
-		lag := max(prevLag, mono-at)
+		next := auditHead{seq: r.Seq, hash: r.Hash, monoUs: max(head.monoUs, at)}
+		next.lagMaxUs = max(head.lagMaxUs, next.monoUs-at)
 		outcome := ""
 		if r.Decision != nil {
 			outcome = r.Decision.Outcome
@@ -56,11 +48,40 @@ func (x *queries) AppendAudit(ctx context.Context, r *audit.Record) error {
 		if _, err := q.conn().ExecContext(ctx, `INSERT INTO audit_log
 			(seq, id, at_us, at_mono_us, lag_max_us, kind, agent_id, owner, outcome, provider, hash, body)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			r.Seq, r.ID, at, mono, lag, string(r.Kind), r.AgentID, r.Owner, outcome, r.Provider, r.Hash, string(body)); err != nil {
+			r.Seq, r.ID, at, next.monoUs, next.lagMaxUs, string(r.Kind), r.AgentID, r.Owner, outcome, r.Provider, r.Hash, string(body)); err != nil {
 			return fmt.Errorf("sqlstore: append audit record %d: %w", r.Seq, err)
+		}
+		if q.st != nil {
+			q.st.head = &next
 		}
 		return nil
 	})
+}
+
+// lockAuditHead takes the audit chain's lock, where the dialect has one,
+// and returns the chain head. Both are asked once per transaction: the lock
+// is held until the transaction ends, so no other append can move the head
+// but this transaction's own, which it remembers.
+func (q *queries) lockAuditHead(ctx context.Context) (auditHead, error) {
+	st := q.st
+	if st != nil && st.head != nil {
+		return *st.head, nil
+	}
+	if lock := q.s.dialect.AuditLock; lock != "" && (st == nil || !st.auditLocked) {
+		if _, err := q.conn().ExecContext(ctx, lock); err != nil {
+			return auditHead{}, fmt.Errorf("sqlstore: lock audit log: %w", err)
+		}
+		if st != nil {
+			st.auditLocked = true
+		}
+	}
+	head := auditHead{hash: audit.GenesisHash}
+	err := q.conn().QueryRowContext(ctx, `SELECT seq, hash, at_mono_us, lag_max_us FROM audit_log ORDER BY seq DESC LIMIT 1`).
+		Scan(&head.seq, &head.hash, &head.monoUs, &head.lagMaxUs)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return auditHead{}, fmt.Errorf("sqlstore: read audit head: %w", err)
+	}
+	return head, nil
 }
 
 // QueryAudit returns the records matching q in ascending sequence after

@@ -31,6 +31,35 @@ type querier interface {
 type queries struct {
 	s  *Store
 	tx *sql.Tx
+	// st is what the transaction has learnt so far; nil without one.
+	st *txState
+}
+
+// txState is what one transaction knows of its own writes, shared by the
+// calls of a shared transaction, so that each does not ask again.
+type txState struct {
+	// auditLocked is set once the audit chain's lock is held (it is held
+	// until the transaction ends).
+	auditLocked bool
+	// head is the chain head after this transaction's last append; nil
+	// until the transaction appended (or after a savepoint was rolled back).
+	head *auditHead
+}
+
+// auditHead is the last record of the audit chain: what the next append
+// seals after.
+type auditHead struct {
+	seq      int64
+	hash     string
+	monoUs   int64
+	lagMaxUs int64
+}
+
+// forget drops what a rolled-back savepoint may have undone.
+func (st *txState) forget() {
+	if st != nil {
+		*st = txState{}
+	}
 }
 
 // conn returns what statements run on: the transaction or the database,
@@ -73,7 +102,7 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 			s.log.WarnContext(ctx, "sqlstore: rollback failed", "err", rbErr)
 		}
 	}()
-	if err := fn(&queries{s: s, tx: tx}); err != nil {
+	if err := fn(&queries{s: s, tx: tx, st: &txState{}}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -100,6 +129,10 @@ func (x *queries) atomic(ctx context.Context, withSavepoint bool, fn func(q *que
 		return fmt.Errorf("sqlstore: savepoint: %w", err)
 	}
 	if err := fn(x); err != nil {
+		// The savepoint's writes are undone, and on PostgreSQL a lock
+		// taken under it is released: what the transaction knew of them
+		// no longer holds.
+		x.st.forget()
 		if _, rbErr := x.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); rbErr != nil {
 			return errors.Join(err, fmt.Errorf("sqlstore: rollback to savepoint: %w", rbErr))
 		}

@@ -208,3 +208,33 @@ func testSharedTransactions(t *testing.T, s suite) {
 		}
 	})
 }
+
+// testAppendsInOneTransaction checks that appends made in one transaction
+// seal after each other, also across a savepoint rolled back between them
+// and with a clock that steps back (what the transaction remembers of the
+// chain head must be what the log says).
+func testAppendsInOneTransaction(t *testing.T, s suite) {
+	st := s.open(t)
+	createAgent(t, st, newAgent("twin", "github:twin"))
+	must(t, st.AppendAudit(t.Context(), decisionRecord(1, "a", "allow")))
+	err := st.InTx(t.Context(), func(ctx context.Context, q store.Queries) error {
+		for _, i := range []int{5, 2} {
+			rec := decisionRecord(i, "a", "allow")
+			if err := q.AppendAudit(ctx, rec); err != nil {
+				return err
+			}
+			// A method that fails under its own savepoint.
+			wantErr(t, q.CreateAgent(ctx, newAgent("twin", "github:twin")), store.ErrConflict)
+		}
+		return q.AppendAudit(ctx, decisionRecord(7, "a", "deny"))
+	})
+	must(t, err)
+	chainHolds(t, st, 4)
+	// The record of second 2 came after that of second 5: the window
+	// [2s, 3s) must still find it.
+	got, err := st.QueryAudit(t.Context(), store.AuditQuery{From: baseTime().Add(2 * time.Second), To: baseTime().Add(3 * time.Second)})
+	must(t, err)
+	if len(got) != 1 || got[0].ID != "rec-2" || got[0].Seq != 3 {
+		t.Fatalf("window [2s, 3s): %+v, want rec-2 at seq 3", got)
+	}
+}

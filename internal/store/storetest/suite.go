@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"LeaderLease", testLeaderLease},
 		{"Transactions", testTransactions},
 		{"SharedTransactions", testSharedTransactions},
+		{"AppendsInOneTransaction", testAppendsInOneTransaction},
 		{"Attributions", testAttributions},
 	}
 	for _, g := range groups {
