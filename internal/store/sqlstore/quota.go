@@ -223,26 +223,11 @@ func (x *queries) Leases(ctx context.Context, f store.LeaseFilter, now time.Time
 
 // QuotaUsage returns the agent's use of every quota it was charged, by name.
 func (x *queries) QuotaUsage(ctx context.Context, agentID string, now time.Time) ([]store.QuotaUsage, error) {
-	counts := map[string]int64{}
-	rows, err := x.conn().QueryContext(ctx, `SELECT name, COUNT(*) FROM quota_leases
-		WHERE agent_id = $1 AND expires_at_us > $2 GROUP BY name`, agentID, micros(now))
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: quota usage of %q: %w", agentID, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var n int64
-		if err := rows.Scan(&name, &n); err != nil {
-			return nil, fmt.Errorf("sqlstore: quota usage of %q: %w", agentID, err)
-		}
-		counts[name] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: quota usage of %q: %w", agentID, err)
-	}
-	rows, err = x.conn().QueryContext(ctx, `SELECT name, concurrency, lim, window_us, tat_ns FROM quotas
-		WHERE agent_id = $1 ORDER BY name`, agentID)
+	// One statement: a concurrency quota's leases are counted beside it.
+	rows, err := x.conn().QueryContext(ctx, `SELECT q.name, q.concurrency, q.lim, q.window_us, q.tat_ns,
+		CASE WHEN q.concurrency <> 0 THEN (SELECT COUNT(*) FROM quota_leases l
+			WHERE l.agent_id = q.agent_id AND l.name = q.name AND l.expires_at_us > $2) ELSE 0 END
+		FROM quotas q WHERE q.agent_id = $1 ORDER BY q.name`, agentID, micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: quota usage of %q: %w", agentID, err)
 	}
@@ -250,13 +235,13 @@ func (x *queries) QuotaUsage(ctx context.Context, agentID string, now time.Time)
 	out := []store.QuotaUsage{}
 	for rows.Next() {
 		var u store.QuotaUsage
-		var concurrency, windowUs, tat int64
-		if err := rows.Scan(&u.Name, &concurrency, &u.Limit, &windowUs, &tat); err != nil {
+		var concurrency, windowUs, tat, leases int64
+		if err := rows.Scan(&u.Name, &concurrency, &u.Limit, &windowUs, &tat, &leases); err != nil {
 			return nil, fmt.Errorf("sqlstore: quota usage of %q: %w", agentID, err)
 		}
 		u.Concurrency = concurrency != 0
 		if u.Concurrency {
-			u.Used = counts[u.Name]
+			u.Used = leases
 		} else {
 			u.Window = time.Duration(windowUs) * time.Microsecond
 			u.Used = quota.Used(quota.Rate{Limit: u.Limit, Window: u.Window}, time.Unix(0, tat), now)
