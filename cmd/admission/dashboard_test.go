@@ -61,6 +61,7 @@ func TestMetricsAtZeroFromStart(t *testing.T) {
 		`agentgate_policy_reloads_total{result="failure"} 0`,
 		`agentgate_decision_duration_seconds_count{provider="generic"} 0`,
 		`agentgate_policy_last_reload_ok 1`,
+		`agentgate_registry_cache_live 1`,
 	} {
 		name := want[:strings.IndexAny(want, "{ ")]
 		name = strings.TrimSuffix(name, "_count")

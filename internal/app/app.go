@@ -145,6 +145,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	telemetry.RegisterKillSwitchGauge(reg, a.countKillSwitches)
+	telemetry.RegisterRegistryCacheGauge(reg, st.RegistryCacheLive)
 	var provs []providers.Provider
 	if o.Providers != nil {
 		if provs, err = o.Providers(cfg, log.With("component", "provider")); err != nil {

@@ -45,6 +45,10 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Backend names the backend: "sqlite" or "postgres".
 	Backend() string
+	// RegistryCacheLive reports whether the agent of a principal and an
+	// agent's kill switch are answered from memory now (false while a
+	// replica cannot hear other replicas' changes and reads every time).
+	RegistryCacheLive() bool
 	// Unavailable reports whether err says the backend cannot be reached
 	// or cannot write now (connection refused or lost, server shutting
 	// down, disk I/O error): nothing was stored, and the same call may

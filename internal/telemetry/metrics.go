@@ -171,6 +171,22 @@ func RegisterKillSwitchGauge(reg prometheus.Registerer, count ActiveKillSwitches
 		[]string{"scope"}, nil)})
 }
 
+// RegisterRegistryCacheGauge exports agentgate_registry_cache_live: 1
+// while agents and kill switches are answered from memory, 0 while the
+// replica reads them from the store on every decision (its watch of other
+// replicas' changes is down).
+func RegisterRegistryCacheGauge(reg prometheus.Registerer, live func() bool) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "agentgate", Name: "registry_cache_live",
+		Help: "1 while agents and kill switches are answered from memory, 0 while every decision reads them from the store (the watch of other replicas' changes is down).",
+	}, func() float64 {
+		if live() {
+			return 1
+		}
+		return 0
+	}))
+}
+
 // RegisterWorkflowWatchGauge exports agentgate_workflow_watch_synced: 1
 // once the Argo Workflow watch's caches have synced, 0 before (RBAC
 // refused, API server unreachable).

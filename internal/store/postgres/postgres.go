@@ -66,7 +66,13 @@ func Open(ctx context.Context, o Options) (*sqlstore.Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
-	s, err := sqlstore.New(ctx, db, dialect(sub), o.Logger)
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := dialect(sub)
+	d.WatchRegistry = watchRegistry(o.DSN, log)
+	s, err := sqlstore.New(ctx, db, d, log)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}

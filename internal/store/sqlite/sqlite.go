@@ -174,6 +174,9 @@ func dialect(migrations fs.FS) sqlstore.Dialect {
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
 		PingWrites:        true,
+		// One process writes an SQLite file (operations.md), so every
+		// change to the registry is this store's own.
+		CacheRegistry: true,
 	}
 }
 

@@ -88,6 +88,7 @@ func (x *queries) CreateAgent(ctx context.Context, a agents.Agent) error {
 		} else if n == 0 {
 			return fmt.Errorf("agent id %q or name %q exists: %w", a.ID, a.Name, store.ErrConflict)
 		}
+		q.registryChanged()
 		return q.bindPrincipals(ctx, a.ID, a.Principals)
 	})
 }
@@ -204,6 +205,7 @@ func (x *queries) UpdateAgent(ctx context.Context, a agents.Agent) error {
 			}
 			return fmt.Errorf("agent %q is at version %d, not %d: %w", a.ID, stored, a.Version, store.ErrConflict)
 		}
+		q.registryChanged()
 		if _, err := q.conn().ExecContext(ctx, `DELETE FROM agent_principals WHERE agent_id = $1`, a.ID); err != nil {
 			return fmt.Errorf("sqlstore: unbind principals of %q: %w", a.ID, err)
 		}

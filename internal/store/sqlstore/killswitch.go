@@ -50,6 +50,7 @@ func (x *queries) EngageKillSwitch(ctx context.Context, k store.KillSwitch) (sto
 	k.ReleasedBy, k.ReleasedAt = "", nil
 	var stored store.KillSwitch
 	var created bool
+	defer x.registryChanged()
 	err := x.write(ctx, func(q querier) error {
 		// An active switch that is released between the insert and the
 		// read makes the read miss; then the insert is tried again.
@@ -105,6 +106,7 @@ func engageOnce(ctx context.Context, q querier, k store.KillSwitch) (store.KillS
 // with that id, ErrConflict (with the stored switch) if it is already released.
 func (x *queries) ReleaseKillSwitch(ctx context.Context, id, by string, at time.Time) (store.KillSwitch, error) {
 	var n int64
+	defer x.registryChanged()
 	err := x.write(ctx, func(q querier) error {
 		res, err := q.ExecContext(ctx, `UPDATE kill_switches SET released_by = $2, released_at_us = $3
 			WHERE id = $1 AND released_at_us IS NULL`, id, by, micros(at))

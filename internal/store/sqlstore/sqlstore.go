@@ -54,6 +54,15 @@ type Dialect struct {
 	// lock another process holds, a read-only file system), reachable is
 	// not the same as able to record a decision.
 	PingWrites bool
+	// CacheRegistry says every write to the database goes through this
+	// store (one process, SQLite): the registry cache serves from the
+	// start, without a watcher.
+	CacheRegistry bool
+	// WatchRegistry, if set, watches for changes other processes make to
+	// agents, principals and kill switches until ctx ends: it calls
+	// changed for each, live(true) once it is watching and live(false)
+	// when it stops (the registry cache serves only while it watches).
+	WatchRegistry func(ctx context.Context, changed func(), live func(bool))
 }
 
 // Store implements store.Store over database/sql.
@@ -69,6 +78,11 @@ type Store struct {
 	stmts *stmtCache
 	// batch runs InSharedTx's shared transactions.
 	batch *committer
+	// reg caches the agent of a principal and an agent's kill switch.
+	reg *registryCache
+	// stopWatch ends the registry watcher; watched is closed when it has.
+	stopWatch context.CancelFunc
+	watched   chan struct{}
 }
 
 var (
@@ -90,6 +104,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger) (*Store, 
 	s := &Store{db: db, dialect: d, log: log}
 	s.queries = queries{s: s}
 	s.batch = newCommitter(s)
+	s.reg = newRegistryCache(d.CacheRegistry && d.WatchRegistry == nil)
 	if d.SingleWriter {
 		s.writer = make(chan struct{}, 1)
 	}
@@ -104,6 +119,15 @@ func New(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger) (*Store, 
 		_ = db.Close()
 		return nil, err
 	}
+	s.watched = make(chan struct{})
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopWatch = stop
+	go func() {
+		defer close(s.watched)
+		if d.WatchRegistry != nil {
+			d.WatchRegistry(wctx, s.reg.changed, s.reg.setLive)
+		}
+	}()
 	return s, nil
 }
 
@@ -128,6 +152,9 @@ func (s *Store) Backend() string { return s.dialect.Name }
 // Close stops the committer (failing calls still queued with ErrClosed)
 // and closes the database.
 func (s *Store) Close() error {
+	s.stopWatch()
+	<-s.watched
+	s.reg.setLive(false)
 	s.batch.close()
 	if s.stmts != nil {
 		s.stmts.close()

@@ -44,6 +44,10 @@ type txState struct {
 	// head is the chain head after this transaction's last append; nil
 	// until the transaction appended (or after a savepoint was rolled back).
 	head *auditHead
+	// registry is set once the transaction changed agents, principals or
+	// kill switches: the registry cache forgets its answers at commit.
+	// (Kept across a rolled-back savepoint: forgetting too much is safe.)
+	registry bool
 }
 
 // auditHead is the last record of the audit chain: what the next append
@@ -58,7 +62,7 @@ type auditHead struct {
 // forget drops what a rolled-back savepoint may have undone.
 func (st *txState) forget() {
 	if st != nil {
-		*st = txState{}
+		st.auditLocked, st.head = false, nil
 	}
 }
 
@@ -102,10 +106,16 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 			s.log.WarnContext(ctx, "sqlstore: rollback failed", "err", rbErr)
 		}
 	}()
-	if err := fn(&queries{s: s, tx: tx, st: &txState{}}); err != nil {
+	st := &txState{}
+	if err := fn(&queries{s: s, tx: tx, st: st}); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	if st.registry {
+		// Also when the commit failed: it may have committed anyway.
+		s.reg.changed()
+	}
+	if err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	committed = true
