@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/providers"
@@ -44,6 +45,12 @@ func testProviders(cfg config.Config, _ *slog.Logger) ([]providers.Provider, err
 // policies, and static tokens for each role.
 func newHarness(t *testing.T, backend string, mutate ...func(*config.Config)) *harness {
 	t.Helper()
+	return newHarnessAt(t, backend, nil, mutate...)
+}
+
+// newHarnessAt is newHarness on the clock now (nil: the wall clock).
+func newHarnessAt(t *testing.T, backend string, now func() time.Time, mutate ...func(*config.Config)) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	env := map[string]string{
 		"ADMISSION_DATA_DIR":                 dir,
@@ -68,7 +75,7 @@ func newHarness(t *testing.T, backend string, mutate ...func(*config.Config)) *h
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	a, err := New(context.Background(), Options{Config: cfg, Providers: testProviders, Announce: io.Discard})
+	a, err := New(context.Background(), Options{Config: cfg, Providers: testProviders, Announce: io.Discard, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
