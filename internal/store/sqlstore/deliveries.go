@@ -31,15 +31,16 @@ func (x *queries) ClaimDelivery(ctx context.Context, d store.Delivery) (*store.D
 }
 
 // claimOnce claims d or returns the unexpired prior claim. sql.ErrNoRows
-// means neither happened: try again.
+// means neither happened: try again. The claim is one statement: an
+// insert that replaces an expired claim in its way and leaves an
+// unexpired one alone (then read as the prior claim).
 func claimOnce(ctx context.Context, q querier, d store.Delivery) (*store.Delivery, error) {
 	now := micros(d.CreatedAt)
-	if _, err := q.ExecContext(ctx, `DELETE FROM deliveries WHERE provider = $1 AND id = $2 AND expires_at_us <= $3`,
-		d.Provider, d.ID, now); err != nil {
-		return nil, fmt.Errorf("sqlstore: claim delivery %s/%s: %w", d.Provider, d.ID, err)
-	}
 	res, err := q.ExecContext(ctx, `INSERT INTO deliveries (provider, id, result, created_at_us, expires_at_us)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (provider, id) DO UPDATE SET result = excluded.result,
+			created_at_us = excluded.created_at_us, expires_at_us = excluded.expires_at_us
+		WHERE deliveries.expires_at_us <= excluded.created_at_us`,
 		d.Provider, d.ID, nullBytes(d.Result), now, micros(d.ExpiresAt))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: claim delivery %s/%s: %w", d.Provider, d.ID, err)

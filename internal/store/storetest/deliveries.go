@@ -47,6 +47,11 @@ func testDeliveries(t *testing.T, s suite) {
 		if prior != nil {
 			t.Fatalf("claim after expiry found prior %+v", prior)
 		}
+		// The new claim replaced the expired one, answer and times alike.
+		prior, err = st.ClaimDelivery(ctx, delivery("d1", now.Add(time.Hour+time.Minute)))
+		must(t, err)
+		equal(t, "prior of the claim after expiry", prior,
+			&store.Delivery{Provider: "github", ID: "d1", CreatedAt: now.Add(time.Hour), ExpiresAt: now.Add(2 * time.Hour)})
 		wantErr(t, st.FinishDelivery(ctx, "github", "missing", []byte("x")), store.ErrNotFound)
 	})
 
