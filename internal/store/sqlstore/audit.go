@@ -51,9 +51,7 @@ func (x *queries) AppendAudit(ctx context.Context, r *audit.Record) error {
 			r.Seq, r.ID, at, next.monoUs, next.lagMaxUs, string(r.Kind), r.AgentID, r.Owner, outcome, r.Provider, r.Hash, string(body)); err != nil {
 			return fmt.Errorf("sqlstore: append audit record %d: %w", r.Seq, err)
 		}
-		if q.st != nil {
-			q.st.head = &next
-		}
+		q.st.head = &next
 		return nil
 	})
 }
@@ -64,16 +62,14 @@ func (x *queries) AppendAudit(ctx context.Context, r *audit.Record) error {
 // but this transaction's own, which it remembers.
 func (q *queries) lockAuditHead(ctx context.Context) (auditHead, error) {
 	st := q.st
-	if st != nil && st.head != nil {
+	if st.head != nil {
 		return *st.head, nil
 	}
-	if lock := q.s.dialect.AuditLock; lock != "" && (st == nil || !st.auditLocked) {
+	if lock := q.s.dialect.AuditLock; lock != "" && !st.auditLocked {
 		if _, err := q.conn().ExecContext(ctx, lock); err != nil {
 			return auditHead{}, fmt.Errorf("sqlstore: lock audit log: %w", err)
 		}
-		if st != nil {
-			st.auditLocked = true
-		}
+		st.auditLocked = true
 	}
 	head := auditHead{hash: audit.GenesisHash}
 	err := q.conn().QueryRowContext(ctx, `SELECT seq, hash, at_mono_us, lag_max_us FROM audit_log ORDER BY seq DESC LIMIT 1`).

@@ -31,7 +31,7 @@ type querier interface {
 type queries struct {
 	s  *Store
 	tx *sql.Tx
-	// st is what the transaction has learnt so far; nil without one.
+	// st is what the transaction has learnt so far: set exactly when tx is.
 	st *txState
 }
 
@@ -61,9 +61,7 @@ type auditHead struct {
 
 // forget drops what a rolled-back savepoint may have undone.
 func (st *txState) forget() {
-	if st != nil {
-		st.auditLocked, st.head = false, nil
-	}
+	st.auditLocked, st.head = false, nil
 }
 
 // conn returns what statements run on: the transaction or the database,
