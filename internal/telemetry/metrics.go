@@ -176,26 +176,23 @@ func RegisterKillSwitchGauge(reg prometheus.Registerer, count ActiveKillSwitches
 // replica reads them from the store on every decision (its watch of other
 // replicas' changes is down).
 func RegisterRegistryCacheGauge(reg prometheus.Registerer, live func() bool) {
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: "agentgate", Name: "registry_cache_live",
-		Help: "1 while agents and kill switches are answered from memory, 0 while every decision reads them from the store (the watch of other replicas' changes is down).",
-	}, func() float64 {
-		if live() {
-			return 1
-		}
-		return 0
-	}))
+	registerBoolGauge(reg, "registry_cache_live",
+		"1 while agents and kill switches are answered from memory, 0 while every decision reads them from the store (the watch of other replicas' changes is down).", live)
 }
 
 // RegisterWorkflowWatchGauge exports agentgate_workflow_watch_synced: 1
 // once the Argo Workflow watch's caches have synced, 0 before (RBAC
 // refused, API server unreachable).
 func RegisterWorkflowWatchGauge(reg prometheus.Registerer, synced func() bool) {
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: "agentgate", Name: "workflow_watch_synced",
-		Help: "1 when the Argo Workflow watch has synced its caches and releases running-workflow leases, 0 before.",
-	}, func() float64 {
-		if synced() {
+	registerBoolGauge(reg, "workflow_watch_synced",
+		"1 when the Argo Workflow watch has synced its caches and releases running-workflow leases, 0 before.", synced)
+}
+
+// registerBoolGauge exports agentgate_<name>: 1 while state holds, 0
+// otherwise, read at scrape time.
+func registerBoolGauge(reg prometheus.Registerer, name, help string, state func() bool) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "agentgate", Name: name, Help: help}, func() float64 {
+		if state() {
 			return 1
 		}
 		return 0
