@@ -35,9 +35,10 @@ import (
 const (
 	// registryCacheTTL bounds how long an answer is served.
 	registryCacheTTL = 5 * time.Second
-	// registryCacheMax bounds each map (an agent's answer is about half a
-	// kilobyte, so at most about 10 MiB); past it the map starts again
-	// empty, and answers are read until it fills again.
+	// registryCacheMax bounds each map (an agent's answer, with its key,
+	// measured 0.9 KB of heap: a full map of agents is about 17 MiB); past
+	// it the map starts again empty, and answers are read until it fills
+	// again.
 	registryCacheMax = 20_000
 )
 
