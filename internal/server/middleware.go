@@ -68,6 +68,10 @@ func (s *Server) withAccessLog() gin.HandlerFunc {
 		if code >= 500 {
 			level = slog.LevelWarn
 		}
+		if !s.log.Enabled(c.Request.Context(), level) {
+			// Not built at all: the line is off in production (debug).
+			return
+		}
 		attrs := []any{"method", c.Request.Method, "route", route, "status", code, "took", took, "request_id", requestID(c)}
 		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsSampled() {
 			attrs = append(attrs, "trace_id", sc.TraceID().String())
