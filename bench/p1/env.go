@@ -16,6 +16,7 @@ import (
 
 const (
 	opaName     = "opa"
+	opaLogsName = "opa-decision-logs"
 	benchSecret = "p1-generic-secret-0123456789"
 	benchToken  = "p1-admin-token-0123456789abcdef"
 )
@@ -71,6 +72,23 @@ func setup(ctx context.Context, o options, dir string) (env *environment, err er
 		return nil, err
 	}
 	env.procs = append(env.procs, opa)
+	opas := []*process{opa}
+	if o.opaLogs {
+		// What a user who needs a record of every decision would run
+		// instead: OPA's console decision logger, one JSON line per
+		// decision to its log file (written, not fsynced, not chained).
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		logged, err := start(ctx, dir, opaLogsName, "http://"+addr, "/health", nil, opaBin,
+			"run", "--server", "--addr", addr, "--log-level", "error", "--set", "decision_logs.console=true", filepath.Join(dir, "opa"))
+		if err != nil {
+			return nil, err
+		}
+		env.procs = append(env.procs, logged)
+		opas = append(opas, logged)
+	}
 
 	webhookPaths, err := paths(o.paths, o.agents)
 	if err != nil {
@@ -121,7 +139,9 @@ func setup(ctx context.Context, o options, dir string) (env *environment, err er
 		if err != nil {
 			return nil, fmt.Errorf("%s path: %w", wp.name, err)
 		}
-		env.targets = append(env.targets, opaTarget(opa, wp.name, inputs))
+		for _, p := range opas {
+			env.targets = append(env.targets, opaTarget(p, wp.name, inputs))
+		}
 		fmt.Printf("%s path: %s bodies of %d bytes, OPA inputs of %d bytes\n", wp.name, wp.name, wp.size, len(inputs[0]))
 	}
 	env.targets = append(env.targets, agTargets...)
@@ -207,7 +227,7 @@ func opaInputs(ctx context.Context, policyDir string, records []agents.Agent, wp
 
 // opaTarget asks OPA's Data API for the decision document.
 func opaTarget(p *process, path string, inputs [][]byte) *target {
-	return &target{name: opaName, path: path, proc: p, allowed: opaAllowed,
+	return &target{name: p.name, path: path, proc: p, allowed: opaAllowed,
 		request: func(ctx context.Context, i int64) (*http.Request, error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url+"/v1/data/"+dataPath(policy.Query), bytes.NewReader(inputs[int(i)%len(inputs)]))
 			if err != nil {

@@ -10,6 +10,8 @@
 // memory and the ratios. agentgate gets signed generic webhooks (verify,
 // parse, identify, kill switches, policy, quota, durable audit); OPA gets
 // the policy input agentgate builds for the same build on its Data API.
+// A second OPA with its console decision logger on (-opa-logs) shows what
+// a record of every decision costs OPA.
 //
 //	go run ./bench/p1                       # from the repository root
 //	go run ./bench/p1 -rounds 5 -round 20s -c 32 -pg ""
@@ -41,6 +43,7 @@ type options struct {
 	opaVersion string
 	cache      string
 	keep       bool
+	opaLogs    bool
 	paths      []string
 }
 
@@ -56,6 +59,7 @@ func main() {
 	flag.StringVar(&o.opaVersion, "opa-version", "v1.22.2", "OPA release to go install")
 	flag.StringVar(&o.cache, "cache", filepath.Join(cache, "agentgate-bench"), "where built tools are kept between runs")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, databases)")
+	flag.BoolVar(&o.opaLogs, "opa-logs", true, "also measure OPA with its console decision logger on (opa-decision-logs)")
 	pathList := flag.String("paths", "generic", "webhook paths to measure, comma-separated: generic, github (a 20 KB workflow_run), argo (a Workflow AdmissionReview)")
 	flag.Parse()
 	o.paths = strings.Split(*pathList, ",")
@@ -137,6 +141,9 @@ func summarize(env *environment, results map[string][]round) {
 		ratio := "—"
 		if t.name != opaName && len(opa) > 0 {
 			ratio = fmt.Sprintf("%.2f×, p99 %.2f×", rate/median(opa, round.rate), p99/median(opa, func(r round) float64 { return float64(r.p99) / 1e6 }))
+		}
+		if logged := results[opaLogsName+" "+t.path]; t.name != opaName && t.name != opaLogsName && len(logged) > 0 {
+			ratio += fmt.Sprintf("; vs OPA with decision logs %.2f×", rate/median(logged, round.rate))
 		}
 		fmt.Printf("%-28s %10.0f %9.2f %9.2f %12.0f %s\n", t.label(), rate, p50, p99, float64(peak)/(1<<20), ratio)
 	}
