@@ -115,15 +115,20 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 		if used != nil {
 			rec.Approver = used.ResolvedBy
 		}
-		if err := q.AppendAudit(ctx, rec); err != nil {
-			return fmt.Errorf("append audit record: %w", err)
-		}
-		res.DecisionID, res.AuditSeq = rec.ID, rec.Seq
-		if p.input != nil {
-			if err := q.RecordInput(ctx, rec.Seq, p.now, p.input); err != nil {
-				return fmt.Errorf("record policy input: %w", err)
+		// The record, its input and the delivery's answer (which names
+		// the record) are one write.
+		w := store.DecisionWrite{Record: rec, Input: p.input, InputAt: p.now}
+		if req.DeliveryID != "" {
+			w.Delivery = &store.DeliveryKey{Provider: req.source(&p.ev), ID: req.DeliveryID}
+			w.Answer = func(rec *audit.Record) ([]byte, error) {
+				res.DecisionID, res.AuditSeq = rec.ID, rec.Seq
+				return json.Marshal(res)
 			}
 		}
+		if err := q.AppendDecision(ctx, w); err != nil {
+			return fmt.Errorf("append decision record: %w", err)
+		}
+		res.DecisionID, res.AuditSeq = rec.ID, rec.Seq
 		if used != nil {
 			if _, err := q.UseApproval(ctx, used.ID, rec.ID, p.now); err != nil {
 				return fmt.Errorf("use approval %s: %w", used.ID, err)
@@ -133,15 +138,6 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 			approval.DecisionSeq = rec.Seq
 			if err := q.CreateApproval(ctx, *approval); err != nil {
 				return fmt.Errorf("create approval: %w", err)
-			}
-		}
-		if req.DeliveryID != "" {
-			body, err := json.Marshal(res)
-			if err != nil {
-				return err
-			}
-			if err := q.FinishDelivery(ctx, req.source(&p.ev), req.DeliveryID, body); err != nil {
-				return fmt.Errorf("finish delivery: %w", err)
 			}
 		}
 		return nil

@@ -91,6 +91,7 @@ func dialect(migrations fs.FS) sqlstore.Dialect {
 		MigrationUnlock:   fmt.Sprintf("SELECT pg_advisory_unlock(%d)", int64(migrationLockKey)),
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
+		WritableCTEs:      true,
 	}
 }
 

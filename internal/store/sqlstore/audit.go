@@ -30,30 +30,121 @@ func (x *queries) AppendAudit(ctx context.Context, r *audit.Record) error {
 		return apperr.Invalid("audit record is nil")
 	}
 	return x.atomic(ctx, false, func(q *queries) error {
-		head, err := q.lockAuditHead(ctx)
+		next, args, err := q.seal(ctx, r)
 		if err != nil {
 			return err
 		}
-		body, err := audit.Seal(r, head.seq, head.hash)
-		if err != nil {
-			return err
-		}
-		at := micros(r.Time)
-		next := auditHead{seq: r.Seq, hash: r.Hash, monoUs: max(head.monoUs, at)}
-		next.lagMaxUs = max(head.lagMaxUs, next.monoUs-at)
-		outcome := ""
-		if r.Decision != nil {
-			outcome = r.Decision.Outcome
-		}
-		if _, err := q.conn().ExecContext(ctx, `INSERT INTO audit_log
-			(seq, id, at_us, at_mono_us, lag_max_us, kind, agent_id, owner, outcome, provider, hash, body)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			r.Seq, r.ID, at, next.monoUs, next.lagMaxUs, string(r.Kind), r.AgentID, r.Owner, outcome, r.Provider, r.Hash, string(body)); err != nil {
+		if _, err := q.conn().ExecContext(ctx, insertAudit, args...); err != nil {
 			return fmt.Errorf("sqlstore: append audit record %d: %w", r.Seq, err)
 		}
 		q.st.head = &next
 		return nil
 	})
+}
+
+// insertAudit stores a sealed record; its arguments are seal's.
+const insertAudit = `INSERT INTO audit_log
+	(seq, id, at_us, at_mono_us, lag_max_us, kind, agent_id, owner, outcome, provider, hash, body)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+
+// seal seals r after the chain head (taking the chain's lock) and returns
+// the head it makes and the arguments of insertAudit. The caller sets
+// q.st.head to the new head once the record is written.
+func (q *queries) seal(ctx context.Context, r *audit.Record) (auditHead, []any, error) {
+	head, err := q.lockAuditHead(ctx)
+	if err != nil {
+		return auditHead{}, nil, err
+	}
+	body, err := audit.Seal(r, head.seq, head.hash)
+	if err != nil {
+		return auditHead{}, nil, err
+	}
+	at := micros(r.Time)
+	next := auditHead{seq: r.Seq, hash: r.Hash, monoUs: max(head.monoUs, at)}
+	next.lagMaxUs = max(head.lagMaxUs, next.monoUs-at)
+	outcome := ""
+	if r.Decision != nil {
+		outcome = r.Decision.Outcome
+	}
+	return next, []any{r.Seq, r.ID, at, next.monoUs, next.lagMaxUs, string(r.Kind), r.AgentID, r.Owner, outcome, r.Provider, r.Hash, string(body)}, nil
+}
+
+// AppendDecision appends d's record, records its input and finishes its
+// delivery. Where the backend has writable CTEs the three are one
+// statement (appendDecisionSQL); elsewhere they are the three statements
+// of AppendAudit, RecordInput and FinishDelivery in one transaction.
+func (x *queries) AppendDecision(ctx context.Context, d store.DecisionWrite) error {
+	switch {
+	case d.Record == nil:
+		return apperr.Invalid("audit record is nil")
+	case d.Delivery != nil && d.Answer == nil:
+		return apperr.Invalid("delivery %s/%s has no answer", d.Delivery.Provider, d.Delivery.ID)
+	}
+	return x.atomic(ctx, false, func(q *queries) error {
+		if !q.s.dialect.WritableCTEs {
+			if err := q.AppendAudit(ctx, d.Record); err != nil {
+				return err
+			}
+			if d.Input != nil {
+				if err := q.RecordInput(ctx, d.Record.Seq, d.InputAt, d.Input); err != nil {
+					return err
+				}
+			}
+			if d.Delivery == nil {
+				return nil
+			}
+			answer, err := d.Answer(d.Record)
+			if err != nil {
+				return fmt.Errorf("sqlstore: answer of delivery %s/%s: %w", d.Delivery.Provider, d.Delivery.ID, err)
+			}
+			return q.FinishDelivery(ctx, d.Delivery.Provider, d.Delivery.ID, answer)
+		}
+		next, args, err := q.seal(ctx, d.Record)
+		if err != nil {
+			return err
+		}
+		if d.Input != nil {
+			args = append(args, micros(d.InputAt), d.Input)
+		}
+		if d.Delivery != nil {
+			answer, err := d.Answer(d.Record)
+			if err != nil {
+				return fmt.Errorf("sqlstore: answer of delivery %s/%s: %w", d.Delivery.Provider, d.Delivery.ID, err)
+			}
+			args = append(args, nullBytes(answer), d.Delivery.Provider, d.Delivery.ID)
+		}
+		var finished int64
+		if err := q.conn().QueryRowContext(ctx, appendDecisionSQL(d.Input != nil, d.Delivery != nil), args...).Scan(&finished); err != nil {
+			return fmt.Errorf("sqlstore: append decision record %d: %w", d.Record.Seq, err)
+		}
+		if d.Delivery != nil && finished == 0 {
+			return fmt.Errorf("delivery %s/%s: %w", d.Delivery.Provider, d.Delivery.ID, store.ErrNotFound)
+		}
+		q.st.head = &next
+		return nil
+	})
+}
+
+// appendDecisionSQL is insertAudit with, as writable CTEs, the input's
+// insert ($13 at, $14 body) and the delivery's update (then the next three
+// parameters: answer, provider, id); it returns how many deliveries it
+// finished. PostgreSQL runs every data-modifying CTE to completion whether
+// or not the query reads it.
+func appendDecisionSQL(input, delivery bool) string {
+	const (
+		audit     = "WITH a AS (" + insertAudit + ")"
+		withInput = ", i AS (INSERT INTO decision_inputs (seq, at_us, body) VALUES ($1, $13, $14))"
+		finished  = " SELECT count(*) FROM d"
+	)
+	switch {
+	case input && delivery:
+		return audit + withInput + ", d AS (UPDATE deliveries SET result = $15 WHERE provider = $16 AND id = $17 RETURNING 1)" + finished
+	case input:
+		return audit + withInput + " SELECT 0"
+	case delivery:
+		return audit + ", d AS (UPDATE deliveries SET result = $13 WHERE provider = $14 AND id = $15 RETURNING 1)" + finished
+	}
+	return audit + " SELECT 0"
 }
 
 // lockAuditHead takes the audit chain's lock, where the dialect has one,

@@ -54,6 +54,10 @@ type Dialect struct {
 	// lock another process holds, a read-only file system), reachable is
 	// not the same as able to record a decision.
 	PingWrites bool
+	// WritableCTEs says the backend runs INSERT and UPDATE inside WITH
+	// (PostgreSQL): a decision's audit record, input and delivery answer
+	// are then written by one statement, one round trip instead of three.
+	WritableCTEs bool
 	// CacheRegistry says every write to the database goes through this
 	// store (one process, SQLite): the registry cache serves from the
 	// start, without a watcher.

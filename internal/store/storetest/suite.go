@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"Transactions", testTransactions},
 		{"SharedTransactions", testSharedTransactions},
 		{"AppendsInOneTransaction", testAppendsInOneTransaction},
+		{"AppendDecision", testAppendDecision},
 		{"RegistryReads", testRegistryReads},
 		{"Attributions", testAttributions},
 	}
