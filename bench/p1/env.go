@@ -101,6 +101,19 @@ func setup(ctx context.Context, o options, dir string) (env *environment, err er
 			return nil, err
 		}
 		env.cleanup = append(env.cleanup, drop)
+		if o.pgDelay > 0 {
+			delayed, proxy, err := throughDelay(dsn, o.pgDelay)
+			if err != nil {
+				return nil, err
+			}
+			env.cleanup = append(env.cleanup, proxy.close)
+			dsn = delayed
+			rtt, err := roundTrip(ctx, delayed)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Printf("agentgate reaches PostgreSQL through a proxy adding %s each way: a statement's round trip is %s (median of 50 SELECT 1)\n", o.pgDelay, rtt.Round(10*time.Microsecond))
+		}
 		stores = append(stores, struct{ name, driver, dsn string }{name: "agentgate-postgres", driver: "postgres", dsn: dsn})
 	}
 	client := &http.Client{Timeout: 30 * time.Second}

@@ -44,6 +44,7 @@ type options struct {
 	cache      string
 	keep       bool
 	opaLogs    bool
+	pgDelay    time.Duration
 	paths      []string
 }
 
@@ -59,6 +60,7 @@ func main() {
 	flag.StringVar(&o.opaVersion, "opa-version", "v1.22.2", "OPA release to go install")
 	flag.StringVar(&o.cache, "cache", filepath.Join(cache, "agentgate-bench"), "where built tools are kept between runs")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, databases)")
+	flag.DurationVar(&o.pgDelay, "pg-delay", 0, "delay added each way between agentgate and PostgreSQL, for a database on another host (a sleep: at least the timer's resolution; the measured round trip is printed)")
 	flag.BoolVar(&o.opaLogs, "opa-logs", true, "also measure OPA with its console decision logger on (opa-decision-logs)")
 	pathList := flag.String("paths", "generic", "webhook paths to measure, comma-separated: generic, github (a 20 KB workflow_run), argo (a Workflow AdmissionReview)")
 	flag.Parse()
