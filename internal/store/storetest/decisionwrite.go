@@ -46,11 +46,7 @@ func testAppendDecision(t *testing.T, s suite) {
 		}
 		chainHolds(t, st, 2)
 		equal(t, "inputs", inputsOf(t, st), map[int64]string{2: "input-2"})
-		prior, err := st.ClaimDelivery(ctx, delivery("d1", now.Add(time.Minute)))
-		must(t, err)
-		if prior == nil || string(prior.Result) != `{"decision_id":"rec-2","audit_seq":2}` {
-			t.Fatalf("the delivery's answer: %+v", prior)
-		}
+		answered(t, st, "d1", now, `{"decision_id":"rec-2","audit_seq":2}`)
 	})
 	t.Run("each part optional", func(t *testing.T) {
 		st := s.open(t)
@@ -63,11 +59,7 @@ func testAppendDecision(t *testing.T, s suite) {
 			Delivery: &store.DeliveryKey{Provider: "github", ID: "d3"}, Answer: answerOf}))
 		chainHolds(t, st, 3)
 		equal(t, "inputs", inputsOf(t, st), map[int64]string{2: "input-2"})
-		prior, err := st.ClaimDelivery(ctx, delivery("d3", now.Add(time.Minute)))
-		must(t, err)
-		if prior == nil || string(prior.Result) != `{"decision_id":"rec-3","audit_seq":3}` {
-			t.Fatalf("the delivery's answer: %+v", prior)
-		}
+		answered(t, st, "d3", now, `{"decision_id":"rec-3","audit_seq":3}`)
 	})
 	t.Run("a delivery not claimed writes nothing", func(t *testing.T) {
 		st := s.open(t)
@@ -131,5 +123,15 @@ func claim(t *testing.T, st store.Store, id string, now time.Time) {
 	must(t, err)
 	if prior != nil {
 		t.Fatalf("claim %s found prior %+v", id, prior)
+	}
+}
+
+// answered checks that delivery id, claimed at now, was answered with want.
+func answered(t *testing.T, st store.Store, id string, now time.Time, want string) {
+	t.Helper()
+	prior, err := st.ClaimDelivery(t.Context(), delivery(id, now.Add(time.Minute)))
+	must(t, err)
+	if prior == nil || string(prior.Result) != want {
+		t.Fatalf("the answer of delivery %s: %+v, want %s", id, prior, want)
 	}
 }
