@@ -87,10 +87,15 @@ func (p *delayProxy) pipe(dst io.WriteCloser, src io.Reader) {
 			}
 		}
 	}()
-	for c := range q {
+	failed := false
+	for c := range q { // drained to the end, so the reader never blocks
+		if failed {
+			continue
+		}
 		time.Sleep(time.Until(c.at.Add(p.d)))
 		if _, err := dst.Write(c.b); err != nil {
-			break
+			failed = true
+			_ = dst.Close()
 		}
 	}
 	_ = dst.Close()
