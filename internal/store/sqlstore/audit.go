@@ -93,9 +93,9 @@ func (x *queries) AppendDecision(ctx context.Context, d store.DecisionWrite) err
 			if d.Delivery == nil {
 				return nil
 			}
-			answer, err := d.Answer(d.Record)
+			answer, err := decisionAnswer(d)
 			if err != nil {
-				return fmt.Errorf("sqlstore: answer of delivery %s/%s: %w", d.Delivery.Provider, d.Delivery.ID, err)
+				return err
 			}
 			return q.FinishDelivery(ctx, d.Delivery.Provider, d.Delivery.ID, answer)
 		}
@@ -107,9 +107,9 @@ func (x *queries) AppendDecision(ctx context.Context, d store.DecisionWrite) err
 			args = append(args, micros(d.InputAt), d.Input)
 		}
 		if d.Delivery != nil {
-			answer, err := d.Answer(d.Record)
+			answer, err := decisionAnswer(d)
 			if err != nil {
-				return fmt.Errorf("sqlstore: answer of delivery %s/%s: %w", d.Delivery.Provider, d.Delivery.ID, err)
+				return err
 			}
 			args = append(args, nullBytes(answer), d.Delivery.Provider, d.Delivery.ID)
 		}
@@ -123,6 +123,15 @@ func (x *queries) AppendDecision(ctx context.Context, d store.DecisionWrite) err
 		q.st.head = &next
 		return nil
 	})
+}
+
+// decisionAnswer builds the answer of d's delivery from its sealed record.
+func decisionAnswer(d store.DecisionWrite) ([]byte, error) {
+	answer, err := d.Answer(d.Record)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: answer of delivery %s/%s: %w", d.Delivery.Provider, d.Delivery.ID, err)
+	}
+	return answer, nil
 }
 
 // appendDecisionSQL is insertAudit with, as writable CTEs, the input's
