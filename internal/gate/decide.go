@@ -64,6 +64,12 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 	err = g.o.Store.InSharedTx(cctx, func(ctx context.Context, q store.Queries) error {
 		res = p.result()
 		approval, counts, deployed = nil, anomalyCounts{}, nil
+		if p.charging(res) {
+			// The agent's quota lock and state are read with the claim.
+			if err := q.PrepareCharge(ctx, p.ident.Agent.ID); err != nil {
+				return fmt.Errorf("prepare charge: %w", err)
+			}
+		}
 		if req.DeliveryID != "" {
 			prior, err := q.ClaimDelivery(ctx, store.Delivery{Provider: req.source(&p.ev), ID: req.DeliveryID, CreatedAt: p.now, ExpiresAt: p.now.Add(g.o.DeliveryTTL)})
 			if err != nil {
@@ -162,6 +168,12 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 
 // charge releases leases for end events and charges quotas for allowed
 // start events, turning an exhausted quota into a denial.
+// charging reports whether charge will charge quotas for res, as decided
+// by the policy (an approval used on resubmission may still make it so).
+func (p *plan) charging(res Result) bool {
+	return p.ident.Agent != nil && len(p.charges) > 0 && !p.ev.IsReport() && !p.ev.IsEnd() && res.Outcome == Allow
+}
+
 func (g *Gate) charge(ctx context.Context, q store.Queries, p *plan, res *Result) error {
 	a := p.ident.Agent
 	if a == nil || len(p.charges) == 0 || p.ev.IsReport() {

@@ -253,6 +253,14 @@ type QuotaStore interface {
 	// alone would have fitted. A non-positive rate window or lease TTL
 	// is apperr.KindInvalid.
 	ChargeQuotas(ctx context.Context, agentID string, charges []QuotaCharge, now time.Time) (results []QuotaResult, ok bool, err error)
+	// PrepareCharge says that the transaction is about to charge the
+	// agent's quotas. Where the backend pipelines (PostgreSQL), the
+	// agent's quota lock is taken and its quotas are read with the
+	// transaction's next statement instead of in round trips of their
+	// own, and the agent's next ChargeQuotas in the transaction uses what
+	// was read. Elsewhere, and outside a transaction, it does nothing; a
+	// charge that does not follow changes nothing but the lock's hold.
+	PrepareCharge(ctx context.Context, agentID string) error
 	// ReleaseLease releases the agent's lease on (name, key); released is
 	// false if it held none.
 	ReleaseLease(ctx context.Context, agentID, name, key string) (released bool, err error)

@@ -92,6 +92,7 @@ func dialect(migrations fs.FS) sqlstore.Dialect {
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
 		WritableCTEs:      true,
+		Pipeline:          pipeline,
 	}
 }
 

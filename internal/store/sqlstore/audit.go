@@ -114,8 +114,12 @@ func (x *queries) AppendDecision(ctx context.Context, d store.DecisionWrite) err
 			args = append(args, nullBytes(answer), d.Delivery.Provider, d.Delivery.ID)
 		}
 		var finished int64
-		if err := q.conn().QueryRowContext(ctx, appendDecisionSQL(d.Input != nil, d.Delivery != nil), args...).Scan(&finished); err != nil {
-			return fmt.Errorf("sqlstore: append decision record %d: %w", d.Record.Seq, err)
+		// With the transaction's pending writes, where it has any.
+		if err := q.pipe(ctx, PipeStmt{
+			What: fmt.Sprintf("append decision record %d", d.Record.Seq), Query: appendDecisionSQL(d.Input != nil, d.Delivery != nil), Args: args,
+			Read: func(rows Rows) error { return scanOne(rows, &finished) },
+		}); err != nil {
+			return err
 		}
 		if d.Delivery != nil && finished == 0 {
 			return fmt.Errorf("delivery %s/%s: %w", d.Delivery.Provider, d.Delivery.ID, store.ErrNotFound)
@@ -165,18 +169,28 @@ func (q *queries) lockAuditHead(ctx context.Context) (auditHead, error) {
 	if st.head != nil {
 		return *st.head, nil
 	}
+	// The lock and the head share a round trip where the dialect
+	// pipelines; the head is read after the lock is granted.
+	stmts := make([]PipeStmt, 0, 2)
 	if lock := q.s.dialect.AuditLock; lock != "" && !st.auditLocked {
-		if _, err := q.conn().ExecContext(ctx, lock); err != nil {
-			return auditHead{}, fmt.Errorf("sqlstore: lock audit log: %w", err)
-		}
-		st.auditLocked = true
+		stmts = append(stmts, PipeStmt{What: "lock audit log", Query: lock})
 	}
 	head := auditHead{hash: audit.GenesisHash}
-	err := q.conn().QueryRowContext(ctx, `SELECT seq, hash, at_mono_us, lag_max_us FROM audit_log ORDER BY seq DESC LIMIT 1`).
-		Scan(&head.seq, &head.hash, &head.monoUs, &head.lagMaxUs)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return auditHead{}, fmt.Errorf("sqlstore: read audit head: %w", err)
+	stmts = append(stmts, PipeStmt{
+		What:  "read audit head",
+		Query: `SELECT seq, hash, at_mono_us, lag_max_us FROM audit_log ORDER BY seq DESC LIMIT 1`,
+		Read: func(rows Rows) error {
+			err := scanOne(rows, &head.seq, &head.hash, &head.monoUs, &head.lagMaxUs)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // the genesis
+			}
+			return err
+		},
+	})
+	if err := q.pipe(ctx, stmts...); err != nil {
+		return auditHead{}, err
 	}
+	st.auditLocked = st.auditLocked || q.s.dialect.AuditLock != ""
 	return head, nil
 }
 

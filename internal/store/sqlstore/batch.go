@@ -180,7 +180,12 @@ func (c *committer) run(items []*batchItem) {
 	failed := -1
 	err := c.s.inTx(ctx, func(q *queries) error {
 		for i, it := range taken {
-			if err := runItem(ctx, it, q); err != nil {
+			err := runItem(ctx, it, q)
+			if err == nil {
+				// A call's pending writes fail as its own.
+				err = q.flush(ctx)
+			}
+			if err != nil {
 				failed = i
 				return err
 			}
@@ -221,7 +226,7 @@ func runItem(batch context.Context, it *batchItem, q *queries) (err error) {
 			err = fmt.Errorf("sqlstore: panic in a shared transaction: %v", r)
 		}
 	}()
-	return it.fn(valuesOf{Context: batch, values: it.ctx}, &queries{s: q.s, tx: q.tx, st: q.st})
+	return it.fn(valuesOf{Context: batch, values: it.ctx}, &queries{s: q.s, tx: q.tx, st: q.st, raw: q.raw})
 }
 
 // valuesOf is a context with one context's deadline and cancellation and

@@ -20,12 +20,20 @@ func (x *queries) IncrCounter(ctx context.Context, key string, window time.Durat
 	if nowUs%winUs < 0 {
 		start -= winUs
 	}
-	var n int64
-	err := x.write(ctx, func(q querier) error {
-		err := q.QueryRowContext(ctx, `INSERT INTO counters (key, window_start_us, window_end_us, n) VALUES ($1, $2, $3, 1)
+	const incr = `INSERT INTO counters (key, window_start_us, window_end_us, n) VALUES ($1, $2, $3, 1)
 			ON CONFLICT (key, window_start_us) DO UPDATE SET n = counters.n + 1
-			RETURNING n`, key, start, start+winUs).Scan(&n)
-		if err != nil {
+			RETURNING n`
+	var n int64
+	if x.pipelined() {
+		// With the transaction's pending writes (a quota charge).
+		err := x.pipe(ctx, PipeStmt{
+			What: fmt.Sprintf("increment counter %q", key), Query: incr, Args: []any{key, start, start + winUs},
+			Read: func(rows Rows) error { return scanOne(rows, &n) },
+		})
+		return n, err
+	}
+	err := x.write(ctx, func(q querier) error {
+		if err := q.QueryRowContext(ctx, incr, key, start, start+winUs).Scan(&n); err != nil {
 			return fmt.Errorf("sqlstore: increment counter %q: %w", key, err)
 		}
 		return nil

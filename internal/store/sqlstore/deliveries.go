@@ -20,7 +20,7 @@ func (x *queries) ClaimDelivery(ctx context.Context, d store.Delivery) (*store.D
 		// the read makes the read miss; then the claim is tried again.
 		for range 3 {
 			var err error
-			prior, err = claimOnce(ctx, q, d)
+			prior, err = x.claimOnce(ctx, q, d)
 			if !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
@@ -30,29 +30,49 @@ func (x *queries) ClaimDelivery(ctx context.Context, d store.Delivery) (*store.D
 	return prior, err
 }
 
+// claimDelivery inserts a claim, replacing an expired claim in its way and
+// leaving an unexpired one alone.
+const claimDelivery = `INSERT INTO deliveries (provider, id, result, created_at_us, expires_at_us)
+	VALUES ($1, $2, $3, $4, $5)
+	ON CONFLICT (provider, id) DO UPDATE SET result = excluded.result,
+		created_at_us = excluded.created_at_us, expires_at_us = excluded.expires_at_us
+	WHERE deliveries.expires_at_us <= excluded.created_at_us`
+
 // claimOnce claims d or returns the unexpired prior claim. sql.ErrNoRows
-// means neither happened: try again. The claim is one statement: an
-// insert that replaces an expired claim in its way and leaves an
-// unexpired one alone (then read as the prior claim).
-func claimOnce(ctx context.Context, q querier, d store.Delivery) (*store.Delivery, error) {
+// means neither happened: try again. The claim is one statement
+// (claimDelivery), then read as the prior claim when it was not made;
+// where the transaction pipelines, the statement carries its pending
+// writes and reads (a PrepareCharge).
+func (x *queries) claimOnce(ctx context.Context, q querier, d store.Delivery) (*store.Delivery, error) {
 	now := micros(d.CreatedAt)
-	res, err := q.ExecContext(ctx, `INSERT INTO deliveries (provider, id, result, created_at_us, expires_at_us)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (provider, id) DO UPDATE SET result = excluded.result,
-			created_at_us = excluded.created_at_us, expires_at_us = excluded.expires_at_us
-		WHERE deliveries.expires_at_us <= excluded.created_at_us`,
-		d.Provider, d.ID, nullBytes(d.Result), now, micros(d.ExpiresAt))
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: claim delivery %s/%s: %w", d.Provider, d.ID, err)
+	args := []any{d.Provider, d.ID, nullBytes(d.Result), now, micros(d.ExpiresAt)}
+	var claimed bool
+	if x.pipelined() {
+		err := x.pipe(ctx, PipeStmt{
+			What:  fmt.Sprintf("claim delivery %s/%s", d.Provider, d.ID),
+			Query: claimDelivery + " RETURNING 1", Args: args,
+			Read: func(rows Rows) error { claimed = rows.Next(); return nil },
+		})
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		res, err := q.ExecContext(ctx, claimDelivery, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: claim delivery %s/%s: %w", d.Provider, d.ID, err)
+		}
+		n, err := affected(res)
+		if err != nil {
+			return nil, err
+		}
+		claimed = n == 1
 	}
-	if n, err := affected(res); err != nil {
-		return nil, err
-	} else if n == 1 {
+	if claimed {
 		return nil, nil
 	}
 	prior := store.Delivery{Provider: d.Provider, ID: d.ID}
 	var created, expires int64
-	err = q.QueryRowContext(ctx, `SELECT result, created_at_us, expires_at_us FROM deliveries
+	err := q.QueryRowContext(ctx, `SELECT result, created_at_us, expires_at_us FROM deliveries
 		WHERE provider = $1 AND id = $2 AND expires_at_us > $3`, d.Provider, d.ID, now).
 		Scan(&prior.Result, &created, &expires)
 	if err != nil {

@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -50,95 +48,124 @@ func (x *queries) ChargeQuotas(ctx context.Context, agentID string, charges []st
 	return results, ok, nil
 }
 
-// loadQuotaState locks the agent's quotas and reads their state.
+// loadQuotaState locks the agent's quotas and reads their state. The lock
+// and the reads share a round trip where the dialect pipelines: each
+// statement still starts after the one before it has finished, so under
+// READ COMMITTED the reads see every charge committed before the lock was
+// granted (one statement for the lock and the reads would not: its
+// snapshot is taken before it waits).
 func (x *queries) loadQuotaState(ctx context.Context, agentID string, charges []store.QuotaCharge, now time.Time) (quotaState, error) {
-	if err := x.lockAgentQuotas(ctx, agentID); err != nil {
-		return quotaState{}, err
+	leases := false
+	for _, c := range charges {
+		leases = leases || c.Concurrency
 	}
-	st := quotaState{tats: map[string]time.Time{}, leases: map[string]map[string]time.Time{}}
-	rows, err := x.conn().QueryContext(ctx, `SELECT name, tat_ns FROM quotas WHERE agent_id = $1 AND concurrency = 0`, agentID)
-	if err != nil {
-		return quotaState{}, fmt.Errorf("sqlstore: read quotas of %q: %w", agentID, err)
+	if st, ok, err := x.prefetched(ctx, agentID, now); err != nil || ok {
+		return st, err
 	}
-	defer rows.Close()
+	for range 2 {
+		st := quotaState{tats: map[string]time.Time{}, leases: map[string]map[string]time.Time{}}
+		// Where write transactions exclude each other (SQLite) there is
+		// no lock to take.
+		locked := x.s.dialect.ForUpdate == ""
+		stmts := make([]PipeStmt, 0, 3)
+		if !locked {
+			stmts = append(stmts, x.lockQuotas(agentID, &locked))
+		}
+		stmts = append(stmts, readRates(agentID, st.readRates))
+		if leases {
+			stmts = append(stmts, readLeases(agentID, func(rows Rows) error { return st.readLeases(rows, now) }))
+		}
+		if err := x.pipe(ctx, stmts...); err != nil {
+			return quotaState{}, err
+		}
+		if locked {
+			return st, nil
+		}
+		// The agent's first charge: its lock row is created, then taken
+		// and the quotas read again, since they were read unlocked.
+		if _, err := x.conn().ExecContext(ctx, `INSERT INTO quota_locks (agent_id) VALUES ($1) ON CONFLICT DO NOTHING`, agentID); err != nil {
+			return quotaState{}, fmt.Errorf("sqlstore: create quota lock of %q: %w", agentID, err)
+		}
+	}
+	return quotaState{}, fmt.Errorf("sqlstore: quota lock row of %q vanished", agentID)
+}
+
+// lockQuotas takes the agent's quota lock row FOR UPDATE; locked says
+// whether it was there.
+func (x *queries) lockQuotas(agentID string, locked *bool) PipeStmt {
+	return PipeStmt{
+		What:  fmt.Sprintf("lock quotas of %q", agentID),
+		Query: `SELECT agent_id FROM quota_locks WHERE agent_id = $1` + x.s.dialect.ForUpdate,
+		Args:  []any{agentID},
+		Read:  func(rows Rows) error { *locked = rows.Next(); return nil },
+	}
+}
+
+// readRates reads the agent's rate quotas (name, tat_ns) with read.
+func readRates(agentID string, read func(Rows) error) PipeStmt {
+	return PipeStmt{
+		What:  fmt.Sprintf("read quotas of %q", agentID),
+		Query: `SELECT name, tat_ns FROM quotas WHERE agent_id = $1 AND concurrency = 0`,
+		Args:  []any{agentID},
+		Read:  read,
+	}
+}
+
+// readLeases reads the agent's leases (name, key, expires_at_us) with read.
+func readLeases(agentID string, read func(Rows) error) PipeStmt {
+	return PipeStmt{
+		What:  fmt.Sprintf("read leases of %q", agentID),
+		Query: `SELECT name, key, expires_at_us FROM quota_leases WHERE agent_id = $1`,
+		Args:  []any{agentID},
+		Read:  read,
+	}
+}
+
+// readRates reads the rate quotas' theoretical arrival times into st.
+func (st *quotaState) readRates(rows Rows) error {
 	for rows.Next() {
 		var name string
 		var tat int64
 		if err := rows.Scan(&name, &tat); err != nil {
-			return quotaState{}, fmt.Errorf("sqlstore: read quotas of %q: %w", agentID, err)
+			return err
 		}
 		st.tats[name] = time.Unix(0, tat).UTC()
 	}
-	if err := rows.Err(); err != nil {
-		return quotaState{}, fmt.Errorf("sqlstore: read quotas of %q: %w", agentID, err)
-	}
-	for _, c := range charges {
-		if c.Concurrency {
-			return st, x.loadLeases(ctx, agentID, now, &st)
-		}
-	}
-	return st, nil
+	return nil
 }
 
-// lockAgentQuotas takes the agent's quota lock row FOR UPDATE, creating it
-// on first use; a no-op where write transactions exclude each other anyway.
-func (x *queries) lockAgentQuotas(ctx context.Context, agentID string) error {
-	if x.s.dialect.ForUpdate == "" {
-		return nil
-	}
-	lock := `SELECT agent_id FROM quota_locks WHERE agent_id = $1` + x.s.dialect.ForUpdate
-	var got string
-	for range 2 {
-		err := x.conn().QueryRowContext(ctx, lock, agentID).Scan(&got)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlstore: lock quotas of %q: %w", agentID, err)
-		}
-		if _, err := x.conn().ExecContext(ctx, `INSERT INTO quota_locks (agent_id) VALUES ($1) ON CONFLICT DO NOTHING`, agentID); err != nil {
-			return fmt.Errorf("sqlstore: create quota lock of %q: %w", agentID, err)
-		}
-	}
-	return fmt.Errorf("sqlstore: quota lock row of %q vanished", agentID)
-}
-
-// loadLeases reads the agent's leases into st: unexpired ones by name and
+// readLeases reads the agent's leases into st: unexpired ones by name and
 // key, and whether any expired ones are left to clean up.
-func (x *queries) loadLeases(ctx context.Context, agentID string, now time.Time, st *quotaState) error {
-	rows, err := x.conn().QueryContext(ctx, `SELECT name, key, expires_at_us FROM quota_leases WHERE agent_id = $1`, agentID)
-	if err != nil {
-		return fmt.Errorf("sqlstore: read leases of %q: %w", agentID, err)
-	}
-	defer rows.Close()
+func (st *quotaState) readLeases(rows Rows, now time.Time) error {
 	for rows.Next() {
 		var name, key string
 		var exp int64
 		if err := rows.Scan(&name, &key, &exp); err != nil {
-			return fmt.Errorf("sqlstore: read leases of %q: %w", agentID, err)
+			return err
 		}
-		expires := fromMicros(exp)
-		if !expires.After(now) {
-			st.expired = true
-			continue
-		}
-		if st.leases[name] == nil {
-			st.leases[name] = map[string]time.Time{}
-		}
-		st.leases[name][key] = expires
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlstore: read leases of %q: %w", agentID, err)
+		st.addLease(name, key, fromMicros(exp), now)
 	}
 	return nil
+}
+
+// addLease adds an unexpired lease to st, or notes an expired one.
+func (st *quotaState) addLease(name, key string, expires, now time.Time) {
+	if !expires.After(now) {
+		st.expired = true
+		return
+	}
+	if st.leases[name] == nil {
+		st.leases[name] = map[string]time.Time{}
+	}
+	st.leases[name][key] = expires
 }
 
 // writeQuotas stores an accepted charge.
 func (x *queries) writeQuotas(ctx context.Context, agentID string, w quotaWrites, expired bool, now time.Time) error {
 	if expired {
-		if _, err := x.conn().ExecContext(ctx, `DELETE FROM quota_leases WHERE agent_id = $1 AND expires_at_us <= $2`,
-			agentID, micros(now)); err != nil {
-			return fmt.Errorf("sqlstore: purge leases of %q: %w", agentID, err)
+		if err := x.execLater(ctx, fmt.Sprintf("purge leases of %q", agentID),
+			`DELETE FROM quota_leases WHERE agent_id = $1 AND expires_at_us <= $2`, agentID, micros(now)); err != nil {
+			return err
 		}
 	}
 	if len(w.quotas) > 0 {
@@ -153,8 +180,8 @@ func (x *queries) writeQuotas(ctx context.Context, agentID string, w quotaWrites
 		}
 		query += ` ON CONFLICT (agent_id, name) DO UPDATE SET concurrency = excluded.concurrency, lim = excluded.lim,
 			window_us = excluded.window_us, tat_ns = excluded.tat_ns`
-		if _, err := x.conn().ExecContext(ctx, query, args...); err != nil {
-			return fmt.Errorf("sqlstore: store quotas of %q: %w", agentID, err)
+		if err := x.execLater(ctx, fmt.Sprintf("store quotas of %q", agentID), query, args...); err != nil {
+			return err
 		}
 	}
 	if len(w.leases) > 0 {
@@ -168,8 +195,8 @@ func (x *queries) writeQuotas(ctx context.Context, agentID string, w quotaWrites
 			args = append(args, agentID, l.name, l.key, micros(l.expires))
 		}
 		query += ` ON CONFLICT (agent_id, name, key) DO UPDATE SET expires_at_us = excluded.expires_at_us`
-		if _, err := x.conn().ExecContext(ctx, query, args...); err != nil {
-			return fmt.Errorf("sqlstore: store leases of %q: %w", agentID, err)
+		if err := x.execLater(ctx, fmt.Sprintf("store leases of %q", agentID), query, args...); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -177,6 +204,9 @@ func (x *queries) writeQuotas(ctx context.Context, agentID string, w quotaWrites
 
 // ReleaseLease releases the agent's lease on (name, key).
 func (x *queries) ReleaseLease(ctx context.Context, agentID, name, key string) (bool, error) {
+	if x.st != nil {
+		x.st.prefetch = nil // what it read may change
+	}
 	var n int64
 	err := x.write(ctx, func(q querier) error {
 		res, err := q.ExecContext(ctx, `DELETE FROM quota_leases WHERE agent_id = $1 AND name = $2 AND key = $3`, agentID, name, key)

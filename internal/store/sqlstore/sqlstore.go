@@ -67,6 +67,14 @@ type Dialect struct {
 	// changed for each, live(true) once it is watching and live(false)
 	// when it stops (the registry cache serves only while it watches).
 	WatchRegistry func(ctx context.Context, changed func(), live func(bool))
+	// Pipeline, if set, sends stmts on conn (the driver's connection,
+	// from sql.Conn.Raw, inside one of the store's transactions) without
+	// waiting for each answer, then reads their results in order: one
+	// round trip for all of them. It stops at the first statement that
+	// fails and returns its index (-1 when no statement is to blame) and
+	// error. Without it, statements that could share a round trip run one
+	// after the other (pipeline.go).
+	Pipeline func(ctx context.Context, conn any, stmts []PipeStmt) (failed int, err error)
 }
 
 // Store implements store.Store over database/sql.

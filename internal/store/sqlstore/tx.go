@@ -33,6 +33,9 @@ type queries struct {
 	tx *sql.Tx
 	// st is what the transaction has learnt so far: set exactly when tx is.
 	st *txState
+	// raw is tx's connection where the dialect pipelines (pipeline.go);
+	// nil otherwise.
+	raw *sql.Conn
 }
 
 // txState is what one transaction knows of its own writes, shared by the
@@ -48,6 +51,13 @@ type txState struct {
 	// kill switches: the registry cache forgets its answers at commit.
 	// (Kept across a rolled-back savepoint: forgetting too much is safe.)
 	registry bool
+	// pending are writes waiting for the transaction's next round trip
+	// (execLater); broken is why one of them may not have been written.
+	pending []PipeStmt
+	broken  error
+	// prefetch is PrepareCharge's read of an agent's quotas, for its next
+	// charge.
+	prefetch *quotaPrefetch
 }
 
 // auditHead is the last record of the audit chain: what the next append
@@ -61,12 +71,19 @@ type auditHead struct {
 
 // forget drops what a rolled-back savepoint may have undone.
 func (st *txState) forget() {
-	st.auditLocked, st.head = false, nil
+	st.auditLocked, st.head, st.prefetch = false, nil, nil
 }
 
 // conn returns what statements run on: the transaction or the database,
 // through the statement cache where the dialect uses one.
-func (x *queries) conn() querier { return x.s.querier(x.tx) }
+// Pending writes go first.
+func (x *queries) conn() querier {
+	q := x.s.querier(x.tx)
+	if x.st != nil && len(x.st.pending) > 0 {
+		return flushFirst{x: x, q: q}
+	}
+	return q
+}
 
 func (s *Store) querier(tx *sql.Tx) querier {
 	var base querier = s.db
@@ -91,7 +108,15 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 		return err
 	}
 	defer release()
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: s.dialect.Isolation})
+	var raw *sql.Conn
+	if s.dialect.Pipeline != nil {
+		// The transaction's own connection, for its pipelines.
+		if raw, err = s.db.Conn(ctx); err != nil {
+			return fmt.Errorf("sqlstore: begin: %w", err)
+		}
+		defer raw.Close()
+	}
+	tx, err := beginTx(ctx, s.db, raw, &sql.TxOptions{Isolation: s.dialect.Isolation})
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
@@ -105,8 +130,18 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 		}
 	}()
 	st := &txState{}
-	if err := fn(&queries{s: s, tx: tx, st: st}); err != nil {
+	q := &queries{s: s, tx: tx, st: st, raw: raw}
+	if err := fn(q); err != nil {
+		if st.broken != nil {
+			return errors.Join(err, st.broken)
+		}
 		return err
+	}
+	if err := q.flush(ctx); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	if st.broken != nil {
+		return fmt.Errorf("%w: %w", errBroken, st.broken)
 	}
 	err = tx.Commit()
 	if st.registry {
@@ -118,6 +153,15 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 	}
 	committed = true
 	return nil
+}
+
+// beginTx begins a transaction on raw when it is set, otherwise on any of
+// db's connections.
+func beginTx(ctx context.Context, db *sql.DB, raw *sql.Conn, opts *sql.TxOptions) (*sql.Tx, error) {
+	if raw != nil {
+		return raw.BeginTx(ctx, opts)
+	}
+	return db.BeginTx(ctx, opts)
 }
 
 // atomic runs fn so that its statements take effect together: in a new
@@ -133,14 +177,21 @@ func (x *queries) atomic(ctx context.Context, withSavepoint bool, fn func(q *que
 	if !withSavepoint {
 		return fn(x)
 	}
-	if _, err := x.tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+	if _, err := x.conn().ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
 		return fmt.Errorf("sqlstore: savepoint: %w", err)
 	}
-	if err := fn(x); err != nil {
+	err := fn(x)
+	if err == nil {
+		// fn's pending writes fail under its savepoint, not after it.
+		err = x.flush(ctx)
+	}
+	if err != nil {
 		// The savepoint's writes are undone, and on PostgreSQL a lock
 		// taken under it is released: what the transaction knew of them
-		// no longer holds.
+		// no longer holds. So are its pending writes, which were sent
+		// before the savepoint began or are dropped here.
 		x.st.forget()
+		x.st.pending, x.st.broken = nil, nil
 		if _, rbErr := x.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); rbErr != nil {
 			return errors.Join(err, fmt.Errorf("sqlstore: rollback to savepoint: %w", rbErr))
 		}

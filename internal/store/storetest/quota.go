@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -225,38 +227,32 @@ func testQuotasConcurrent(t *testing.T, s suite) {
 			return []store.QuotaCharge{rateCharge("deploys", 9, time.Hour), leaseCharge("envs", 4, fmt.Sprintf("key-%d", i), time.Hour)}
 		}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			st := s.open(t)
-			now := baseTime()
-			var allowed, refused atomic.Int64
-			errs := make(chan error, goroutines)
-			concurrently(goroutines, func(i int) {
-				_, ok, err := st.ChargeQuotas(t.Context(), "a1", tc.charge(i), now)
-				switch {
-				case err != nil:
-					errs <- err
-				case ok:
-					allowed.Add(1)
-				default:
-					refused.Add(1)
-				}
+	// ways a charge is made: alone, or as a decision makes it (the charge
+	// prepared, then a delivery claimed and the charge made in a shared
+	// transaction).
+	ways := []struct {
+		name   string
+		charge func(ctx context.Context, st store.Store, i int, charges []store.QuotaCharge, now time.Time) (bool, error)
+	}{
+		{"alone", func(ctx context.Context, st store.Store, _ int, charges []store.QuotaCharge, now time.Time) (bool, error) {
+			_, ok, err := st.ChargeQuotas(ctx, "a1", charges, now)
+			return ok, err
+		}},
+		{"prepared in a transaction", func(ctx context.Context, st store.Store, i int, charges []store.QuotaCharge, now time.Time) (bool, error) {
+			return chargePrepared(ctx, st.InTx, i, charges, now)
+		}},
+		{"prepared in a shared transaction", func(ctx context.Context, st store.Store, i int, charges []store.QuotaCharge, now time.Time) (bool, error) {
+			return chargePrepared(ctx, st.InSharedTx, i, charges, now)
+		}},
+	}
+	for _, way := range ways {
+		for _, tc := range tests {
+			t.Run(way.name+"/"+tc.name, func(t *testing.T) {
+				testChargesConcurrent(t, s, goroutines, tc.limit, func(ctx context.Context, st store.Store, i int, now time.Time) (bool, error) {
+					return way.charge(ctx, st, i, tc.charge(i), now)
+				})
 			})
-			close(errs)
-			for err := range errs {
-				t.Errorf("concurrent charge: %v", err)
-			}
-			if allowed.Load() != tc.limit || refused.Load() != goroutines-tc.limit {
-				t.Fatalf("allowed %d, refused %d; want %d allowed", allowed.Load(), refused.Load(), tc.limit)
-			}
-			usage, err := st.QuotaUsage(t.Context(), "a1", now)
-			must(t, err)
-			for _, u := range usage {
-				if u.Used > u.Limit {
-					t.Fatalf("usage over limit: %+v", u)
-				}
-			}
-		})
+		}
 	}
 
 	t.Run("fifty writers never fail busy", func(t *testing.T) {
@@ -334,4 +330,153 @@ func testQuotasConcurrent(t *testing.T, s suite) {
 		}
 	})
 
+}
+
+// testChargesConcurrent makes n charges of agent a1 at once and checks
+// that exactly limit were admitted and no usage exceeds its limit.
+func testChargesConcurrent(t *testing.T, s suite, n int, limit int64, charge func(ctx context.Context, st store.Store, i int, now time.Time) (bool, error)) {
+	st := s.open(t)
+	now := baseTime()
+	var allowed, refused atomic.Int64
+	errs := make(chan error, n)
+	concurrently(n, func(i int) {
+		ok, err := charge(t.Context(), st, i, now)
+		switch {
+		case err != nil:
+			errs <- err
+		case ok:
+			allowed.Add(1)
+		default:
+			refused.Add(1)
+		}
+	})
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent charge: %v", err)
+	}
+	if allowed.Load() != limit || refused.Load() != int64(n)-limit {
+		t.Fatalf("allowed %d, refused %d; want %d allowed", allowed.Load(), refused.Load(), limit)
+	}
+	usage, err := st.QuotaUsage(t.Context(), "a1", now)
+	must(t, err)
+	for _, u := range usage {
+		if u.Used > u.Limit {
+			t.Fatalf("usage over limit: %+v", u)
+		}
+	}
+}
+
+// testPrepareCharge: a prepared charge charges what the store holds when
+// it is made, whatever happened in the transaction since it was prepared.
+func testPrepareCharge(t *testing.T, s suite) {
+	now := baseTime()
+	lease := func(key string) []store.QuotaCharge {
+		return []store.QuotaCharge{leaseCharge("envs", 1, key, time.Hour)}
+	}
+	tests := []struct {
+		name string
+		// before runs outside the transaction; in runs in it, between the
+		// preparation and the charge.
+		before func(t *testing.T, st store.Store)
+		in     func(ctx context.Context, q store.Queries) error
+		// want is whether the charge of lease "k2" (limit 1) is admitted.
+		want bool
+	}{
+		{name: "first charge of the agent", want: true},
+		{name: "a lease held refuses", before: func(t *testing.T, st store.Store) {
+			_, ok, err := st.ChargeQuotas(t.Context(), "a1", lease("k1"), now)
+			must(t, err)
+			if !ok {
+				t.Fatal("the first lease was refused")
+			}
+		}, want: false},
+		{name: "a lease released after the preparation is free", before: func(t *testing.T, st store.Store) {
+			_, _, err := st.ChargeQuotas(t.Context(), "a1", lease("k1"), now)
+			must(t, err)
+		}, in: func(ctx context.Context, q store.Queries) error {
+			released, err := q.ReleaseLease(ctx, "a1", "envs", "k1")
+			if err == nil && !released {
+				err = errors.New("lease k1 was not released")
+			}
+			return err
+		}, want: true},
+		{name: "a lease charged after the preparation counts", in: func(ctx context.Context, q store.Queries) error {
+			_, ok, err := q.ChargeQuotas(ctx, "a1", lease("k1"), now)
+			if err == nil && !ok {
+				err = errors.New("lease k1 was refused")
+			}
+			return err
+		}, want: false},
+		{name: "another agent's charge in between", before: func(t *testing.T, st store.Store) {
+			_, _, err := st.ChargeQuotas(t.Context(), "a2", lease("k1"), now)
+			must(t, err)
+			// a1 was charged before, so its preparation finds its lock.
+			_, _, err = st.ChargeQuotas(t.Context(), "a1", []store.QuotaCharge{rateCharge("builds", 10, time.Hour)}, now)
+			must(t, err)
+		}, in: func(ctx context.Context, q store.Queries) error {
+			// a2 holds its only lease: its charge is refused, whatever
+			// was prepared for a1.
+			_, ok, err := q.ChargeQuotas(ctx, "a2", lease("k9"), now)
+			if err == nil && ok {
+				err = errors.New("a2's second lease was admitted")
+			}
+			return err
+		}, want: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := s.open(t)
+			if tc.before != nil {
+				tc.before(t, st)
+			}
+			var ok bool
+			err := st.InTx(t.Context(), func(ctx context.Context, q store.Queries) error {
+				if err := q.PrepareCharge(ctx, "a1"); err != nil {
+					return err
+				}
+				if tc.in != nil {
+					if err := tc.in(ctx, q); err != nil {
+						return err
+					}
+				}
+				var err error
+				_, ok, err = q.ChargeQuotas(ctx, "a1", lease("k2"), now)
+				return err
+			})
+			must(t, err)
+			if ok != tc.want {
+				t.Fatalf("charge admitted: %v; want %v", ok, tc.want)
+			}
+			leases, err := st.Leases(t.Context(), store.LeaseFilter{Name: "envs"}, now)
+			must(t, err)
+			held := 0
+			for _, l := range leases {
+				if l.AgentID == "a1" {
+					held++
+				}
+			}
+			if held > 1 {
+				t.Fatalf("a1 holds %d leases of a quota of 1: %+v", held, leases)
+			}
+		})
+	}
+}
+
+// chargePrepared charges a1 as a decision does, in a transaction run by
+// inTx: the charge prepared, a delivery claimed, then the charge made.
+func chargePrepared(ctx context.Context, inTx func(context.Context, func(context.Context, store.Queries) error) error, i int, charges []store.QuotaCharge, now time.Time) (bool, error) {
+	var ok bool
+	err := inTx(ctx, func(ctx context.Context, q store.Queries) error {
+		if err := q.PrepareCharge(ctx, "a1"); err != nil {
+			return err
+		}
+		d := store.Delivery{Provider: "generic", ID: fmt.Sprintf("d-%d", i), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if _, err := q.ClaimDelivery(ctx, d); err != nil {
+			return err
+		}
+		var err error
+		_, ok, err = q.ChargeQuotas(ctx, "a1", charges, now)
+		return err
+	})
+	return ok, err
 }

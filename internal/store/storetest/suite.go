@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...RunOptions) 
 		{"KillSwitches", testKillSwitches},
 		{"Quotas", testQuotas},
 		{"QuotasConcurrent", testQuotasConcurrent},
+		{"PrepareCharge", testPrepareCharge},
 		{"Deliveries", testDeliveries},
 		{"Approvals", testApprovals},
 		{"ApprovalMessages", testApprovalMessages},
