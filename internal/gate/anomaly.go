@@ -18,20 +18,15 @@ type anomalyCounts struct {
 	denials  int64
 }
 
-// countForAnomalies counts the decision in per-minute windows, inside the
-// decision's transaction so the count is exact across replicas.
-func countForAnomalies(ctx context.Context, q store.Queries, agentID string, outcome Outcome, now time.Time) (anomalyCounts, error) {
-	var c anomalyCounts
-	var err error
-	if c.requests, err = q.IncrCounter(ctx, "requests:"+agentID, time.Minute, now); err != nil {
-		return c, fmt.Errorf("count requests: %w", err)
-	}
+// anomalyCounters are the per-minute counters a decision adds to, written
+// with its record inside its transaction so that the counts are exact
+// across replicas; c receives the new counts.
+func anomalyCounters(agentID string, outcome Outcome, now time.Time, c *anomalyCounts) []store.CounterIncr {
+	cs := []store.CounterIncr{{Key: "requests:" + agentID, Window: time.Minute, At: now, N: &c.requests}}
 	if outcome == Deny {
-		if c.denials, err = q.IncrCounter(ctx, "denials:"+agentID, time.Minute, now); err != nil {
-			return c, fmt.Errorf("count denials: %w", err)
-		}
+		cs = append(cs, store.CounterIncr{Key: "denials:" + agentID, Window: time.Minute, At: now, N: &c.denials})
 	}
-	return c, nil
+	return cs
 }
 
 // checkAnomalies pulls the agent's kill switch when it crosses a threshold

@@ -102,11 +102,9 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 		if err := p.recordAttribution(ctx, q, res); err != nil {
 			return err
 		}
+		var counters []store.CounterIncr
 		if a := p.ident.Agent; a != nil && !p.ev.IsReport() {
-			var err error
-			if counts, err = countForAnomalies(ctx, q, a.ID, res.Outcome, p.now); err != nil {
-				return err
-			}
+			counters = anomalyCounters(a.ID, res.Outcome, p.now, &counts)
 		}
 		if res.Effective == ApprovalRequired && res.Approval == nil {
 			approval = p.newApproval()
@@ -121,9 +119,9 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 		if used != nil {
 			rec.Approver = used.ResolvedBy
 		}
-		// The record, its input and the delivery's answer (which names
-		// the record) are one write.
-		w := store.DecisionWrite{Record: rec, Input: p.input, InputAt: p.now}
+		// The record, its input, the delivery's answer (which names the
+		// record) and the anomaly counters are one write.
+		w := store.DecisionWrite{Record: rec, Input: p.input, InputAt: p.now, Counters: counters}
 		if req.DeliveryID != "" {
 			w.Delivery = &store.DeliveryKey{Provider: req.source(&p.ev), ID: req.DeliveryID}
 			w.Answer = func(rec *audit.Record) ([]byte, error) {

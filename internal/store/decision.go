@@ -21,6 +21,19 @@ type DecisionWrite struct {
 	// write with ErrNotFound.
 	Delivery *DeliveryKey
 	Answer   func(r *audit.Record) ([]byte, error)
+	// Counters are each added one to, as by CounterStore.IncrCounter, in
+	// the same write; the new counts are set through their N.
+	Counters []CounterIncr
+}
+
+// CounterIncr is one counter a decision adds one to: Key's counter for
+// the Window-long window containing At. N, when not nil, receives the new
+// count once the write is done.
+type CounterIncr struct {
+	Key    string
+	Window time.Duration
+	At     time.Time
+	N      *int64
 }
 
 // DeliveryKey names a delivery: the webhook that received it and its id.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/agentgate/agentgate/internal/apperr"
@@ -80,6 +81,10 @@ func (x *queries) AppendDecision(ctx context.Context, d store.DecisionWrite) err
 	case d.Delivery != nil && d.Answer == nil:
 		return apperr.Invalid("delivery %s/%s has no answer", d.Delivery.Provider, d.Delivery.ID)
 	}
+	counters, err := decisionCounters(d.Counters)
+	if err != nil {
+		return err
+	}
 	return x.atomic(ctx, false, func(q *queries) error {
 		if !q.s.dialect.WritableCTEs {
 			if err := q.AppendAudit(ctx, d.Record); err != nil {
@@ -90,14 +95,24 @@ func (x *queries) AppendDecision(ctx context.Context, d store.DecisionWrite) err
 					return err
 				}
 			}
-			if d.Delivery == nil {
-				return nil
+			if d.Delivery != nil {
+				answer, err := decisionAnswer(d)
+				if err != nil {
+					return err
+				}
+				if err := q.FinishDelivery(ctx, d.Delivery.Provider, d.Delivery.ID, answer); err != nil {
+					return err
+				}
 			}
-			answer, err := decisionAnswer(d)
-			if err != nil {
-				return err
+			for i, c := range d.Counters {
+				n, err := q.IncrCounter(ctx, c.Key, c.Window, c.At)
+				if err != nil {
+					return err
+				}
+				counters[i].n = n
 			}
-			return q.FinishDelivery(ctx, d.Delivery.Provider, d.Delivery.ID, answer)
+			setCounts(d.Counters, counters)
+			return nil
 		}
 		next, args, err := q.seal(ctx, d.Record)
 		if err != nil {
@@ -113,11 +128,19 @@ func (x *queries) AppendDecision(ctx context.Context, d store.DecisionWrite) err
 			}
 			args = append(args, nullBytes(answer), d.Delivery.Provider, d.Delivery.ID)
 		}
+		dest := make([]any, 1, 1+len(counters))
 		var finished int64
+		dest[0] = &finished
+		for i := range counters {
+			c := &counters[i]
+			args = append(args, c.key, c.start, c.end)
+			dest = append(dest, &c.n)
+		}
 		// With the transaction's pending writes, where it has any.
 		if err := q.pipe(ctx, PipeStmt{
-			What: fmt.Sprintf("append decision record %d", d.Record.Seq), Query: appendDecisionSQL(d.Input != nil, d.Delivery != nil), Args: args,
-			Read: func(rows Rows) error { return scanOne(rows, &finished) },
+			What:  fmt.Sprintf("append decision record %d", d.Record.Seq),
+			Query: appendDecisionSQL(d.Input != nil, d.Delivery != nil, len(counters)), Args: args,
+			Read: func(rows Rows) error { return scanOne(rows, dest...) },
 		}); err != nil {
 			return err
 		}
@@ -125,6 +148,7 @@ func (x *queries) AppendDecision(ctx context.Context, d store.DecisionWrite) err
 			return fmt.Errorf("delivery %s/%s: %w", d.Delivery.Provider, d.Delivery.ID, store.ErrNotFound)
 		}
 		q.st.head = &next
+		setCounts(d.Counters, counters)
 		return nil
 	})
 }
@@ -139,25 +163,72 @@ func decisionAnswer(d store.DecisionWrite) ([]byte, error) {
 }
 
 // appendDecisionSQL is insertAudit with, as writable CTEs, the input's
-// insert ($13 at, $14 body) and the delivery's update (then the next three
-// parameters: answer, provider, id); it returns how many deliveries it
-// finished. PostgreSQL runs every data-modifying CTE to completion whether
-// or not the query reads it.
-func appendDecisionSQL(input, delivery bool) string {
-	const (
-		audit     = "WITH a AS (" + insertAudit + ")"
-		withInput = ", i AS (INSERT INTO decision_inputs (seq, at_us, body) VALUES ($1, $13, $14))"
-		finished  = " SELECT count(*) FROM d"
-	)
-	switch {
-	case input && delivery:
-		return audit + withInput + ", d AS (UPDATE deliveries SET result = $15 WHERE provider = $16 AND id = $17 RETURNING 1)" + finished
-	case input:
-		return audit + withInput + " SELECT 0"
-	case delivery:
-		return audit + ", d AS (UPDATE deliveries SET result = $13 WHERE provider = $14 AND id = $15 RETURNING 1)" + finished
+// insert, the delivery's update and the counters' upserts; it returns how
+// many deliveries it finished (0 without one) and each counter's new
+// count. Its parameters are insertAudit's twelve, then those of each part
+// present, in that order: the input's time and body; the delivery's
+// answer, provider and id; each counter's key, window start and end.
+// PostgreSQL runs every data-modifying CTE to completion whether or not
+// the query reads it.
+func appendDecisionSQL(input, delivery bool, counters int) string {
+	var b strings.Builder
+	b.WriteString("WITH a AS (" + insertAudit + ")")
+	n := 12
+	next := func() int { n++; return n }
+	if input {
+		fmt.Fprintf(&b, ", i AS (INSERT INTO decision_inputs (seq, at_us, body) VALUES ($1, $%d, $%d))", next(), next())
 	}
-	return audit + " SELECT 0"
+	if delivery {
+		fmt.Fprintf(&b, ", d AS (UPDATE deliveries SET result = $%d WHERE provider = $%d AND id = $%d RETURNING 1)", next(), next(), next())
+	}
+	for i := range counters {
+		fmt.Fprintf(&b, ", c%d AS (INSERT INTO counters (key, window_start_us, window_end_us, n) VALUES ($%d, $%d, $%d, 1)"+
+			" ON CONFLICT (key, window_start_us) DO UPDATE SET n = counters.n + 1 RETURNING n)", i, next(), next(), next())
+	}
+	if delivery {
+		b.WriteString(" SELECT (SELECT count(*) FROM d)")
+	} else {
+		b.WriteString(" SELECT 0")
+	}
+	for i := range counters {
+		fmt.Fprintf(&b, ", (SELECT n FROM c%d)", i)
+	}
+	return b.String()
+}
+
+// decisionCounter is a CounterIncr's window, checked, and its new count.
+type decisionCounter struct {
+	key        string
+	start, end int64
+	n          int64
+}
+
+// decisionCounters checks a decision's counters: each a valid window, no
+// key twice (one statement cannot add to one row twice).
+func decisionCounters(cs []store.CounterIncr) ([]decisionCounter, error) {
+	out := make([]decisionCounter, len(cs))
+	for i, c := range cs {
+		start, end, err := counterWindow(c.Window, c.At)
+		if err != nil {
+			return nil, err
+		}
+		for _, prev := range cs[:i] {
+			if prev.Key == c.Key {
+				return nil, apperr.Invalid("counter %q is counted twice in one decision", c.Key)
+			}
+		}
+		out[i] = decisionCounter{key: c.Key, start: start, end: end}
+	}
+	return out, nil
+}
+
+// setCounts hands each counter's new count to its caller.
+func setCounts(cs []store.CounterIncr, counted []decisionCounter) {
+	for i, c := range cs {
+		if c.N != nil {
+			*c.N = counted[i].n
+		}
+	}
 }
 
 // lockAuditHead takes the audit chain's lock, where the dialect has one,

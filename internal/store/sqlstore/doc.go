@@ -27,6 +27,12 @@
 //     transaction at a time in Go, ahead of SQLite's busy handler, so that
 //     writers queue in order instead of polling.
 //
+// Round trips: where the dialect pipelines (PostgreSQL), a transaction
+// sends statements that need no answer in between together — a lock with
+// the reads it guards, a quota charge's write with the next statement, the
+// reads PrepareCharge queues with the delivery's claim — and a write that
+// fails on its way leaves the transaction unable to commit (pipeline.go).
+//
 // Inside InTx, use only the Queries passed to the function: a write on the
 // Store itself would wait for the transaction that is waiting for it. Within
 // one transaction, charge quotas before appending audit records (the order a

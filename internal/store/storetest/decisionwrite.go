@@ -107,11 +107,65 @@ func testAppendDecision(t *testing.T, s suite) {
 		chainHolds(t, st, 3)
 		equal(t, "inputs", inputsOf(t, st), map[int64]string{2: "input-2"})
 	})
+	t.Run("counters counted with the record", func(t *testing.T) {
+		st := s.open(t)
+		ctx := t.Context()
+		now := baseTime()
+		// Counted before, and in other windows, which must not move.
+		_, err := st.IncrCounter(ctx, "requests:a", time.Minute, now)
+		must(t, err)
+		_, err = st.IncrCounter(ctx, "requests:a", time.Minute, now.Add(-time.Minute))
+		must(t, err)
+		claim(t, st, "d7", now)
+		var requests, denials int64
+		must(t, st.AppendDecision(ctx, store.DecisionWrite{Record: decisionRecord(1, "a", "deny"), Input: []byte("input-1"), InputAt: now,
+			Delivery: &store.DeliveryKey{Provider: "github", ID: "d7"}, Answer: answerOf,
+			Counters: []store.CounterIncr{
+				{Key: "requests:a", Window: time.Minute, At: now.Add(30 * time.Second), N: &requests},
+				{Key: "denials:a", Window: time.Minute, At: now.Add(30 * time.Second), N: &denials},
+			}}))
+		equal(t, "requests counted", requests, int64(2))
+		equal(t, "denials counted", denials, int64(1))
+		// Without a delivery or an input, and a counter whose count is
+		// not asked for.
+		must(t, st.AppendDecision(ctx, store.DecisionWrite{Record: decisionRecord(2, "a", "allow"),
+			Counters: []store.CounterIncr{{Key: "requests:a", Window: time.Minute, At: now}}}))
+		n, err := st.IncrCounter(ctx, "requests:a", time.Minute, now)
+		must(t, err)
+		equal(t, "requests after both", n, int64(4))
+		n, err = st.IncrCounter(ctx, "requests:a", time.Minute, now.Add(-time.Minute))
+		must(t, err)
+		equal(t, "the previous window", n, int64(2))
+		chainHolds(t, st, 2)
+		answered(t, st, "d7", now, `{"decision_id":"rec-1","audit_seq":1}`)
+	})
+	t.Run("a write that fails counts nothing", func(t *testing.T) {
+		st := s.open(t)
+		ctx := t.Context()
+		now := baseTime()
+		var requests int64
+		err := st.AppendDecision(ctx, store.DecisionWrite{Record: decisionRecord(1, "a", "allow"),
+			Delivery: &store.DeliveryKey{Provider: "github", ID: "never-claimed"}, Answer: answerOf,
+			Counters: []store.CounterIncr{{Key: "requests:a", Window: time.Minute, At: now, N: &requests}}})
+		wantErr(t, err, store.ErrNotFound)
+		equal(t, "count handed back", requests, int64(0))
+		n, err := st.IncrCounter(ctx, "requests:a", time.Minute, now)
+		must(t, err)
+		equal(t, "requests after the failed write", n, int64(1))
+		chainHolds(t, st, 0)
+	})
 	t.Run("invalid", func(t *testing.T) {
 		st := s.open(t)
 		wantKind(t, st.AppendDecision(t.Context(), store.DecisionWrite{}), apperr.KindInvalid)
 		wantKind(t, st.AppendDecision(t.Context(), store.DecisionWrite{Record: decisionRecord(1, "a", "allow"),
 			Delivery: &store.DeliveryKey{Provider: "github", ID: "d6"}}), apperr.KindInvalid)
+		wantKind(t, st.AppendDecision(t.Context(), store.DecisionWrite{Record: decisionRecord(1, "a", "allow"),
+			Counters: []store.CounterIncr{{Key: "requests:a", At: baseTime()}}}), apperr.KindInvalid)
+		wantKind(t, st.AppendDecision(t.Context(), store.DecisionWrite{Record: decisionRecord(1, "a", "allow"),
+			Counters: []store.CounterIncr{
+				{Key: "requests:a", Window: time.Minute, At: baseTime()},
+				{Key: "requests:a", Window: time.Hour, At: baseTime()},
+			}}), apperr.KindInvalid)
 		chainHolds(t, st, 0)
 	})
 }
