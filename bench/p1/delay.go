@@ -139,3 +139,22 @@ func roundTrip(ctx context.Context, dsn string) (time.Duration, error) {
 	slices.Sort(times)
 	return times[len(times)/2], nil
 }
+
+// proxyOnly serves a delay proxy in front of o.pg until ctx ends.
+func proxyOnly(ctx context.Context, o options) error {
+	if o.pgDelay <= 0 {
+		return errors.New("-proxy-only needs -pg-delay")
+	}
+	dsn, p, err := throughDelay(o.pg, o.pgDelay)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	rt, err := roundTrip(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("round trip through the proxy: %w", err)
+	}
+	fmt.Printf("%s\nround trip %s (median of 50 SELECT 1); serving until interrupted\n", dsn, rt.Round(10*time.Microsecond))
+	<-ctx.Done()
+	return nil
+}

@@ -45,6 +45,7 @@ type options struct {
 	keep       bool
 	opaLogs    bool
 	pgDelay    time.Duration
+	proxyOnly  bool
 	paths      []string
 }
 
@@ -61,13 +62,18 @@ func main() {
 	flag.StringVar(&o.cache, "cache", filepath.Join(cache, "agentgate-bench"), "where built tools are kept between runs")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, databases)")
 	flag.DurationVar(&o.pgDelay, "pg-delay", 0, "delay added each way between agentgate and PostgreSQL, for a database on another host (a sleep: at least the timer's resolution; the measured round trip is printed)")
+	flag.BoolVar(&o.proxyOnly, "proxy-only", false, "only start the -pg-delay proxy in front of -pg, print its DSN and round trip, and serve until interrupted (for other benchmarks, such as BenchmarkDecide with AGENTGATE_TEST_POSTGRES_DSN)")
 	flag.BoolVar(&o.opaLogs, "opa-logs", true, "also measure OPA with its console decision logger on (opa-decision-logs)")
 	pathList := flag.String("paths", "generic", "webhook paths to measure, comma-separated: generic, github (a 20 KB workflow_run), argo (a Workflow AdmissionReview)")
 	flag.Parse()
 	o.paths = strings.Split(*pathList, ",")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, o); err != nil {
+	do := run
+	if o.proxyOnly {
+		do = proxyOnly
+	}
+	if err := do(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "p1:", err)
 		os.Exit(1)
 	}
