@@ -192,7 +192,7 @@ func (g *Gate) charge(ctx context.Context, q store.Queries, p *plan, res *Result
 		}
 		return nil
 	}
-	if res.Outcome != Allow {
+	if !p.charging(*res) {
 		return nil
 	}
 	results, ok, err := q.ChargeQuotas(ctx, a.ID, p.charges, p.now)

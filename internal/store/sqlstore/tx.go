@@ -132,7 +132,8 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 	st := &txState{}
 	q := &queries{s: s, tx: tx, st: st, raw: raw}
 	if err := fn(q); err != nil {
-		if st.broken != nil {
+		if st.broken != nil && !errors.Is(err, st.broken) {
+			// The statement failed for want of a write before it.
 			return errors.Join(err, st.broken)
 		}
 		return err
@@ -177,7 +178,11 @@ func (x *queries) atomic(ctx context.Context, withSavepoint bool, fn func(q *que
 	if !withSavepoint {
 		return fn(x)
 	}
-	if _, err := x.conn().ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+	// The writes before the savepoint are sent before it.
+	if err := x.flush(ctx); err != nil {
+		return err
+	}
+	if _, err := x.tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
 		return fmt.Errorf("sqlstore: savepoint: %w", err)
 	}
 	err := fn(x)
