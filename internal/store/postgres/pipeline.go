@@ -39,7 +39,11 @@ func pipeline(ctx context.Context, conn any, stmts []sqlstore.PipeStmt) (int, er
 func readBatch(br pgx.BatchResults, stmts []sqlstore.PipeStmt) (int, error) {
 	for i, st := range stmts {
 		if st.Read == nil {
-			if _, err := br.Exec(); err != nil {
+			tag, err := br.Exec()
+			if err == nil && st.Tag != nil {
+				err = st.Tag(tag.String())
+			}
+			if err != nil {
 				return i, err
 			}
 			continue

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/store"
+	"github.com/agentgate/agentgate/internal/store/postgres"
 )
 
 // A quota charge is written with the transaction's next round trip
@@ -144,4 +145,86 @@ func TestPipelinedWriteFailureInSharedTx(t *testing.T) {
 			t.Errorf("call %d's counter: %d after it committed; want 1", i, n-1)
 		}
 	}
+}
+
+// A transaction begins with its first statement and commits with its
+// last round trip (sqlstore's pipetx.go): what it leaves behind must be a
+// connection outside any transaction, whatever happened in it.
+func TestPipelinedTransactionEnds(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	errBoom := errors.New("boom")
+	cases := []struct {
+		name string
+		// fn is the transaction's work; its context can be cancelled
+		// with cancelOf.
+		fn      func(ctx context.Context, q store.Queries) error
+		wantErr string
+	}{
+		{name: "an empty transaction commits", fn: func(context.Context, store.Queries) error { return nil }},
+		{name: "an error rolls back", fn: func(ctx context.Context, q store.Queries) error {
+			if _, err := q.IncrCounter(ctx, "requests:a1", time.Minute, now); err != nil {
+				return err
+			}
+			return errBoom
+		}, wantErr: "boom"},
+		{name: "a failed statement whose error is ignored fails the commit", fn: func(ctx context.Context, q store.Queries) error {
+			if _, err := q.IncrCounter(ctx, "requests:a1", time.Minute, now); err != nil {
+				return err
+			}
+			_, _ = q.IncrCounter(ctx, "bad\x00key", time.Minute, now)
+			return nil
+		}, wantErr: "rolled back at commit"},
+		{name: "a context that ends mid-transaction", fn: func(ctx context.Context, q store.Queries) error {
+			if _, err := q.IncrCounter(ctx, "requests:a1", time.Minute, now); err != nil {
+				return err
+			}
+			cancelOf(ctx)()
+			_, err := q.IncrCounter(ctx, "requests:a2", time.Minute, now)
+			return err
+		}, wantErr: "context canceled"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// One connection: the next transaction gets the one this one
+			// left behind.
+			dsn := newSchema(t)
+			s, err := postgres.Open(context.Background(), postgres.Options{DSN: dsn, MaxConns: 1})
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			err = s.InTx(withCancel(context.Background()), func(ctx context.Context, q store.Queries) error { return tc.fn(ctx, q) })
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("InTx: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("InTx: %v; want an error saying %q", err, tc.wantErr)
+			}
+			// The counter of a failed transaction was not kept, and the
+			// connection is usable and in no transaction: what it writes
+			// now is committed, as another replica sees.
+			n, err := s.IncrCounter(context.Background(), "requests:a1", time.Minute, now)
+			if err != nil || n != 1 {
+				t.Fatalf("counter after the transaction: %d, %v; want 1", n, err)
+			}
+			other := openDSN(t, dsn)
+			if n, err := other.IncrCounter(context.Background(), "requests:a1", time.Minute, now); err != nil || n != 2 {
+				t.Fatalf("counter seen by another store: %d, %v; want 2 (the write after the transaction committed)", n, err)
+			}
+		})
+	}
+}
+
+// cancelKey carries a context's cancel function to the transaction's work.
+type cancelKey struct{}
+
+// withCancel makes ctx cancellable from inside the transaction (cancelOf).
+func withCancel(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	return context.WithValue(ctx, cancelKey{}, cancel)
+}
+
+// cancelOf returns the cancel function withCancel put in ctx.
+func cancelOf(ctx context.Context) context.CancelFunc {
+	return ctx.Value(cancelKey{}).(context.CancelFunc)
 }

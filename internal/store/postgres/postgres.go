@@ -93,6 +93,7 @@ func dialect(migrations fs.FS) sqlstore.Dialect {
 		IsUnavailable:     isUnavailable,
 		WritableCTEs:      true,
 		Pipeline:          pipeline,
+		Begin:             "BEGIN ISOLATION LEVEL READ COMMITTED",
 	}
 }
 

@@ -226,7 +226,7 @@ func runItem(batch context.Context, it *batchItem, q *queries) (err error) {
 			err = fmt.Errorf("sqlstore: panic in a shared transaction: %v", r)
 		}
 	}()
-	return it.fn(valuesOf{Context: batch, values: it.ctx}, &queries{s: q.s, tx: q.tx, st: q.st, raw: q.raw})
+	return it.fn(valuesOf{Context: batch, values: it.ctx}, &queries{s: q.s, tx: q.tx, raw: q.raw, st: q.st})
 }
 
 // valuesOf is a context with one context's deadline and cancellation and

@@ -48,6 +48,9 @@ type PipeStmt struct {
 	// Read reads the statement's rows; nil for a statement whose result
 	// is only its success.
 	Read func(Rows) error
+	// Tag, for a statement without Read, checks its command tag
+	// ("COMMIT"); pipelined statements only.
+	Tag func(tag string) error
 }
 
 // errBroken is returned at commit when a pending write failed on its way.
@@ -70,6 +73,7 @@ func (x *queries) pipe(ctx context.Context, stmts ...PipeStmt) error {
 	}
 	all := stmts
 	carried := len(x.st.pending) > 0
+	x.st.sent = true
 	if carried {
 		all = append(x.st.pending, stmts...)
 		x.st.pending = nil

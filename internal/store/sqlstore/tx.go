@@ -29,13 +29,15 @@ type querier interface {
 // queries implements store.Queries on the database (tx nil: autocommit) or
 // on one transaction.
 type queries struct {
-	s  *Store
+	s *Store
+	// tx is the transaction, on a dialect that does not pipeline.
 	tx *sql.Tx
-	// st is what the transaction has learnt so far: set exactly when tx is.
-	st *txState
-	// raw is tx's connection where the dialect pipelines (pipeline.go);
-	// nil otherwise.
+	// raw is the transaction's connection, on a dialect that pipelines:
+	// its BEGIN and COMMIT are statements of its pipelines (pipetx.go).
 	raw *sql.Conn
+	// st is what the transaction has learnt so far: set exactly when the
+	// queries are bound to a transaction (tx or raw).
+	st *txState
 }
 
 // txState is what one transaction knows of its own writes, shared by the
@@ -55,6 +57,8 @@ type txState struct {
 	// (execLater); broken is why one of them may not have been written.
 	pending []PipeStmt
 	broken  error
+	// sent is set once the transaction sent a statement (pipetx.go).
+	sent bool
 	// prefetch is PrepareCharge's read of an agent's quotas, for its next
 	// charge.
 	prefetch *quotaPrefetch
@@ -78,11 +82,24 @@ func (st *txState) forget() {
 // through the statement cache where the dialect uses one.
 // Pending writes go first.
 func (x *queries) conn() querier {
-	q := x.s.querier(x.tx)
+	var q querier
+	if x.raw != nil {
+		q = x.raw
+	} else {
+		q = x.s.querier(x.tx)
+	}
 	if x.st != nil && len(x.st.pending) > 0 {
 		return flushFirst{x: x, q: q}
 	}
 	return q
+}
+
+// txq is what the transaction's own statements (savepoints) run on.
+func (x *queries) txq() querier {
+	if x.raw != nil {
+		return x.raw
+	}
+	return x.tx
 }
 
 func (s *Store) querier(tx *sql.Tx) querier {
@@ -108,15 +125,10 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 		return err
 	}
 	defer release()
-	var raw *sql.Conn
 	if s.dialect.Pipeline != nil {
-		// The transaction's own connection, for its pipelines.
-		if raw, err = s.db.Conn(ctx); err != nil {
-			return fmt.Errorf("sqlstore: begin: %w", err)
-		}
-		defer raw.Close()
+		return s.inPipelinedTx(ctx, fn)
 	}
-	tx, err := beginTx(ctx, s.db, raw, &sql.TxOptions{Isolation: s.dialect.Isolation})
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: s.dialect.Isolation})
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
@@ -130,19 +142,8 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 		}
 	}()
 	st := &txState{}
-	q := &queries{s: s, tx: tx, st: st, raw: raw}
-	if err := fn(q); err != nil {
-		if st.broken != nil && !errors.Is(err, st.broken) {
-			// The statement failed for want of a write before it.
-			return errors.Join(err, st.broken)
-		}
+	if err := fn(&queries{s: s, tx: tx, st: st}); err != nil {
 		return err
-	}
-	if err := q.flush(ctx); err != nil {
-		return fmt.Errorf("sqlstore: commit: %w", err)
-	}
-	if st.broken != nil {
-		return fmt.Errorf("%w: %w", errBroken, st.broken)
 	}
 	err = tx.Commit()
 	if st.registry {
@@ -156,15 +157,6 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 	return nil
 }
 
-// beginTx begins a transaction on raw when it is set, otherwise on any of
-// db's connections.
-func beginTx(ctx context.Context, db *sql.DB, raw *sql.Conn, opts *sql.TxOptions) (*sql.Tx, error) {
-	if raw != nil {
-		return raw.BeginTx(ctx, opts)
-	}
-	return db.BeginTx(ctx, opts)
-}
-
 // atomic runs fn so that its statements take effect together: in a new
 // transaction when x is not bound to one, otherwise in x's transaction,
 // under a savepoint if withSavepoint is set, so that a failing fn undoes
@@ -172,7 +164,7 @@ func beginTx(ctx context.Context, db *sql.DB, raw *sql.Conn, opts *sql.TxOptions
 // transaction is unusable after any error until rolled back to a savepoint).
 // Methods that write only after every check passed need no savepoint.
 func (x *queries) atomic(ctx context.Context, withSavepoint bool, fn func(q *queries) error) error {
-	if x.tx == nil {
+	if x.st == nil {
 		return x.s.inTx(ctx, fn)
 	}
 	if !withSavepoint {
@@ -182,7 +174,7 @@ func (x *queries) atomic(ctx context.Context, withSavepoint bool, fn func(q *que
 	if err := x.flush(ctx); err != nil {
 		return err
 	}
-	if _, err := x.tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+	if _, err := x.txq().ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
 		return fmt.Errorf("sqlstore: savepoint: %w", err)
 	}
 	err := fn(x)
@@ -197,15 +189,15 @@ func (x *queries) atomic(ctx context.Context, withSavepoint bool, fn func(q *que
 		// before the savepoint began or are dropped here.
 		x.st.forget()
 		x.st.pending, x.st.broken = nil, nil
-		if _, rbErr := x.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); rbErr != nil {
+		if _, rbErr := x.txq().ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); rbErr != nil {
 			return errors.Join(err, fmt.Errorf("sqlstore: rollback to savepoint: %w", rbErr))
 		}
-		if _, relErr := x.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint); relErr != nil {
+		if _, relErr := x.txq().ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint); relErr != nil {
 			return errors.Join(err, fmt.Errorf("sqlstore: release savepoint: %w", relErr))
 		}
 		return err
 	}
-	if _, err := x.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
+	if _, err := x.txq().ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
 		return fmt.Errorf("sqlstore: release savepoint: %w", err)
 	}
 	return nil
@@ -214,7 +206,7 @@ func (x *queries) atomic(ctx context.Context, withSavepoint bool, fn func(q *que
 // write runs fn, a write of a single statement: on the transaction, or on
 // the database as the single writer where the backend has one.
 func (x *queries) write(ctx context.Context, fn func(q querier) error) error {
-	if x.tx != nil {
+	if x.st != nil {
 		return fn(x.conn())
 	}
 	release, err := x.s.acquireWriter(ctx)

@@ -1,0 +1,80 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Transactions on a dialect that pipelines.
+//
+// database/sql would begin a transaction with a round trip of its own. On
+// a dialect that pipelines, the transaction is a connection of its own
+// (sql.Conn) whose BEGIN waits, like a pending write, for the
+// transaction's first statement, and whose COMMIT carries the writes
+// still pending: a transaction costs one round trip less, and one that
+// sent nothing costs one round trip in all.
+
+// rollbackTimeout bounds the ROLLBACK of a failed transaction, which runs
+// even when the caller's context has ended.
+const rollbackTimeout = 5 * time.Second
+
+// errCommitRolledBack is a COMMIT that the server answered with ROLLBACK:
+// the transaction had failed.
+var errCommitRolledBack = errors.New("sqlstore: the transaction had failed and was rolled back at commit")
+
+// inPipelinedTx is inTx on a dialect that pipelines.
+func (s *Store) inPipelinedTx(ctx context.Context, fn func(q *queries) error) (err error) {
+	raw, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	defer raw.Close()
+	st := &txState{pending: []PipeStmt{{What: "begin", Query: s.dialect.Begin}}}
+	q := &queries{s: s, raw: raw, st: st}
+	committed := false
+	defer func() {
+		if !committed && st.sent {
+			s.rollbackRaw(ctx, q)
+		}
+	}()
+	if err := fn(q); err != nil {
+		if st.broken != nil && !errors.Is(err, st.broken) {
+			// The statement failed for want of a write before it.
+			return errors.Join(err, st.broken)
+		}
+		return err
+	}
+	if st.broken != nil {
+		return fmt.Errorf("%w: %w", errBroken, st.broken)
+	}
+	err = q.pipe(ctx, PipeStmt{What: "commit", Query: "COMMIT", Tag: func(tag string) error {
+		if tag != "COMMIT" {
+			return errCommitRolledBack
+		}
+		return nil
+	}})
+	if st.registry {
+		// Also when the commit failed: it may have committed anyway.
+		s.reg.changed()
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+// rollbackRaw ends q's failed transaction. A connection that cannot say it
+// did is closed rather than put back in the pool in the middle of a
+// transaction.
+func (s *Store) rollbackRaw(ctx context.Context, q *queries) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	if _, err := q.raw.ExecContext(rctx, "ROLLBACK"); err != nil {
+		_ = q.raw.Raw(func(any) error { return driver.ErrBadConn })
+		s.log.WarnContext(ctx, "sqlstore: rollback failed; the connection is closed", "err", err)
+	}
+}
