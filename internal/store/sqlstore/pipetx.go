@@ -50,7 +50,7 @@ func (s *Store) inPipelinedTx(ctx context.Context, fn func(q *queries) error) (e
 	if st.broken != nil {
 		return fmt.Errorf("%w: %w", errBroken, st.broken)
 	}
-	err = q.pipe(ctx, PipeStmt{What: "commit", Query: "COMMIT", Tag: func(tag string) error {
+	err = q.pipe(ctx, PipeStmt{Query: "COMMIT", Tag: func(tag string) error {
 		if tag != "COMMIT" {
 			return errCommitRolledBack
 		}
