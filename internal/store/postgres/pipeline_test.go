@@ -228,3 +228,50 @@ func withCancel(ctx context.Context) context.Context {
 func cancelOf(ctx context.Context) context.CancelFunc {
 	return ctx.Value(cancelKey{}).(context.CancelFunc)
 }
+
+// Two replicas charging one agent as decisions do (prepared with the
+// claim, in their own shared transactions) admit exactly the limit.
+func TestPreparedChargesExactAcrossReplicas(t *testing.T) {
+	dsn := newSchema(t)
+	replicas := []store.Store{openDSN(t, dsn), openDSN(t, dsn)}
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	const calls, limit = 60, 9
+	charge := []store.QuotaCharge{{Name: "builds_per_hour", Limit: limit, Window: time.Hour, Cost: 1}}
+	var mu sync.Mutex
+	allowed := 0
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range calls {
+		wg.Go(func() {
+			<-start
+			s := replicas[i%2]
+			var ok bool
+			err := s.InSharedTx(context.Background(), func(ctx context.Context, q store.Queries) error {
+				if err := q.PrepareCharge(ctx, "a1"); err != nil {
+					return err
+				}
+				d := store.Delivery{Provider: "generic", ID: fmt.Sprintf("d-%d", i), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+				if _, err := q.ClaimDelivery(ctx, d); err != nil {
+					return err
+				}
+				var err error
+				_, ok, err = q.ChargeQuotas(ctx, "a1", charge, now)
+				return err
+			})
+			if err != nil {
+				t.Errorf("call %d: %v", i, err)
+				return
+			}
+			if ok { // the run that committed
+				mu.Lock()
+				allowed++
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if allowed != limit {
+		t.Fatalf("%d charges admitted across two replicas, want %d", allowed, limit)
+	}
+}
