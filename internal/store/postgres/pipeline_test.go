@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/store"
 	"github.com/agentgate/agentgate/internal/store/postgres"
+	"github.com/agentgate/agentgate/internal/store/storetest"
 )
 
 // A quota charge is written with the transaction's next round trip
@@ -244,20 +245,7 @@ func TestPreparedChargesExactAcrossReplicas(t *testing.T) {
 	for i := range calls {
 		wg.Go(func() {
 			<-start
-			s := replicas[i%2]
-			var ok bool
-			err := s.InSharedTx(context.Background(), func(ctx context.Context, q store.Queries) error {
-				if err := q.PrepareCharge(ctx, "a1"); err != nil {
-					return err
-				}
-				d := store.Delivery{Provider: "generic", ID: fmt.Sprintf("d-%d", i), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-				if _, err := q.ClaimDelivery(ctx, d); err != nil {
-					return err
-				}
-				var err error
-				_, ok, err = q.ChargeQuotas(ctx, "a1", charge, now)
-				return err
-			})
+			ok, err := storetest.ChargePrepared(context.Background(), replicas[i%2].InSharedTx, i, charge, now)
 			if err != nil {
 				t.Errorf("call %d: %v", i, err)
 				return

@@ -56,12 +56,8 @@ func (s *Store) inPipelinedTx(ctx context.Context, fn func(q *queries) error) (e
 		}
 		return nil
 	}})
-	if st.registry {
-		// Also when the commit failed: it may have committed anyway.
-		s.reg.changed()
-	}
-	if err != nil {
-		return fmt.Errorf("sqlstore: commit: %w", err)
+	if err := s.commitDone(st, err); err != nil {
+		return err
 	}
 	committed = true
 	return nil

@@ -145,15 +145,23 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 	if err := fn(&queries{s: s, tx: tx, st: st}); err != nil {
 		return err
 	}
-	err = tx.Commit()
+	if err := s.commitDone(st, tx.Commit()); err != nil {
+		return err
+	}
+	committed = true
+	return nil
+}
+
+// commitDone settles a transaction's commit, whose error is err: the
+// registry cache forgets what the transaction changed, also when the
+// commit failed (it may have committed anyway).
+func (s *Store) commitDone(st *txState, err error) error {
 	if st.registry {
-		// Also when the commit failed: it may have committed anyway.
 		s.reg.changed()
 	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
-	committed = true
 	return nil
 }
 

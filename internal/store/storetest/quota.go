@@ -239,10 +239,10 @@ func testQuotasConcurrent(t *testing.T, s suite) {
 			return ok, err
 		}},
 		{"prepared in a transaction", func(ctx context.Context, st store.Store, i int, charges []store.QuotaCharge, now time.Time) (bool, error) {
-			return chargePrepared(ctx, st.InTx, i, charges, now)
+			return ChargePrepared(ctx, st.InTx, i, charges, now)
 		}},
 		{"prepared in a shared transaction", func(ctx context.Context, st store.Store, i int, charges []store.QuotaCharge, now time.Time) (bool, error) {
-			return chargePrepared(ctx, st.InSharedTx, i, charges, now)
+			return ChargePrepared(ctx, st.InSharedTx, i, charges, now)
 		}},
 	}
 	for _, way := range ways {
@@ -462,9 +462,11 @@ func testPrepareCharge(t *testing.T, s suite) {
 	}
 }
 
-// chargePrepared charges a1 as a decision does, in a transaction run by
-// inTx: the charge prepared, a delivery claimed, then the charge made.
-func chargePrepared(ctx context.Context, inTx func(context.Context, func(context.Context, store.Queries) error) error, i int, charges []store.QuotaCharge, now time.Time) (bool, error) {
+// ChargePrepared charges agent a1 as a decision does, in a transaction
+// run by inTx (a store's InTx or InSharedTx): the charge prepared, delivery
+// "d-<i>" claimed, then the charge made. ok is the charge's, from the run
+// that committed.
+func ChargePrepared(ctx context.Context, inTx func(context.Context, func(context.Context, store.Queries) error) error, i int, charges []store.QuotaCharge, now time.Time) (bool, error) {
 	var ok bool
 	err := inTx(ctx, func(ctx context.Context, q store.Queries) error {
 		if err := q.PrepareCharge(ctx, "a1"); err != nil {
