@@ -93,7 +93,6 @@ func dialect(migrations fs.FS) sqlstore.Dialect {
 		IsUnavailable:     isUnavailable,
 		WritableCTEs:      true,
 		Pipeline:          pipeline,
-		Begin:             "BEGIN ISOLATION LEVEL READ COMMITTED",
 	}
 }
 

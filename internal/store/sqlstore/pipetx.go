@@ -2,9 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -12,7 +14,7 @@ import (
 //
 // database/sql would begin a transaction with a round trip of its own. On
 // a dialect that pipelines, the transaction is a connection of its own
-// (sql.Conn) whose BEGIN waits, like a pending write, for the
+// (sql.Conn) whose BEGIN (at Dialect.Isolation) waits, like a pending write, for the
 // transaction's first statement, and whose COMMIT carries the writes
 // still pending: a transaction costs one round trip less, and one that
 // sent nothing costs one round trip in all.
@@ -32,7 +34,7 @@ func (s *Store) inPipelinedTx(ctx context.Context, fn func(q *queries) error) (e
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	defer raw.Close()
-	st := &txState{pending: []PipeStmt{{What: "begin", Query: s.dialect.Begin}}}
+	st := &txState{pending: []PipeStmt{{What: "begin", Query: beginSQL(s.dialect.Isolation)}}}
 	q := &queries{s: s, raw: raw, st: st}
 	committed := false
 	defer func() {
@@ -73,4 +75,13 @@ func (s *Store) rollbackRaw(ctx context.Context, q *queries) {
 		_ = q.raw.Raw(func(any) error { return driver.ErrBadConn })
 		s.log.WarnContext(ctx, "sqlstore: rollback failed; the connection is closed", "err", err)
 	}
+}
+
+// beginSQL begins a transaction at level (the server's default for
+// sql.LevelDefault): "BEGIN ISOLATION LEVEL READ COMMITTED".
+func beginSQL(level sql.IsolationLevel) string {
+	if level == sql.LevelDefault {
+		return "BEGIN"
+	}
+	return "BEGIN ISOLATION LEVEL " + strings.ToUpper(level.String())
 }

@@ -75,9 +75,6 @@ type Dialect struct {
 	// error. Without it, statements that could share a round trip run one
 	// after the other (pipeline.go).
 	Pipeline func(ctx context.Context, conn any, stmts []PipeStmt) (failed int, err error)
-	// Begin begins a transaction at Isolation, where the dialect
-	// pipelines: it is sent with the transaction's first statement.
-	Begin string
 }
 
 // Store implements store.Store over database/sql.
@@ -113,11 +110,11 @@ func New(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger) (*Store, 
 		_ = db.Close()
 		return nil, errors.New("sqlstore: dialect needs a name, migrations and a unique-violation test")
 	}
-	if d.Pipeline != nil && (d.Begin == "" || d.CacheStatements) {
+	if d.Pipeline != nil && d.CacheStatements {
 		// Cached statements are prepared on the database, not on a
 		// transaction's own connection.
 		_ = db.Close()
-		return nil, errors.New("sqlstore: a dialect that pipelines needs Begin and cannot cache statements")
+		return nil, errors.New("sqlstore: a dialect that pipelines cannot cache statements")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -78,15 +78,14 @@ func (st *txState) forget() {
 	st.auditLocked, st.head, st.prefetch = false, nil, nil
 }
 
-// conn returns what statements run on: the transaction or the database,
-// through the statement cache where the dialect uses one.
-// Pending writes go first.
+// conn returns what statements run on: the transaction's connection (a
+// dialect that pipelines), the transaction or the database, through the
+// statement cache where the dialect uses one; the transaction's pending
+// writes go first.
 func (x *queries) conn() querier {
-	var q querier
+	q := x.s.querier(x.tx)
 	if x.raw != nil {
 		q = x.raw
-	} else {
-		q = x.s.querier(x.tx)
 	}
 	if x.st != nil && len(x.st.pending) > 0 {
 		return flushFirst{x: x, q: q}
