@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/util"
 )
 
@@ -25,23 +26,44 @@ func inputValueJSON(in *Input) (ast.Value, error) {
 	return ast.InterfaceToValue(x)
 }
 
-// decodeDecision turns the decision document into a Decision and normalizes
-// it. The document must be an object with a boolean allow. Well-formed
-// documents are converted directly; anything else (reasons given as strings,
-// numeric durations, unknown keys, wrong types) goes through encoding/json
-// and the contract types' UnmarshalJSON, which decide what is accepted.
-func decodeDecision(v any) (Decision, error) {
-	obj, ok := v.(map[string]any)
+// rawResult makes an evaluation hand back its result as the AST value it
+// computed instead of converting it to Go maps and slices first; the
+// decision is read from the AST directly.
+var rawResult = rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) {
+	return t.Value, nil
+})
+
+// decodeDecision turns the decision document, as evaluated with rawResult,
+// into a Decision and normalizes it. The document must be an object with a
+// boolean allow. Well-formed documents are converted directly; anything else
+// (reasons given as strings, numeric durations, unknown keys, wrong types)
+// goes through encoding/json and the contract types' UnmarshalJSON, which
+// decide what is accepted.
+func decodeDecision(result any) (Decision, error) {
+	v, ok := result.(ast.Value)
 	if !ok {
-		return Decision{}, fmt.Errorf("%s is a %T, not an object", Query, v)
+		return Decision{}, fmt.Errorf("%s evaluated to a %T, not a value", Query, result)
 	}
-	if _, ok := obj["allow"].(bool); !ok {
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return Decision{}, fmt.Errorf("%s is %s, not an object", Query, ast.ValueName(v))
+	}
+	if allow := obj.Get(ast.InternedTerm("allow")); allow == nil {
+		return Decision{}, errors.New("decision.allow is missing or not a boolean")
+	} else if _, ok := allow.Value.(ast.Boolean); !ok {
 		return Decision{}, errors.New("decision.allow is missing or not a boolean")
 	}
 	d, ok := fastDecision(obj)
 	if !ok {
-		var err error
-		if d, err = jsonDecision(obj); err != nil {
+		doc, err := ast.JSON(obj)
+		if err != nil {
+			return Decision{}, fmt.Errorf("decision: %w", err)
+		}
+		m, ok := doc.(map[string]any)
+		if !ok {
+			return Decision{}, fmt.Errorf("%s is a %T, not an object", Query, doc)
+		}
+		if d, err = jsonDecision(m); err != nil {
 			return Decision{}, err
 		}
 	}
@@ -67,13 +89,21 @@ func jsonDecision(obj map[string]any) (Decision, error) {
 // fastDecision converts a well-formed decision document. It reports false
 // when the document holds anything it does not handle exactly as
 // encoding/json would, and the caller then uses jsonDecision.
-func fastDecision(obj map[string]any) (Decision, bool) {
+func fastDecision(obj ast.Object) (Decision, bool) {
 	var d Decision
-	for k, v := range obj {
-		ok := true
-		switch k {
+	ok := true
+	obj.Until(func(k, t *ast.Term) bool {
+		key, isStr := k.Value.(ast.String)
+		if !isStr {
+			ok = false
+			return true
+		}
+		v := t.Value
+		switch key {
 		case "allow":
-			d.Allow, ok = v.(bool)
+			var b ast.Boolean
+			b, ok = v.(ast.Boolean)
+			d.Allow = bool(b)
 		case "deny":
 			d.Deny, ok = fastReasons(v)
 		case "warnings":
@@ -84,43 +114,82 @@ func fastDecision(obj map[string]any) (Decision, bool) {
 			d.Quotas, ok = fastQuotas(v)
 		case "enforcement":
 			var s string
-			s, ok = v.(string)
+			s, ok = fastString(v)
 			d.Enforcement = Enforcement(s)
 		case "anomaly":
 			d.Anomaly, ok = fastAnomaly(v)
 		case "on_rollback":
-			if v != nil {
-				d.OnRollback, ok = v.(string)
+			if !isNull(v) {
+				d.OnRollback, ok = fastString(v)
 			}
 		default:
 			ok = false
 		}
-		if !ok {
-			return Decision{}, false
-		}
+		return !ok
+	})
+	if !ok {
+		return Decision{}, false
 	}
 	return d, true
 }
 
-func fastReasons(v any) ([]Reason, bool) {
-	if v == nil {
+// fields calls f for each member of the object v and reports false when v
+// is not an object, a key is not a string or f returns false.
+func fields(v ast.Value, f func(key string, v ast.Value) bool) bool {
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return false
+	}
+	ok = true
+	obj.Until(func(k, t *ast.Term) bool {
+		key, isStr := k.Value.(ast.String)
+		ok = isStr && f(string(key), t.Value)
+		return !ok
+	})
+	return ok
+}
+
+// elems returns the elements of an array, or of a set in the order its
+// JSON form lists them; false for anything else.
+func elems(v ast.Value) ([]*ast.Term, bool) {
+	switch x := v.(type) {
+	case *ast.Array:
+		out := make([]*ast.Term, x.Len())
+		for i := range out {
+			out[i] = x.Elem(i)
+		}
+		return out, true
+	case ast.Set:
+		return x.Slice(), true
+	}
+	return nil, false
+}
+
+func isNull(v ast.Value) bool {
+	_, ok := v.(ast.Null)
+	return ok
+}
+
+func fastString(v ast.Value) (string, bool) {
+	s, ok := v.(ast.String)
+	return string(s), ok
+}
+
+func fastReasons(v ast.Value) ([]Reason, bool) {
+	if isNull(v) {
 		return nil, true
 	}
-	list, ok := v.([]any)
+	list, ok := elems(v)
 	if !ok {
 		return nil, false
 	}
 	out := make([]Reason, len(list))
 	for i, x := range list {
-		m, ok := x.(map[string]any)
-		if !ok {
-			return nil, false
-		}
 		r := &out[i]
-		for k, f := range m {
-			s, ok := f.(string)
+		ok := fields(x.Value, func(k string, f ast.Value) bool {
+			s, ok := fastString(f)
 			if !ok {
-				return nil, false
+				return false
 			}
 			switch k {
 			case "rule":
@@ -130,8 +199,12 @@ func fastReasons(v any) ([]Reason, bool) {
 			case "enforcement":
 				r.Enforcement = Enforcement(s)
 			default:
-				return nil, false
+				return false
 			}
+			return true
+		})
+		if !ok {
+			return nil, false
 		}
 		if r.Enforcement == "" {
 			r.Enforcement = Enforce
@@ -144,29 +217,25 @@ func fastReasons(v any) ([]Reason, bool) {
 	return out, true
 }
 
-func fastQuotas(v any) ([]QuotaSpec, bool) {
-	if v == nil {
+func fastQuotas(v ast.Value) ([]QuotaSpec, bool) {
+	if isNull(v) {
 		return nil, true
 	}
-	list, ok := v.([]any)
+	list, ok := elems(v)
 	if !ok {
 		return nil, false
 	}
 	out := make([]QuotaSpec, len(list))
 	for i, x := range list {
-		m, ok := x.(map[string]any)
-		if !ok {
-			return nil, false
-		}
 		q := &out[i]
-		for k, f := range m {
+		ok := fields(x.Value, func(k string, f ast.Value) bool {
 			ok := true
 			switch k {
 			case "name":
-				q.Name, ok = f.(string)
+				q.Name, ok = fastString(f)
 			case "kind":
 				var s string
-				s, ok = f.(string)
+				s, ok = fastString(f)
 				q.Kind = QuotaKind(s)
 			case "limit":
 				q.Limit, ok = fastInt(f)
@@ -175,34 +244,31 @@ func fastQuotas(v any) ([]QuotaSpec, bool) {
 			case "cost":
 				q.Cost, ok = fastInt(f)
 			case "key":
-				q.Key, ok = f.(string)
+				q.Key, ok = fastString(f)
 			case "ttl":
 				q.TTL, ok = fastDuration(f)
 			default:
 				ok = false
 			}
-			if !ok {
-				return nil, false
-			}
+			return ok
+		})
+		if !ok {
+			return nil, false
 		}
 	}
 	return out, true
 }
 
-func fastApproval(v any) (*ApprovalRequirement, bool) {
-	if v == nil {
+func fastApproval(v ast.Value) (*ApprovalRequirement, bool) {
+	if isNull(v) {
 		return nil, true
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, false
-	}
 	a := &ApprovalRequirement{}
-	for k, f := range m {
+	ok := fields(v, func(k string, f ast.Value) bool {
 		ok := true
 		switch k {
 		case "reason":
-			a.Reason, ok = f.(string)
+			a.Reason, ok = fastString(f)
 		case "approvers":
 			a.Approvers, ok = fastStrings(f)
 		case "ttl":
@@ -210,23 +276,17 @@ func fastApproval(v any) (*ApprovalRequirement, bool) {
 		default:
 			ok = false
 		}
-		if !ok {
-			return nil, false
-		}
-	}
-	return a, true
+		return ok
+	})
+	return a, ok
 }
 
-func fastAnomaly(v any) (*AnomalyThresholds, bool) {
-	if v == nil {
+func fastAnomaly(v ast.Value) (*AnomalyThresholds, bool) {
+	if isNull(v) {
 		return nil, true
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, false
-	}
 	a := &AnomalyThresholds{}
-	for k, f := range m {
+	ok := fields(v, func(k string, f ast.Value) bool {
 		ok := true
 		switch k {
 		case "max_denials_per_minute":
@@ -236,24 +296,22 @@ func fastAnomaly(v any) (*AnomalyThresholds, bool) {
 		default:
 			ok = false
 		}
-		if !ok {
-			return nil, false
-		}
-	}
-	return a, true
+		return ok
+	})
+	return a, ok
 }
 
-func fastStrings(v any) ([]string, bool) {
-	if v == nil {
+func fastStrings(v ast.Value) ([]string, bool) {
+	if isNull(v) {
 		return nil, true
 	}
-	list, ok := v.([]any)
+	list, ok := elems(v)
 	if !ok {
 		return nil, false
 	}
 	out := make([]string, len(list))
 	for i, x := range list {
-		if out[i], ok = x.(string); !ok {
+		if out[i], ok = fastString(x.Value); !ok {
 			return nil, false
 		}
 	}
@@ -261,22 +319,22 @@ func fastStrings(v any) ([]string, bool) {
 }
 
 // fastInt accepts a whole number that fits an int64.
-func fastInt(v any) (int64, bool) {
-	n, ok := v.(json.Number)
+func fastInt(v ast.Value) (int64, bool) {
+	n, ok := v.(ast.Number)
 	if !ok {
 		return 0, false
 	}
-	i, err := n.Int64()
+	i, err := json.Number(n).Int64()
 	return i, err == nil
 }
 
 // fastDuration accepts a Go duration string; numbers (seconds) and bad
 // strings are left to Duration.UnmarshalJSON.
-func fastDuration(v any) (Duration, bool) {
-	s, ok := v.(string)
+func fastDuration(v ast.Value) (Duration, bool) {
+	s, ok := v.(ast.String)
 	if !ok {
 		return 0, false
 	}
-	d, err := time.ParseDuration(s)
+	d, err := time.ParseDuration(string(s))
 	return Duration(d), err == nil
 }

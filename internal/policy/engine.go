@@ -142,6 +142,7 @@ func (p *prepared) evaluate(ctx context.Context, v ast.Value) (Result, error) {
 		rego.EvalParsedInput(v),
 		rego.EvalMetrics(metrics.NoOp()),
 		rego.EvalExternalCancel(cancel),
+		rawResult,
 	)
 	if err != nil {
 		return Result{}, fmt.Errorf("policy: evaluate %s: %w", p.revision, err)
