@@ -204,6 +204,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Killer: a.Registry, Notifier: notifier, OnDeployment: onDeployment, Metrics: a.Metrics, Logger: log.With("component", "gate"),
 		Failure: cfg.Failure, DeliveryTTL: cfg.Webhooks.DeliveryTTL, Now: o.Now, Tracer: a.Tracing.Tracer(),
 		Inputs: inputCodec(cfg.Policy.RecordInputs), Shadow: observer(a.Shadow),
+		MaxInFlight: cfg.Server.MaxDecisionsInFlight, MaxQueued: cfg.Server.MaxDecisionsQueued,
 	})
 	if a.WorkflowWatch, err = a.newWorkflowWatch(cfg.Argo.Watch, log.With("component", "argo-watch")); err != nil {
 		return nil, err

@@ -101,6 +101,13 @@ type Server struct {
 	// on a second, unauthenticated listener; it must be a loopback
 	// address (reach it with kubectl port-forward).
 	DebugListen string `yaml:"debug_listen"`
+	// MaxDecisionsInFlight bounds the decisions worked on at once, and so
+	// the memory a burst takes; more wait for a slot in the order they
+	// came, at most MaxDecisionsQueued of them and no longer than their
+	// request's deadline, and are answered 503 with Retry-After beyond
+	// that (nothing decided, nothing recorded).
+	MaxDecisionsInFlight int `yaml:"max_decisions_in_flight"`
+	MaxDecisionsQueued   int `yaml:"max_decisions_queued"`
 }
 
 // Store selects and configures the backend.
@@ -338,6 +345,9 @@ func Default() Config {
 			WriteTimeout:    30 * time.Second,
 			RequestTimeout:  20 * time.Second,
 			ShutdownTimeout: 20 * time.Second,
+
+			MaxDecisionsInFlight: 256,
+			MaxDecisionsQueued:   1024,
 		},
 		DataDir:  "data",
 		Store:    Store{Driver: "sqlite", SQLite: SQLite{Synchronous: "full", BusyTimeout: 10 * time.Second}, Postgres: Postgres{MaxConns: 20}},

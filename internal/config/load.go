@@ -223,6 +223,12 @@ func (c *Config) Validate() error {
 	if c.Server.MaxBodyBytes <= 0 || c.Server.MaxBodyBytes > 64<<20 {
 		bad("server.max_body_bytes", "must be between 1 and 67108864, got %d", c.Server.MaxBodyBytes)
 	}
+	if c.Server.MaxDecisionsInFlight < 1 || c.Server.MaxDecisionsInFlight > 65536 {
+		bad("server.max_decisions_in_flight", "must be between 1 and 65536, got %d", c.Server.MaxDecisionsInFlight)
+	}
+	if c.Server.MaxDecisionsQueued < 0 || c.Server.MaxDecisionsQueued > 1<<20 {
+		bad("server.max_decisions_queued", "must be between 0 and 1048576, got %d", c.Server.MaxDecisionsQueued)
+	}
 	for key, d := range map[string]time.Duration{
 		"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
 		"server.request_timeout": c.Server.RequestTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout,

@@ -46,6 +46,11 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 	start := time.Now()
 	ctx, span := g.stage(ctx, spanDecide)
 	defer func() { telemetry.EndSpan(span, err) }()
+	leave, err := g.admit.enter(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer leave()
 	p, err := g.prepare(ctx, req.Event)
 	if err != nil {
 		if errors.Is(err, event.ErrInvalidPrincipal) {

@@ -14,6 +14,11 @@ import (
 // rules behind it. Nothing is charged, no approval is created and no
 // delivery is claimed; an audit record of kind evaluate notes who asked.
 func (g *Gate) Evaluate(ctx context.Context, req Request) (Result, error) {
+	leave, err := g.admit.enter(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer leave()
 	p, err := g.prepare(ctx, req.Event)
 	if err != nil {
 		return Result{}, g.storeDown(err)

@@ -65,6 +65,12 @@ type Options struct {
 	// Shadow, when set, is handed each evaluated decision's input and
 	// decision for the shadow policy (policy.shadow_dir); it must not block.
 	Shadow Observer
+	// MaxInFlight bounds the decisions (and dry runs) worked on at once;
+	// more wait for a slot, at most MaxQueued of them, while their
+	// context lasts, and are refused 503 beyond that
+	// (server.max_decisions_in_flight, server.max_decisions_queued).
+	// Zero or less: unbounded.
+	MaxInFlight, MaxQueued int
 }
 
 // Observer sees each evaluated decision; replay.Shadow is one.
@@ -76,7 +82,8 @@ var _ Observer = (*replay.Shadow)(nil)
 
 // Gate runs admission decisions.
 type Gate struct {
-	o Options
+	o     Options
+	admit *admission
 }
 
 // New returns a gate.
@@ -96,7 +103,7 @@ func New(o Options) *Gate {
 	if o.Tracer == nil {
 		o.Tracer = noop.NewTracerProvider().Tracer(telemetry.TracerName)
 	}
-	return &Gate{o: o}
+	return &Gate{o: o, admit: newAdmission(o.MaxInFlight, o.MaxQueued, o.Metrics)}
 }
 
 // failMode returns the configured fail mode for the event's action class.

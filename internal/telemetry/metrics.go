@@ -24,6 +24,11 @@ type Metrics struct {
 	Rollbacks        *prometheus.CounterVec
 	ShadowDecisions  *prometheus.CounterVec
 	ShadowChanges    *prometheus.CounterVec
+	// DecisionsInFlight, DecisionsQueued and DecisionsShed follow the
+	// gate's bound on decisions worked on at once.
+	DecisionsInFlight prometheus.Gauge
+	DecisionsQueued   prometheus.Gauge
+	DecisionsShed     *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them on reg.
@@ -92,8 +97,20 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: "agentgate", Name: "shadow_changes_total",
 		Help: "Decisions the shadow policy would have decided otherwise, by change (\"allow -> deny\", \"deny (other rules)\", ...).",
 	}, []string{"change"})
+	m.DecisionsInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "agentgate", Name: "decisions_in_flight",
+		Help: "Decisions and dry runs being worked on (at most server.max_decisions_in_flight).",
+	})
+	m.DecisionsQueued = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "agentgate", Name: "decisions_queued",
+		Help: "Decisions waiting for a slot (at most server.max_decisions_queued).",
+	})
+	m.DecisionsShed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "agentgate", Name: "decisions_shed_total",
+		Help: "Decisions refused 503 before any work for want of a slot, by reason: queue_full (server.max_decisions_queued were waiting) or wait_ended (the request ended while waiting).",
+	}, []string{"reason"})
 	m.PolicyHealthy.Set(1)
-	reg.MustRegister(m.ShadowDecisions, m.ShadowChanges,
+	reg.MustRegister(m.DecisionsInFlight, m.DecisionsQueued, m.DecisionsShed, m.ShadowDecisions, m.ShadowChanges,
 		m.Decisions, m.DecisionLatency, m.QuotaRejections, m.Webhooks, m.PolicyReloads,
 		m.PolicyHealthy, m.AnomalyTrips, m.LeasesReleased, m.HTTPRequests, m.DeliveryReplays, m.EnforcementFails, m.Redeliveries,
 		m.Rollbacks)
@@ -112,6 +129,7 @@ var (
 	reloadResults = []string{"success", "failure"}
 	anomalyKinds  = []string{"denials", "request_rate"}
 	enforceKinds  = []string{"enforce", "release"}
+	shedReasons   = []string{"queue_full", "wait_ended"}
 )
 
 // Init creates the series of the known label values at zero: per provider
@@ -150,6 +168,9 @@ func (m *Metrics) Init(providers, agentTypes, quotas []string) {
 	}
 	for _, r := range reloadResults {
 		m.PolicyReloads.WithLabelValues(r)
+	}
+	for _, r := range shedReasons {
+		m.DecisionsShed.WithLabelValues(r)
 	}
 }
 
