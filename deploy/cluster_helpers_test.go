@@ -12,15 +12,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentgate/agentgate/internal/testutil/tlstest"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 )
 
@@ -148,16 +150,42 @@ func (k *kube) serviceAccountToken(t *testing.T, ns, name string) string {
 	t.Helper()
 	ctx := context.Background()
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
-	if _, err := k.typed.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+	// A kube-apiserver that has just started on a busy machine may answer
+	// a write with a timeout; such a write is asked again (one that did
+	// land then exists).
+	err := retry.OnError(apiBackoff(), transientAPIError, func() error {
+		_, err := k.typed.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
 		t.Fatalf("service account %s/%s: %v", ns, name, err)
 	}
 	exp := int64(3600)
-	tr, err := k.typed.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	var tr *authenticationv1.TokenRequest
+	err = retry.OnError(apiBackoff(), transientAPIError, func() (err error) {
+		tr, err = k.typed.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name,
+			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+		return err
+	})
 	if err != nil {
 		t.Fatalf("token for %s/%s: %v", ns, name, err)
 	}
 	return tr.Status.Token
+}
+
+// apiBackoff spaces the attempts of a write the kube-apiserver timed out:
+// ten over about a minute.
+func apiBackoff() wait.Backoff {
+	return wait.Backoff{Steps: 10, Duration: 500 * time.Millisecond, Factor: 1.5, Cap: 15 * time.Second}
+}
+
+// transientAPIError is an answer that says nothing about the request
+// itself: the server timed out or asked to be called later.
+func transientAPIError(err error) bool {
+	return apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err)
 }
 
 // kubeconfig writes a kubeconfig for a bearer token on this cluster.
