@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -86,6 +87,7 @@ type App struct {
 	// nanoseconds).
 	nextPromotion atomic.Int64
 	log           *slog.Logger
+	evalWorkers   *policy.Workers
 	holder        string
 	redeliver     *redeliverer
 	providers     *providers.Registry
@@ -133,6 +135,14 @@ func New(ctx context.Context, o Options) (*App, error) {
 	defer func() {
 		if !ok {
 			_ = a.Tracing.Shutdown(context.Background())
+		}
+	}()
+	// Evaluations run on goroutines of their own, so that requests'
+	// goroutines keep small stacks (see policy.Workers).
+	a.evalWorkers = policy.NewWorkers(2 * runtime.GOMAXPROCS(0))
+	defer func() {
+		if !ok {
+			a.evalWorkers.Close()
 		}
 	}()
 	if a.Policy, err = a.openPolicy(ctx); err != nil {
@@ -300,7 +310,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.
 // openPolicy loads the built-in policies or the configured directory and
 // records reloads in metrics and in the audit log.
 func (a *App) openPolicy(ctx context.Context) (*policy.Engine, error) {
-	opts := policy.Options{Logger: a.log.With("component", "policy"), OnReload: a.onPolicyReload}
+	opts := policy.Options{Logger: a.log.With("component", "policy"), OnReload: a.onPolicyReload, Workers: a.evalWorkers}
 	if dir := a.Config.Policy.Dir; dir != "" {
 		eng, err := policy.LoadDir(ctx, dir, opts)
 		if err != nil {
@@ -450,6 +460,7 @@ func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.Config.Server.ShutdownTimeout)
 	defer cancel()
 	a.Server.Drain(ctx)
+	a.evalWorkers.Close()
 	if err := a.Tracing.Shutdown(ctx); err != nil {
 		a.log.Warn("traces not exported at shutdown", "err", err)
 	}

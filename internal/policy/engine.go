@@ -39,6 +39,9 @@ type Options struct {
 	// them. It is not called for the load done by New or LoadDir. It runs on
 	// the reloading goroutine and must not call Reload.
 	OnReload func(ReloadEvent)
+	// Workers, when set, runs Evaluate's evaluations (see Workers); nil:
+	// each runs on its caller's goroutine.
+	Workers *Workers
 }
 
 // ReloadEvent is the outcome of one reload attempt.
@@ -63,7 +66,8 @@ type Engine struct {
 	logger   *slog.Logger
 	onReload func(ReloadEvent)
 	// encode converts an Input to the AST input value.
-	encode func(*Input) (ast.Value, error)
+	encode  func(*Input) (ast.Value, error)
+	workers *Workers
 
 	current atomic.Pointer[prepared]
 
@@ -110,7 +114,7 @@ func newEngine(opts Options) *Engine {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Engine{logger: logger, onReload: opts.OnReload, encode: newInputEncoder()}
+	return &Engine{logger: logger, onReload: opts.OnReload, encode: newInputEncoder(), workers: opts.Workers}
 }
 
 // Evaluate evaluates the policy for in. An undefined or malformed decision
@@ -125,7 +129,9 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("policy: input: %w", err)
 	}
-	return p.evaluate(ctx, v)
+	var res Result
+	e.workers.run(func() { res, err = p.evaluate(ctx, v) })
+	return res, err
 }
 
 // evaluate evaluates the prepared set for the input value v.
