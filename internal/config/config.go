@@ -101,11 +101,12 @@ type Server struct {
 	// on a second, unauthenticated listener; it must be a loopback
 	// address (reach it with kubectl port-forward).
 	DebugListen string `yaml:"debug_listen"`
-	// MaxDecisionsInFlight bounds the decisions worked on at once, and so
-	// the memory a burst takes; more wait for a slot in the order they
-	// came, at most MaxDecisionsQueued of them and no longer than their
-	// request's deadline, and are answered 503 with Retry-After beyond
-	// that (nothing decided, nothing recorded).
+	// MaxDecisionsInFlight bounds the decisions worked on at once, so that
+	// a burst is worked through at the replica's pace instead of all at
+	// once; more wait for a slot in the order they came, at most
+	// MaxDecisionsQueued of them and no longer than their request's
+	// deadline, and are answered 503 with Retry-After beyond that (nothing
+	// decided, nothing recorded).
 	MaxDecisionsInFlight int `yaml:"max_decisions_in_flight"`
 	MaxDecisionsQueued   int `yaml:"max_decisions_queued"`
 }
