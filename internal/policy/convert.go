@@ -29,9 +29,11 @@ func inputValueJSON(in *Input) (ast.Value, error) {
 // rawResult makes an evaluation hand back its result as the AST value it
 // computed instead of converting it to Go maps and slices first; the
 // decision is read from the AST directly.
-var rawResult = rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) {
-	return t.Value, nil
-})
+func rawResult() rego.EvalOption {
+	return rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) {
+		return t.Value, nil
+	})
+}
 
 // decodeDecision turns the decision document, as evaluated with rawResult,
 // into a Decision and normalizes it. The document must be an object with a
@@ -48,9 +50,7 @@ func decodeDecision(result any) (Decision, error) {
 	if !ok {
 		return Decision{}, fmt.Errorf("%s is %s, not an object", Query, ast.ValueName(v))
 	}
-	if allow := obj.Get(ast.InternedTerm("allow")); allow == nil {
-		return Decision{}, errors.New("decision.allow is missing or not a boolean")
-	} else if _, ok := allow.Value.(ast.Boolean); !ok {
+	if allow := obj.Get(ast.InternedTerm("allow")); allow == nil || !isBoolean(allow.Value) {
 		return Decision{}, errors.New("decision.allow is missing or not a boolean")
 	}
 	d, ok := fastDecision(obj)
@@ -91,14 +91,8 @@ func jsonDecision(obj map[string]any) (Decision, error) {
 // encoding/json would, and the caller then uses jsonDecision.
 func fastDecision(obj ast.Object) (Decision, bool) {
 	var d Decision
-	ok := true
-	obj.Until(func(k, t *ast.Term) bool {
-		key, isStr := k.Value.(ast.String)
-		if !isStr {
-			ok = false
-			return true
-		}
-		v := t.Value
+	ok := fields(obj, func(key string, v ast.Value) bool {
+		ok := true
 		switch key {
 		case "allow":
 			var b ast.Boolean
@@ -125,7 +119,7 @@ func fastDecision(obj ast.Object) (Decision, bool) {
 		default:
 			ok = false
 		}
-		return !ok
+		return ok
 	})
 	if !ok {
 		return Decision{}, false
@@ -163,6 +157,11 @@ func elems(v ast.Value) ([]*ast.Term, bool) {
 		return x.Slice(), true
 	}
 	return nil, false
+}
+
+func isBoolean(v ast.Value) bool {
+	_, ok := v.(ast.Boolean)
+	return ok
 }
 
 func isNull(v ast.Value) bool {

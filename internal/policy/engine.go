@@ -148,7 +148,7 @@ func (p *prepared) evaluate(ctx context.Context, v ast.Value) (Result, error) {
 		rego.EvalParsedInput(v),
 		rego.EvalMetrics(metrics.NoOp()),
 		rego.EvalExternalCancel(cancel),
-		rawResult,
+		rawResult(),
 	)
 	if err != nil {
 		return Result{}, fmt.Errorf("policy: evaluate %s: %w", p.revision, err)

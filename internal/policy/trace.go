@@ -49,7 +49,7 @@ func (e *Engine) Explain(ctx context.Context, in Input) (Result, []Fired, error)
 		return Result{}, nil, fmt.Errorf("policy: input: %w", err)
 	}
 	tracer := topdown.NewBufferTracer()
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(v), rego.EvalQueryTracer(tracer), rawResult)
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(v), rego.EvalQueryTracer(tracer), rawResult())
 	if err != nil {
 		return Result{}, nil, fmt.Errorf("policy: evaluate %s: %w", p.revision, err)
 	}
