@@ -9,12 +9,6 @@ import (
 	"github.com/agentgate/agentgate/internal/telemetry"
 )
 
-// Shed reasons, the label of agentgate_decisions_shed_total.
-const (
-	shedQueueFull = "queue_full"
-	shedWaited    = "wait_ended"
-)
-
 // admission bounds the decisions the gate works on at once, so that a
 // burst is worked through at the replica's pace instead of every open
 // request at the same time (which, at 1,000 of them, decided a fifth fewer
@@ -50,7 +44,7 @@ func (a *admission) enter(ctx context.Context) (release func(), err error) {
 	}
 	if a.queued.Add(1) > a.maxQueued {
 		a.queued.Add(-1)
-		a.shed(shedQueueFull)
+		a.shed(telemetry.ShedQueueFull)
 		return nil, apperr.New(apperr.KindUnavailable,
 			"too many decisions in flight (%d, and %d waiting); nothing was decided, retry shortly", cap(a.slots), a.maxQueued)
 	}
@@ -63,7 +57,7 @@ func (a *admission) enter(ctx context.Context) (release func(), err error) {
 	case a.slots <- struct{}{}:
 		return a.entered(), nil
 	case <-ctx.Done():
-		a.shed(shedWaited)
+		a.shed(telemetry.ShedWaitEnded)
 		cause := context.Cause(ctx)
 		if errors.Is(cause, context.Canceled) {
 			return nil, apperr.Wrap(apperr.KindCanceled, cause, "the request ended while waiting for a decision slot")

@@ -18,8 +18,6 @@ type Workers struct {
 	closing chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
-	// dones holds the channels callers wait on, reused.
-	dones sync.Pool
 }
 
 type workerJob struct {
@@ -31,7 +29,6 @@ type workerJob struct {
 // them.
 func NewWorkers(n int) *Workers {
 	w := &Workers{jobs: make(chan workerJob), closing: make(chan struct{})}
-	w.dones.New = func() any { return make(chan struct{}, 1) }
 	for range max(n, 1) {
 		w.wg.Go(w.loop)
 	}
@@ -58,7 +55,7 @@ func (w *Workers) run(fn func()) {
 		fn()
 		return
 	}
-	done := w.dones.Get().(chan struct{})
+	done := make(chan struct{}, 1)
 	// A panic is the caller's, as it would be without workers.
 	var panicked any
 	job := func() {
@@ -71,7 +68,6 @@ func (w *Workers) run(fn func()) {
 	case <-w.closing:
 		job()
 	}
-	w.dones.Put(done)
 	if panicked != nil {
 		panic(panicked)
 	}

@@ -117,6 +117,13 @@ func New(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// Reasons of agentgate_decisions_shed_total: the waiting line was full,
+// or the request ended while it waited.
+const (
+	ShedQueueFull = "queue_full"
+	ShedWaitEnded = "wait_ended"
+)
+
 // Label values the series are created with at start, so that a rate, a
 // ratio or an alert over them has a zero to start from instead of no data.
 var (
@@ -129,7 +136,7 @@ var (
 	reloadResults = []string{"success", "failure"}
 	anomalyKinds  = []string{"denials", "request_rate"}
 	enforceKinds  = []string{"enforce", "release"}
-	shedReasons   = []string{"queue_full", "wait_ended"}
+	shedReasons   = []string{ShedQueueFull, ShedWaitEnded}
 )
 
 // Init creates the series of the known label values at zero: per provider
