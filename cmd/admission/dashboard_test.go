@@ -107,8 +107,9 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	}
 }
 
-// TestAlertingRules: the shipped rule file passes promtool, and every
-// agentgate metric its expressions name is exported.
+// TestAlertingRules: the shipped rule file passes promtool's check and
+// its unit tests (testdata/rules_test.yaml), and every agentgate metric
+// its expressions name is exported.
 func TestAlertingRules(t *testing.T) {
 	path := filepath.Join("..", "..", "deploy", "helm", "agentgate", "files", "agentgate-rules.yaml")
 	promtool, err := exec.LookPath("promtool")
@@ -120,6 +121,10 @@ func TestAlertingRules(t *testing.T) {
 	}
 	if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	// The rules' own unit tests (alerts that must fire and must not).
+	if out, err := exec.Command(promtool, "test", "rules", filepath.Join("testdata", "rules_test.yaml")).CombinedOutput(); err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -109,6 +109,12 @@ type Server struct {
 	// decided, nothing recorded).
 	MaxDecisionsInFlight int `yaml:"max_decisions_in_flight"`
 	MaxDecisionsQueued   int `yaml:"max_decisions_queued"`
+	// MaxConnections bounds the connections the listener holds open, so
+	// that a replica's memory stays bounded however many clients connect
+	// (each open connection keeps a goroutine and its buffers): one more
+	// is accepted only when one closes, and until then waits in the
+	// kernel's listen backlog. 0: no bound.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Store selects and configures the backend.
@@ -349,6 +355,7 @@ func Default() Config {
 
 			MaxDecisionsInFlight: 256,
 			MaxDecisionsQueued:   1024,
+			MaxConnections:       2048,
 		},
 		DataDir:  "data",
 		Store:    Store{Driver: "sqlite", SQLite: SQLite{Synchronous: "full", BusyTimeout: 10 * time.Second}, Postgres: Postgres{MaxConns: 20}},

@@ -120,6 +120,12 @@ func TestLoad(t *testing.T) {
 				}
 			},
 		},
+		{name: "connection bound", env: map[string]string{"ADMISSION_SERVER_MAX_CONNECTIONS": "0"},
+			check: func(t *testing.T, c Config) {
+				if c.Server.MaxConnections != 0 || Default().Server.MaxConnections != 2048 {
+					t.Fatalf("max_connections %d, default %d", c.Server.MaxConnections, Default().Server.MaxConnections)
+				}
+			}},
 		{name: "debug listener on loopback", env: map[string]string{"ADMISSION_SERVER_DEBUG_LISTEN": "127.0.0.1:6060"},
 			check: func(t *testing.T, c Config) {
 				if c.Server.DebugListen != "127.0.0.1:6060" {
@@ -251,6 +257,7 @@ func TestLoad(t *testing.T) {
 		{name: "postgres without dsn", yaml: "store:\n  driver: postgres\nauth:\n  bootstrap_token: aaaaaaaaaaaaaaaaaaaa\n", wantErr: "store.postgres.dsn"},
 		{name: "postgres without bootstrap token", yaml: "store:\n  driver: postgres\n  postgres:\n    dsn: x\n", wantErr: "auth.bootstrap_token"},
 		{name: "negative body cap", yaml: "server:\n  max_body_bytes: -1\n", wantErr: "server.max_body_bytes"},
+		{name: "negative connection bound", env: map[string]string{"ADMISSION_SERVER_MAX_CONNECTIONS": "-1"}, wantErr: "server.max_connections"},
 		{name: "zero timeout", env: map[string]string{"ADMISSION_SERVER_READ_TIMEOUT": "0s"}, wantErr: "server.read_timeout"},
 		{name: "unparsable env duration", env: map[string]string{"ADMISSION_POLICY_RELOAD_INTERVAL": "soon"}, wantErr: "ADMISSION_POLICY_RELOAD_INTERVAL"},
 		{name: "bad token role", yaml: "auth:\n  tokens:\n  - name: sre\n    role: root\n    token: aaaaaaaaaaaaaaaaaaaa\n", wantErr: "auth.tokens[0].role"},

@@ -229,6 +229,9 @@ func (c *Config) Validate() error {
 	if c.Server.MaxDecisionsQueued < 0 || c.Server.MaxDecisionsQueued > 1<<20 {
 		bad("server.max_decisions_queued", "must be between 0 and 1048576, got %d", c.Server.MaxDecisionsQueued)
 	}
+	if c.Server.MaxConnections < 0 || c.Server.MaxConnections > 1<<20 {
+		bad("server.max_connections", "must be between 0 (no bound) and 1048576, got %d", c.Server.MaxConnections)
+	}
 	for key, d := range map[string]time.Duration{
 		"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
 		"server.request_timeout": c.Server.RequestTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout,

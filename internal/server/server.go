@@ -255,6 +255,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	ln = limitConnections(ln, s.cfg.MaxConnections)
+	var open prometheus.Gauge
+	if s.metrics != nil {
+		s.metrics.HTTPConnectionsMax.Set(float64(s.cfg.MaxConnections))
+		open = s.metrics.HTTPConnectionsOpen
+	}
+	trackConnections(srv, s.cfg.MaxConnections, open)
 	if s.cfg.TLSCertFile != "" {
 		certs, err := newCertReloader(s.cfg.TLSCertFile, s.cfg.TLSKeyFile, s.log)
 		if err != nil {

@@ -29,6 +29,10 @@ type Metrics struct {
 	DecisionsInFlight prometheus.Gauge
 	DecisionsQueued   prometheus.Gauge
 	DecisionsShed     *prometheus.CounterVec
+	// HTTPConnectionsOpen and HTTPConnectionsMax follow the listener's
+	// bound on open connections (server.max_connections).
+	HTTPConnectionsOpen prometheus.Gauge
+	HTTPConnectionsMax  prometheus.Gauge
 }
 
 // New creates the metrics and registers them on reg.
@@ -109,8 +113,16 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: "agentgate", Name: "decisions_shed_total",
 		Help: "Decisions refused 503 before any work for want of a slot, by reason: queue_full (server.max_decisions_queued were waiting) or wait_ended (the request ended while waiting).",
 	}, []string{"reason"})
+	m.HTTPConnectionsOpen = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "agentgate", Name: "http_connections_open",
+		Help: "Connections the HTTP listener holds open (idle keep-alive connections included).",
+	})
+	m.HTTPConnectionsMax = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "agentgate", Name: "http_connections_max",
+		Help: "The bound on open connections (server.max_connections); beyond it new connections wait in the listen backlog. 0: no bound.",
+	})
 	m.PolicyHealthy.Set(1)
-	reg.MustRegister(m.DecisionsInFlight, m.DecisionsQueued, m.DecisionsShed, m.ShadowDecisions, m.ShadowChanges,
+	reg.MustRegister(m.HTTPConnectionsOpen, m.HTTPConnectionsMax, m.DecisionsInFlight, m.DecisionsQueued, m.DecisionsShed, m.ShadowDecisions, m.ShadowChanges,
 		m.Decisions, m.DecisionLatency, m.QuotaRejections, m.Webhooks, m.PolicyReloads,
 		m.PolicyHealthy, m.AnomalyTrips, m.LeasesReleased, m.HTTPRequests, m.DeliveryReplays, m.EnforcementFails, m.Redeliveries,
 		m.Rollbacks)

@@ -1,0 +1,189 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/providers"
+	"github.com/agentgate/agentgate/internal/telemetry"
+)
+
+// healthConn is a raw client connection asking for /healthz over
+// HTTP/1.1, which keeps the connection open unless told otherwise.
+type healthConn struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+const healthRequest = "GET /healthz HTTP/1.1\r\nHost: agentgate\r\n\r\n"
+
+// dialHealth connects and sends the first part bytes of the request
+// (all of it when part is 0).
+func dialHealth(t *testing.T, addr string, part int) *healthConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	h := &healthConn{c: c, r: bufio.NewReader(c)}
+	if part == 0 {
+		part = len(healthRequest)
+	}
+	h.send(t, healthRequest[:part])
+	return h
+}
+
+func (h *healthConn) send(t *testing.T, s string) {
+	t.Helper()
+	if _, err := h.c.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// answer reads the answer to the request, waiting at most d.
+func (h *healthConn) answer(d time.Duration) (*http.Response, error) {
+	_ = h.c.SetReadDeadline(time.Now().Add(d))
+	resp, err := http.ReadResponse(h.r, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	return resp, nil
+}
+
+func mustAnswer(t *testing.T, h *healthConn) *http.Response {
+	t.Helper()
+	resp, err := h.answer(5 * time.Second)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz = %+v, %v", resp, err)
+	}
+	return resp
+}
+
+func serveWithBound(t *testing.T, maxConns int) (string, *telemetry.Metrics) {
+	t.Helper()
+	gin.SetMode(gin.ReleaseMode)
+	reg, _ := providers.NewRegistry()
+	m := telemetry.New(prometheus.NewRegistry())
+	s := New(Options{Config: config.Server{MaxConnections: maxConns, ShutdownTimeout: time.Second}, Providers: reg, Metrics: m})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve = %v", err)
+		}
+	})
+	return ln.Addr().String(), m
+}
+
+// waitGauge waits until g reads want.
+func waitGauge(t *testing.T, g prometheus.Gauge, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(g) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("gauge = %v, want %v", testutil.ToFloat64(g), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestServeBoundsConnections: with server.max_connections at 2 and two
+// connections busy sending a request, a third client's request is not
+// answered until one of them finishes and closes; the open connections
+// are counted.
+func TestServeBoundsConnections(t *testing.T) {
+	addr, m := serveWithBound(t, 2)
+	// Two requests whose headers have not all arrived: neither is idle.
+	first, second := dialHealth(t, addr, 20), dialHealth(t, addr, 20)
+	waitGauge(t, m.HTTPConnectionsOpen, 2)
+	if got := testutil.ToFloat64(m.HTTPConnectionsMax); got != 2 {
+		t.Fatalf("connections max = %v", got)
+	}
+
+	third := dialHealth(t, addr, 0) // connects: the kernel's backlog holds it
+	if resp, err := third.answer(300 * time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a third connection was served beyond the bound: %+v, %v", resp, err)
+	}
+	if got := testutil.ToFloat64(m.HTTPConnectionsOpen); got != 2 {
+		t.Fatalf("connections open = %v beyond the bound", got)
+	}
+	// The first request completes; at the bound its connection is not
+	// kept alive, so its slot goes to the third.
+	first.send(t, healthRequest[20:])
+	if resp := mustAnswer(t, first); !resp.Close {
+		t.Fatal("a connection was kept alive at the bound")
+	}
+	mustAnswer(t, third)
+	second.send(t, healthRequest[20:])
+	mustAnswer(t, second)
+	_ = second.c.Close()
+	_ = third.c.Close()
+	waitGauge(t, m.HTTPConnectionsOpen, 0)
+}
+
+// TestServeClosesIdleConnectionsAtTheBound: idle keep-alive connections
+// do not hold the slots: reaching the bound closes them, and keep-alives
+// come back once the open connections fall to three quarters of it.
+func TestServeClosesIdleConnectionsAtTheBound(t *testing.T) {
+	addr, m := serveWithBound(t, 2)
+	idle := dialHealth(t, addr, 0)
+	if resp := mustAnswer(t, idle); resp.Close {
+		t.Fatal("below the bound a connection was not kept alive")
+	}
+	waitGauge(t, m.HTTPConnectionsOpen, 1)
+	// The second connection reaches the bound: the idle one is closed.
+	second := dialHealth(t, addr, 0)
+	mustAnswer(t, second)
+	if _, err := idle.answer(5 * time.Second); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("the idle connection was left open at the bound: %v", err)
+	}
+	third := dialHealth(t, addr, 0)
+	mustAnswer(t, third)
+	_ = second.c.Close()
+	_ = third.c.Close()
+	waitGauge(t, m.HTTPConnectionsOpen, 0)
+	// Below three quarters of the bound, connections are kept alive again.
+	fourth := dialHealth(t, addr, 0)
+	if resp := mustAnswer(t, fourth); resp.Close {
+		t.Fatal("keep-alives stayed off below the bound")
+	}
+}
+
+// TestServeUnboundedConnections: 0 sets no bound; connections are still
+// counted.
+func TestServeUnboundedConnections(t *testing.T) {
+	addr, m := serveWithBound(t, 0)
+	var conns []*healthConn
+	for range 3 {
+		conns = append(conns, dialHealth(t, addr, 0))
+	}
+	for _, h := range conns {
+		if resp := mustAnswer(t, h); resp.Close {
+			t.Fatal("a connection was not kept alive without a bound")
+		}
+	}
+	waitGauge(t, m.HTTPConnectionsOpen, 3)
+	if got := testutil.ToFloat64(m.HTTPConnectionsMax); got != 0 {
+		t.Fatalf("connections max = %v", got)
+	}
+}
