@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,7 @@ func run(o options) error {
 		latencies = make([]time.Duration, 0, o.n)
 		outcomes  = map[string]int{}
 		failures  atomic.Int64
+		sheds     atomic.Int64
 		wg        sync.WaitGroup
 	)
 	start := time.Now()
@@ -99,8 +101,16 @@ func run(o options) error {
 				body, _ := json.Marshal(map[string]any{"kind": "build", "action": "requested", "repo": "acme/api",
 					"sha": fmt.Sprintf("%040x", i), "principal": principals[int(i)%len(principals)],
 					"trigger": map[string]any{"prompt": "load test", "source": "loadgen"}})
+				delivery := fmt.Sprintf("load-%d-%d", run, i)
 				t0 := time.Now()
-				outcome, err := decide(ctx, client, o, fmt.Sprintf("load-%d-%d", run, i), body)
+				outcome, err := decide(ctx, client, o, delivery, body)
+				// Refused for want of a slot (503, Retry-After): wait as
+				// told and send the same delivery again, as a sender would.
+				for after, shed := retryAfterOf(err); shed && ctx.Err() == nil; after, shed = retryAfterOf(err) {
+					sheds.Add(1)
+					sleep(ctx, after)
+					outcome, err = decide(ctx, client, o, delivery, body)
+				}
 				took := time.Since(t0)
 				if err != nil {
 					failures.Add(1)
@@ -126,6 +136,9 @@ func run(o options) error {
 	fmt.Printf("throughput %.0f decisions/s\n", float64(len(latencies))/elapsed.Seconds())
 	fmt.Printf("latency    p50 %s  p90 %s  p99 %s  max %s\n", pct(.50), pct(.90), pct(.99), pct(1))
 	fmt.Printf("outcomes   %v\n", outcomes)
+	if n := sheds.Load(); n > 0 {
+		fmt.Printf("shed       %d answers 503 with Retry-After, each sent again after the delay (latency includes it)\n", n)
+	}
 	if failures.Load() > 0 {
 		return fmt.Errorf("%d requests failed", failures.Load())
 	}
@@ -149,6 +162,11 @@ func decide(ctx context.Context, c *http.Client, o options, delivery string, bod
 			Outcome string `json:"outcome"`
 		} `json:"decisions"`
 	}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
+			return "", &shedError{after: time.Duration(secs) * time.Second}
+		}
+	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
 		return "", fmt.Errorf("status %d: %s", resp.StatusCode, b)
@@ -157,6 +175,31 @@ func decide(ctx context.Context, c *http.Client, o options, delivery string, bod
 		return "", fmt.Errorf("bad answer: %v", err)
 	}
 	return ans.Decisions[0].Outcome, nil
+}
+
+// shedError is an answer 503 with Retry-After: the server refused the
+// request before any work, for want of a slot.
+type shedError struct{ after time.Duration }
+
+func (e *shedError) Error() string { return fmt.Sprintf("shed, retry after %s", e.after) }
+
+// retryAfterOf reports whether err is a shed answer and its delay.
+func retryAfterOf(err error) (time.Duration, bool) {
+	var shed *shedError
+	if errors.As(err, &shed) {
+		return shed.after, true
+	}
+	return 0, false
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func post(ctx context.Context, c *http.Client, u string, v any, headers map[string]string, want int) error {

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +34,9 @@ func (t *target) label() string { return t.name + " " + t.path }
 type round struct {
 	target   string
 	ok, fail int
+	// shed counts answers 503 with Retry-After (the server's bound on
+	// decisions in flight); the worker waited as told before its next.
+	shed     int
 	elapsed  time.Duration
 	p50, p99 time.Duration
 	rss      int64
@@ -58,6 +63,7 @@ func drive(ctx context.Context, c *http.Client, t *target, workers int, d time.D
 		mu        sync.Mutex
 		latencies []time.Duration
 		fails     int
+		sheds     int
 		firstErr  error
 		wg        sync.WaitGroup
 	)
@@ -71,7 +77,7 @@ func drive(ctx context.Context, c *http.Client, t *target, workers int, d time.D
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 4096)
-			var localFails int
+			var localFails, localShed int
 			var localErr error
 			for ctx.Err() == nil {
 				i := seq.Add(1)
@@ -80,6 +86,12 @@ func drive(ctx context.Context, c *http.Client, t *target, workers int, d time.D
 				took := time.Since(t0)
 				if ctx.Err() != nil {
 					break // cut off by the end of the round: not counted
+				}
+				var shed *shedError
+				if errors.As(err, &shed) {
+					localShed++
+					wait(ctx, shed.after)
+					continue
 				}
 				if err != nil {
 					localFails++
@@ -93,6 +105,7 @@ func drive(ctx context.Context, c *http.Client, t *target, workers int, d time.D
 			mu.Lock()
 			latencies = append(latencies, local...)
 			fails += localFails
+			sheds += localShed
 			if firstErr == nil {
 				firstErr = localErr
 			}
@@ -100,7 +113,7 @@ func drive(ctx context.Context, c *http.Client, t *target, workers int, d time.D
 		}()
 	}
 	wg.Wait()
-	r := round{target: t.label(), ok: len(latencies), fail: fails, elapsed: time.Since(start), firstErr: firstErr}
+	r := round{target: t.label(), ok: len(latencies), fail: fails, shed: sheds, elapsed: time.Since(start), firstErr: firstErr}
 	slices.Sort(latencies)
 	if n := len(latencies); n > 0 {
 		r.p50 = latencies[n/2]
@@ -127,7 +140,38 @@ func once(ctx context.Context, c *http.Client, t *target, i int64) error {
 	if err != nil {
 		return err
 	}
+	if after, ok := retryAfter(resp); ok {
+		return &shedError{after: after}
+	}
 	return t.allowed(resp.StatusCode, body)
+}
+
+// shedError is an answer 503 with Retry-After: the server refused the
+// request before any work, for want of a slot.
+type shedError struct{ after time.Duration }
+
+func (e *shedError) Error() string { return fmt.Sprintf("shed, retry after %s", e.after) }
+
+// retryAfter reads the delay of a 503 answer with Retry-After in seconds.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || secs < 0 {
+		return 0, false
+	}
+	return time.Duration(secs) * time.Second, true
+}
+
+// wait sleeps for d or until ctx ends.
+func wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // agentgateAllowed reads a webhook answer: one decision, allowed.

@@ -120,8 +120,12 @@ func run(ctx context.Context, o options) error {
 				return fmt.Errorf("round %d on %s: %d of %d failed: %v", i+1, t.label(), r.fail, r.fail+r.ok, r.firstErr)
 			}
 			results[t.label()] = append(results[t.label()], r)
-			fmt.Printf("%-5d %-28s %10.0f %9s %9s %8.0f %10s\n", i+1, t.label(), r.rate(), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
-				float64(r.rss)/(1<<20), r.cpuPer().Round(time.Microsecond))
+			shed := ""
+			if r.shed > 0 {
+				shed = fmt.Sprintf("  %d shed (503, waited Retry-After)", r.shed)
+			}
+			fmt.Printf("%-5d %-28s %10.0f %9s %9s %8.0f %10s%s\n", i+1, t.label(), r.rate(), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
+				float64(r.rss)/(1<<20), r.cpuPer().Round(time.Microsecond), shed)
 		}
 	}
 	summarize(env, results)
