@@ -267,3 +267,189 @@ func TestAdmissionBoundsConcurrentDecisions(t *testing.T) {
 		t.Fatalf("at most %d evaluations ran at once, want 2..%d", most, limit)
 	}
 }
+
+// buildBy is a build by principal p with delivery id d.
+func buildBy(p, d string) gate.Request {
+	return gate.Request{Event: event.Event{Provider: "generic", Kind: event.KindBuild, Principal: p}, DeliveryID: d}
+}
+
+// evaluations lets n held evaluations go one at a time and returns the
+// principals in the order they were evaluated.
+func (f admissionFixture) evaluations(n int) []string {
+	var order []string
+	for range n {
+		order = append(order, <-f.ev.entered)
+		f.ev.release <- struct{}{}
+	}
+	return order
+}
+
+// TestAdmissionTakesTurnsAcrossPrincipals: one agent's burst does not hold
+// up the others: the principals with decisions waiting take turns, one
+// decision each, and each principal's decisions keep their order.
+func TestAdmissionTakesTurnsAcrossPrincipals(t *testing.T) {
+	f := newAdmissionFixture(t, 1, 16)
+	ctx := context.Background()
+	done := []<-chan error{f.decideAsync(ctx, buildBy("github:bot0[bot]", "first"))}
+	<-f.ev.entered
+	queue := []string{"github:bot1[bot]", "github:bot1[bot]", "github:bot1[bot]", "github:bot1[bot]", "github:bot2[bot]", "github:bot3[bot]"}
+	for i, p := range queue {
+		done = append(done, f.decideAsync(ctx, buildBy(p, fmt.Sprintf("w-%d", i))))
+		f.waitQueued(t, float64(i+1))
+	}
+	f.ev.release <- struct{}{}
+	got := f.evaluations(len(queue))
+	want := []string{"github:bot1[bot]", "github:bot2[bot]", "github:bot3[bot]", "github:bot1[bot]", "github:bot1[bot]", "github:bot1[bot]"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("evaluated in the order %v, want %v", got, want)
+	}
+	for _, d := range done {
+		if err := <-d; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAdmissionQueueFullRefusesTheLongestLine: with every place taken by
+// one agent's burst, another principal's decision takes the place of the
+// burst's newest; one more of the burst is refused at once.
+func TestAdmissionQueueFullRefusesTheLongestLine(t *testing.T) {
+	f := newAdmissionFixture(t, 1, 3)
+	ctx := context.Background()
+	first := f.decideAsync(ctx, buildBy("github:bot0[bot]", "first"))
+	<-f.ev.entered
+	var burst []<-chan error
+	for i := range 3 {
+		burst = append(burst, f.decideAsync(ctx, buildBy("github:bot1[bot]", fmt.Sprintf("burst-%d", i))))
+		f.waitQueued(t, float64(i+1))
+	}
+	other := f.decideAsync(ctx, buildBy("github:bot2[bot]", "other"))
+	// The burst's newest is refused, and the other decision waits in its
+	// place.
+	select {
+	case err := <-burst[2]:
+		if apperr.KindOf(err) != apperr.KindUnavailable {
+			t.Fatalf("the burst's newest: %v, want unavailable", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the burst's newest decision kept its place")
+	}
+	f.waitQueued(t, 3)
+	refused, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := f.g.Decide(refused, buildBy("github:bot1[bot]", "burst-3")); apperr.KindOf(err) != apperr.KindUnavailable || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("one more of the burst: %v, want unavailable at once", err)
+	}
+	if got := testutil.ToFloat64(f.metrics.DecisionsShed.WithLabelValues("queue_full")); got != 2 {
+		t.Fatalf("shed queue_full = %v, want 2", got)
+	}
+	f.ev.release <- struct{}{}
+	if got, want := fmt.Sprint(f.evaluations(3)), fmt.Sprint([]string{"github:bot1[bot]", "github:bot2[bot]", "github:bot1[bot]"}); got != want {
+		t.Fatalf("evaluated in the order %s, want %s", got, want)
+	}
+	for _, d := range []<-chan error{first, burst[0], burst[1], other} {
+		if err := <-d; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := testutil.ToFloat64(f.metrics.DecisionsInFlight) + testutil.ToFloat64(f.metrics.DecisionsQueued); got != 0 {
+		t.Fatalf("in flight + queued = %v after every decision ended", got)
+	}
+}
+
+// TestAdmissionSpellingsShareALine: another spelling of the same account
+// is the same line, so an agent cannot take others' places by varying the
+// case of its login.
+func TestAdmissionSpellingsShareALine(t *testing.T) {
+	f := newAdmissionFixture(t, 1, 3)
+	ctx := context.Background()
+	first := f.decideAsync(ctx, buildBy("github:bot0[bot]", "first"))
+	<-f.ev.entered
+	var burst []<-chan error
+	for i, p := range []string{"github:bot1[bot]", "github:bot1[bot]", "GitHub:Bot1[bot]"} {
+		burst = append(burst, f.decideAsync(ctx, buildBy(p, fmt.Sprintf("burst-%d", i))))
+		f.waitQueued(t, float64(i+1))
+	}
+	refused, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := f.g.Decide(refused, buildBy("GITHUB:BOT1[BOT]", "respelled")); apperr.KindOf(err) != apperr.KindUnavailable || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a respelled decision of the burst: %v, want unavailable at once", err)
+	}
+	f.ev.release <- struct{}{}
+	f.evaluations(3)
+	for _, d := range append(burst, first) {
+		if err := <-d; err != nil {
+			t.Fatalf("a waiting decision lost its place to a respelling: %v", err)
+		}
+	}
+}
+
+// TestAdmissionLeaksNoSlot: decisions whose requests end while they wait,
+// at random moments against slots being handed over, neither leak a slot
+// nor leave one counted: afterwards every slot is free again.
+func TestAdmissionLeaksNoSlot(t *testing.T) {
+	const limit, callers = 2, 96
+	f := newAdmissionFixture(t, limit, 6)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-f.ev.entered:
+				time.Sleep(200 * time.Microsecond)
+				// The evaluation may have ended with its request; then
+				// the next one takes this release.
+				select {
+				case f.ev.release <- struct{}{}:
+				case <-stop:
+					return
+				}
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*300*time.Microsecond)
+			defer cancel()
+			_, err := f.g.Decide(ctx, buildBy(fmt.Sprintf("github:bot%d[bot]", i%4), fmt.Sprintf("leak-%d", i)))
+			if err != nil && apperr.KindOf(err) != apperr.KindUnavailable && apperr.KindOf(err) != apperr.KindCanceled && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("decision %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-stopped
+	for len(f.ev.entered) > 0 {
+		<-f.ev.entered // evaluations that ended with their requests
+	}
+	if most := f.ev.most.Load(); most > limit {
+		t.Fatalf("%d evaluations ran at once, bound %d", most, limit)
+	}
+	if got := testutil.ToFloat64(f.metrics.DecisionsInFlight) + testutil.ToFloat64(f.metrics.DecisionsQueued); got != 0 {
+		t.Fatalf("in flight + queued = %v after every decision ended", got)
+	}
+	// Every slot is free: limit decisions are evaluated at the same time.
+	var after []<-chan error
+	for i := range limit {
+		after = append(after, f.decideAsync(context.Background(), buildBy("github:bot5[bot]", fmt.Sprintf("after-%d", i))))
+	}
+	for range limit {
+		select {
+		case <-f.ev.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a slot was leaked: fewer decisions than the bound evaluated at once")
+		}
+	}
+	for range limit {
+		f.ev.release <- struct{}{}
+	}
+	for _, d := range after {
+		if err := <-d; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -46,7 +46,7 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 	start := time.Now()
 	ctx, span := g.stage(ctx, spanDecide)
 	defer func() { telemetry.EndSpan(span, err) }()
-	leave, err := g.admit.enter(ctx)
+	leave, err := g.admit.enter(ctx, req.Event.Principal)
 	if err != nil {
 		return Result{}, err
 	}

@@ -14,7 +14,7 @@ import (
 // rules behind it. Nothing is charged, no approval is created and no
 // delivery is claimed; an audit record of kind evaluate notes who asked.
 func (g *Gate) Evaluate(ctx context.Context, req Request) (Result, error) {
-	leave, err := g.admit.enter(ctx)
+	leave, err := g.admit.enter(ctx, req.Event.Principal)
 	if err != nil {
 		return Result{}, err
 	}

@@ -67,7 +67,8 @@ type Options struct {
 	Shadow Observer
 	// MaxInFlight bounds the decisions (and dry runs) worked on at once;
 	// more wait for a slot, at most MaxQueued of them, while their
-	// context lasts, and are refused 503 beyond that
+	// context lasts, taking turns by principal, and are refused 503
+	// beyond that
 	// (server.max_decisions_in_flight, server.max_decisions_queued).
 	// Zero or less: unbounded.
 	MaxInFlight, MaxQueued int
