@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
 )
@@ -21,11 +22,13 @@ import (
 // The bound is on the TCP listener, under TLS, so a handshake in progress
 // counts too.
 //
-// Idle keep-alive connections would otherwise hold slots that waiting
-// clients (and the kubelet's probes, on the same port) need: when the
-// bound is reached the server closes its idle connections and answers
-// with "Connection: close" until the open connections fall to three
-// quarters of the bound.
+// At the bound every answer carries "Connection: close", until the open
+// connections fall to three quarters of it, so that busy connections turn
+// over and a waiting client (or the kubelet's probe, on the same port) is
+// accepted as soon as an answer is written. Idle connections are not
+// closed early: a client may be sending on one as it closes, and a POST
+// that fails that way is not retried by most clients. They close after
+// the server's idle timeout (2 minutes).
 
 // limitConnections returns ln accepting at most max connections at once;
 // ln itself when max is 0.
@@ -36,51 +39,52 @@ func limitConnections(ln net.Listener, max int) net.Listener {
 	return netutil.LimitListener(ln, max)
 }
 
-// connTracker counts the connections srv holds open (its ConnState hook)
-// and turns keep-alives off while the bound is reached.
+// connTracker counts the connections the server holds open (its state
+// method is the http.Server's ConnState hook) and says when answers
+// should close theirs.
 type connTracker struct {
-	srv *http.Server
 	// max is the bound; 0: none (only counted).
 	max int64
-	// gauge, when set, follows open.
+	// gauge, when set, follows the count.
 	gauge prometheus.Gauge
 	open  atomic.Int64
-	// closing is set while keep-alives are off.
+	// closing is set from reaching the bound until the count falls to
+	// three quarters of it.
 	closing atomic.Bool
 }
 
-// trackConnections installs a connTracker on srv.
-func trackConnections(srv *http.Server, max int, gauge prometheus.Gauge) *connTracker {
-	t := &connTracker{srv: srv, max: int64(max), gauge: gauge}
-	srv.ConnState = t.state
-	return t
+func newConnTracker(max int, gauge prometheus.Gauge) *connTracker {
+	return &connTracker{max: int64(max), gauge: gauge}
 }
 
 // state counts a connection when accepted and no longer once it is
-// closed or hijacked; while keep-alives are off it closes a connection
-// that turns idle after the server's sweep of idle connections.
-func (t *connTracker) state(c net.Conn, state http.ConnState) {
+// closed or hijacked.
+func (t *connTracker) state(_ net.Conn, state http.ConnState) {
 	switch state {
-	case http.StateIdle:
-		if t.closing.Load() {
-			_ = c.Close()
-		}
 	case http.StateNew:
 		n := t.open.Add(1)
 		if t.gauge != nil {
 			t.gauge.Inc()
 		}
-		if t.max > 0 && n >= t.max && t.closing.CompareAndSwap(false, true) {
-			// Closes the idle connections and stops keeping any open.
-			t.srv.SetKeepAlivesEnabled(false)
+		if t.max > 0 && n >= t.max {
+			t.closing.Store(true)
 		}
 	case http.StateClosed, http.StateHijacked:
 		n := t.open.Add(-1)
 		if t.gauge != nil {
 			t.gauge.Dec()
 		}
-		if t.max > 0 && n <= t.max*3/4 && t.closing.CompareAndSwap(true, false) {
-			t.srv.SetKeepAlivesEnabled(true)
+		if t.max > 0 && n <= t.max*3/4 {
+			t.closing.Store(false)
 		}
 	}
+}
+
+// closeAtTheBound is the middleware that asks for the connection to be
+// closed after the answer while the tracker is closing.
+func (t *connTracker) closeAtTheBound(c *gin.Context) {
+	if t.closing.Load() {
+		c.Header("Connection", "close")
+	}
+	c.Next()
 }

@@ -96,9 +96,11 @@ type Server struct {
 	maxBody        int64
 	requestTimeout time.Duration
 	engine         *gin.Engine
-	bg             *background
-	tracer         trace.Tracer
-	propagator     propagation.TextMapPropagator
+	// conns counts open connections against server.max_connections.
+	conns      *connTracker
+	bg         *background
+	tracer     trace.Tracer
+	propagator propagation.TextMapPropagator
 }
 
 // New builds the server and its routes.
@@ -125,6 +127,11 @@ func New(o Options) *Server {
 	if s.requestTimeout <= 0 {
 		s.requestTimeout = 20 * time.Second
 	}
+	var open prometheus.Gauge
+	if o.Metrics != nil {
+		open = o.Metrics.HTTPConnectionsOpen
+	}
+	s.conns = newConnTracker(o.Config.MaxConnections, open)
 	s.engine = s.routes(o)
 	return s
 }
@@ -135,7 +142,7 @@ func (s *Server) Handler() http.Handler { return s.engine }
 func (s *Server) routes(o Options) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(withRequestID(), s.withTracing(), s.withRecovery(), s.withAccessLog())
+	r.Use(s.conns.closeAtTheBound, withRequestID(), s.withTracing(), s.withRecovery(), s.withAccessLog())
 	r.NoRoute(func(c *gin.Context) { s.fail(c, notFoundRoute(c)) })
 	r.NoMethod(func(c *gin.Context) {
 		apperr.WriteBody(c.Writer, http.StatusMethodNotAllowed, apperr.Body{Error: apperr.Detail{Code: "method_not_allowed", Message: c.Request.Method + " is not allowed here", RequestID: requestID(c)}})
@@ -256,12 +263,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	ln = limitConnections(ln, s.cfg.MaxConnections)
-	var open prometheus.Gauge
+	srv.ConnState = s.conns.state
 	if s.metrics != nil {
 		s.metrics.HTTPConnectionsMax.Set(float64(s.cfg.MaxConnections))
-		open = s.metrics.HTTPConnectionsOpen
 	}
-	trackConnections(srv, s.cfg.MaxConnections, open)
 	if s.cfg.TLSCertFile != "" {
 		certs, err := newCertReloader(s.cfg.TLSCertFile, s.cfg.TLSKeyFile, s.log)
 		if err != nil {
