@@ -156,6 +156,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	telemetry.RegisterKillSwitchGauge(reg, a.countKillSwitches)
 	telemetry.RegisterRegistryCacheGauge(reg, st.RegistryCacheLive)
+	telemetry.RegisterGroupCommitCounters(reg, st.BatchStats)
 	var provs []providers.Provider
 	if o.Providers != nil {
 		if provs, err = o.Providers(cfg, log.With("component", "provider")); err != nil {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -227,6 +228,12 @@ func TestOperationalEndpoints(t *testing.T) {
 		`agentgate_policy_last_reload_ok 1`,
 	} {
 		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	// The decision was committed in a shared transaction (group commit).
+	for _, want := range []string{`(?m)^agentgate_store_shared_transactions_total [1-9]`, `(?m)^agentgate_store_shared_transaction_decisions_total [1-9]`} {
+		if !regexp.MustCompile(want).MatchString(body) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}

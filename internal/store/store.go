@@ -49,6 +49,10 @@ type Store interface {
 	// agent's kill switch are answered from memory now (false while a
 	// replica cannot hear other replicas' changes and reads every time).
 	RegistryCacheLive() bool
+	// BatchStats reports how many shared transactions (InSharedTx) have
+	// committed and how many calls they held: calls/batches is the mean
+	// number of decisions per durable commit.
+	BatchStats() (batches, calls int64)
 	// Unavailable reports whether err says the backend cannot be reached
 	// or cannot write now (connection refused or lost, server shutting
 	// down, disk I/O error): nothing was stored, and the same call may

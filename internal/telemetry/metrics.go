@@ -220,6 +220,20 @@ func RegisterRegistryCacheGauge(reg prometheus.Registerer, live func() bool) {
 		"1 while agents and kill switches are answered from memory, 0 while every decision reads them from the store (the watch of other replicas' changes is down).", live)
 }
 
+// RegisterGroupCommitCounters exports agentgate_store_shared_transactions_total
+// and agentgate_store_shared_transaction_decisions_total, read at scrape
+// time from stats (the store's BatchStats).
+func RegisterGroupCommitCounters(reg prometheus.Registerer, stats func() (batches, calls int64)) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "agentgate", Name: "store_shared_transactions_total",
+			Help: "Shared transactions (group commit) committed: one durable commit each."},
+			func() float64 { b, _ := stats(); return float64(b) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "agentgate", Name: "store_shared_transaction_decisions_total",
+			Help: "Decisions (and other shared-transaction calls) committed in shared transactions; divided by agentgate_store_shared_transactions_total, the decisions per durable commit."},
+			func() float64 { _, c := stats(); return float64(c) }),
+	)
+}
+
 // RegisterWorkflowWatchGauge exports agentgate_workflow_watch_synced: 1
 // once the Argo Workflow watch's caches have synced, 0 before (RBAC
 // refused, API server unreachable).
