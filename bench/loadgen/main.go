@@ -86,6 +86,7 @@ func run(o options) error {
 		outcomes  = map[string]int{}
 		failures  atomic.Int64
 		sheds     atomic.Int64
+		cut       atomic.Int64
 		wg        sync.WaitGroup
 	)
 	start := time.Now()
@@ -112,6 +113,10 @@ func run(o options) error {
 					outcome, err = decide(ctx, client, o, delivery, body)
 				}
 				took := time.Since(t0)
+				if err != nil && ctx.Err() != nil {
+					cut.Add(1) // cut off by -timeout, not failed
+					break
+				}
 				if err != nil {
 					failures.Add(1)
 					continue
@@ -136,6 +141,9 @@ func run(o options) error {
 	fmt.Printf("throughput %.0f decisions/s\n", float64(len(latencies))/elapsed.Seconds())
 	fmt.Printf("latency    p50 %s  p90 %s  p99 %s  max %s\n", pct(.50), pct(.90), pct(.99), pct(1))
 	fmt.Printf("outcomes   %v\n", outcomes)
+	if n := cut.Load(); n > 0 {
+		fmt.Printf("cut off    %d requests still open when -timeout came (not counted)\n", n)
+	}
 	if n := sheds.Load(); n > 0 {
 		fmt.Printf("shed       %d answers 503 with Retry-After, each sent again after the delay (latency includes it)\n", n)
 	}
