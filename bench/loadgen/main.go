@@ -23,11 +23,11 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/agentgate/agentgate/bench/internal/shed"
 	"github.com/agentgate/agentgate/internal/providers"
 	"github.com/agentgate/agentgate/internal/providers/generic"
 )
@@ -107,9 +107,9 @@ func run(o options) error {
 				outcome, err := decide(ctx, client, o, delivery, body)
 				// Refused for want of a slot (503, Retry-After): wait as
 				// told and send the same delivery again, as a sender would.
-				for after, shed := retryAfterOf(err); shed && ctx.Err() == nil; after, shed = retryAfterOf(err) {
+				for after, refused := shed.Of(err); refused && ctx.Err() == nil; after, refused = shed.Of(err) {
 					sheds.Add(1)
-					sleep(ctx, after)
+					shed.Wait(ctx, after)
 					outcome, err = decide(ctx, client, o, delivery, body)
 				}
 				took := time.Since(t0)
@@ -170,10 +170,8 @@ func decide(ctx context.Context, c *http.Client, o options, delivery string, bod
 			Outcome string `json:"outcome"`
 		} `json:"decisions"`
 	}
-	if resp.StatusCode == http.StatusServiceUnavailable {
-		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
-			return "", &shedError{after: time.Duration(secs) * time.Second}
-		}
+	if err := shed.Check(resp); err != nil {
+		return "", err
 	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
@@ -183,31 +181,6 @@ func decide(ctx context.Context, c *http.Client, o options, delivery string, bod
 		return "", fmt.Errorf("bad answer: %v", err)
 	}
 	return ans.Decisions[0].Outcome, nil
-}
-
-// shedError is an answer 503 with Retry-After: the server refused the
-// request before any work, for want of a slot.
-type shedError struct{ after time.Duration }
-
-func (e *shedError) Error() string { return fmt.Sprintf("shed, retry after %s", e.after) }
-
-// retryAfterOf reports whether err is a shed answer and its delay.
-func retryAfterOf(err error) (time.Duration, bool) {
-	var shed *shedError
-	if errors.As(err, &shed) {
-		return shed.after, true
-	}
-	return 0, false
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 func post(ctx context.Context, c *http.Client, u string, v any, headers map[string]string, want int) error {

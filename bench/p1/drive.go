@@ -3,15 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/agentgate/agentgate/bench/internal/shed"
 )
 
 // target is one server under load and how to ask it for a decision.
@@ -87,10 +87,9 @@ func drive(ctx context.Context, c *http.Client, t *target, workers int, d time.D
 				if ctx.Err() != nil {
 					break // cut off by the end of the round: not counted
 				}
-				var shed *shedError
-				if errors.As(err, &shed) {
+				if after, ok := shed.Of(err); ok {
 					localShed++
-					wait(ctx, shed.after)
+					shed.Wait(ctx, after)
 					continue
 				}
 				if err != nil {
@@ -140,38 +139,10 @@ func once(ctx context.Context, c *http.Client, t *target, i int64) error {
 	if err != nil {
 		return err
 	}
-	if after, ok := retryAfter(resp); ok {
-		return &shedError{after: after}
+	if err := shed.Check(resp); err != nil {
+		return err
 	}
 	return t.allowed(resp.StatusCode, body)
-}
-
-// shedError is an answer 503 with Retry-After: the server refused the
-// request before any work, for want of a slot.
-type shedError struct{ after time.Duration }
-
-func (e *shedError) Error() string { return fmt.Sprintf("shed, retry after %s", e.after) }
-
-// retryAfter reads the delay of a 503 answer with Retry-After in seconds.
-func retryAfter(resp *http.Response) (time.Duration, bool) {
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		return 0, false
-	}
-	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
-	if err != nil || secs < 0 {
-		return 0, false
-	}
-	return time.Duration(secs) * time.Second, true
-}
-
-// wait sleeps for d or until ctx ends.
-func wait(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 // agentgateAllowed reads a webhook answer: one decision, allowed.
