@@ -208,6 +208,17 @@ func checkDeployment(t *testing.T, d appsv1.Deployment) {
 	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
 		t.Error("probes are not /healthz and /readyz")
 	}
+	// The probes use the health port, which server.max_connections does
+	// not bound, so that they are answered when the HTTPS port is at it.
+	healthPort := false
+	for _, p := range c.Ports {
+		healthPort = healthPort || (p.Name == "health" && p.ContainerPort == 8081)
+	}
+	for name, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		if !healthPort || p == nil || p.HTTPGet.Port.String() != "health" || p.HTTPGet.Scheme != corev1.URISchemeHTTP {
+			t.Errorf("%s probe %+v is not on the health port (8081, plain HTTP)", name, p)
+		}
+	}
 	// A long migration at start must not be cut off by the liveness probe.
 	if sp := c.StartupProbe; sp == nil || sp.HTTPGet.Path != "/healthz" || sp.PeriodSeconds*sp.FailureThreshold < 15*60 {
 		t.Errorf("startup probe %+v allows less than the 15 minutes of startupMinutes", sp)
@@ -359,7 +370,7 @@ func checkConfig(t *testing.T, body string) {
 	if err != nil {
 		t.Fatalf("agentgate refuses the chart's configuration: %v\n%s", err, body)
 	}
-	if cfg.Server.Listen != "0.0.0.0:8443" || cfg.Server.TLSCertFile != "/tls/tls.crt" || cfg.Store.Driver != "postgres" ||
+	if cfg.Server.Listen != "0.0.0.0:8443" || cfg.Server.HealthListen != "0.0.0.0:8081" || cfg.Server.TLSCertFile != "/tls/tls.crt" || cfg.Store.Driver != "postgres" ||
 		cfg.DataDir != "/data" || cfg.Policy.Dir != "/policies" {
 		t.Fatalf("chart configuration loads as %+v", cfg)
 	}

@@ -376,6 +376,9 @@ func (a *App) Run(ctx context.Context) error {
 	if a.WorkflowWatch != nil {
 		tasks = append(tasks, a.WorkflowWatch.Run)
 	}
+	if addr := a.Config.Server.HealthListen; addr != "" {
+		tasks = append(tasks, func(ctx context.Context) error { return a.Server.RunHealth(ctx, addr) })
+	}
 	if addr := a.Config.Server.DebugListen; addr != "" {
 		tasks = append(tasks, func(ctx context.Context) error { return debugserver.Run(ctx, addr, a.log) })
 	}

@@ -115,6 +115,11 @@ type Server struct {
 	// is accepted only when one closes, and until then waits in the
 	// kernel's listen backlog. 0: no bound.
 	MaxConnections int `yaml:"max_connections"`
+	// HealthListen, when set, serves /healthz, /readyz and /metrics on a
+	// second, plain HTTP listener outside MaxConnections, so that the
+	// kubelet's probes and Prometheus's scrapes are answered at once when
+	// the main listener is at its bound.
+	HealthListen string `yaml:"health_listen"`
 }
 
 // Store selects and configures the backend.

@@ -126,6 +126,12 @@ func TestLoad(t *testing.T) {
 					t.Fatalf("max_connections %d, default %d", c.Server.MaxConnections, Default().Server.MaxConnections)
 				}
 			}},
+		{name: "health listener", env: map[string]string{"ADMISSION_SERVER_HEALTH_LISTEN": "0.0.0.0:8081"},
+			check: func(t *testing.T, c Config) {
+				if c.Server.HealthListen != "0.0.0.0:8081" || Default().Server.HealthListen != "" {
+					t.Fatalf("health_listen %q, default %q", c.Server.HealthListen, Default().Server.HealthListen)
+				}
+			}},
 		{name: "debug listener on loopback", env: map[string]string{"ADMISSION_SERVER_DEBUG_LISTEN": "127.0.0.1:6060"},
 			check: func(t *testing.T, c Config) {
 				if c.Server.DebugListen != "127.0.0.1:6060" {
@@ -257,6 +263,8 @@ func TestLoad(t *testing.T) {
 		{name: "postgres without dsn", yaml: "store:\n  driver: postgres\nauth:\n  bootstrap_token: aaaaaaaaaaaaaaaaaaaa\n", wantErr: "store.postgres.dsn"},
 		{name: "postgres without bootstrap token", yaml: "store:\n  driver: postgres\n  postgres:\n    dsn: x\n", wantErr: "auth.bootstrap_token"},
 		{name: "negative body cap", yaml: "server:\n  max_body_bytes: -1\n", wantErr: "server.max_body_bytes"},
+		{name: "health listener not host:port", env: map[string]string{"ADMISSION_SERVER_HEALTH_LISTEN": "8081"}, wantErr: "server.health_listen"},
+		{name: "health listener on the main address", env: map[string]string{"ADMISSION_SERVER_LISTEN": "0.0.0.0:8443", "ADMISSION_SERVER_HEALTH_LISTEN": "0.0.0.0:8443"}, wantErr: "server.health_listen"},
 		{name: "negative connection bound", env: map[string]string{"ADMISSION_SERVER_MAX_CONNECTIONS": "-1"}, wantErr: "server.max_connections"},
 		{name: "zero timeout", env: map[string]string{"ADMISSION_SERVER_READ_TIMEOUT": "0s"}, wantErr: "server.read_timeout"},
 		{name: "unparsable env duration", env: map[string]string{"ADMISSION_POLICY_RELOAD_INTERVAL": "soon"}, wantErr: "ADMISSION_POLICY_RELOAD_INTERVAL"},

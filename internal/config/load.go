@@ -229,6 +229,13 @@ func (c *Config) Validate() error {
 	if c.Server.MaxDecisionsQueued < 0 || c.Server.MaxDecisionsQueued > 1<<20 {
 		bad("server.max_decisions_queued", "must be between 0 and 1048576, got %d", c.Server.MaxDecisionsQueued)
 	}
+	if c.Server.HealthListen != "" {
+		if _, _, err := net.SplitHostPort(c.Server.HealthListen); err != nil {
+			bad("server.health_listen", "must be host:port, got %q", c.Server.HealthListen)
+		} else if c.Server.HealthListen == c.Server.Listen || c.Server.HealthListen == c.Server.DebugListen {
+			bad("server.health_listen", "must differ from server.listen and server.debug_listen")
+		}
+	}
 	if c.Server.MaxConnections < 0 || c.Server.MaxConnections > 1<<20 {
 		bad("server.max_connections", "must be between 0 (no bound) and 1048576, got %d", c.Server.MaxConnections)
 	}

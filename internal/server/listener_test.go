@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,4 +183,61 @@ func TestServeUnboundedConnections(t *testing.T) {
 	if got := testutil.ToFloat64(m.HTTPConnectionsMax); got != 0 {
 		t.Fatalf("connections max = %v", got)
 	}
+}
+
+// TestHealthListenerAnswersAtTheBound: with the main listener at its
+// bound, the health listener still answers probes and scrapes at once.
+func TestHealthListenerAnswersAtTheBound(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	reg, _ := providers.NewRegistry()
+	gatherer := prometheus.NewRegistry()
+	m := telemetry.New(gatherer)
+	s := New(Options{Config: config.Server{MaxConnections: 1, ShutdownTimeout: time.Second}, Providers: reg, Metrics: m, Gatherer: gatherer})
+	mainLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	go func() { done <- s.Serve(ctx, mainLn) }()
+	go func() { done <- s.ServeHealth(ctx, healthLn) }()
+	defer func() {
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	}()
+
+	busy := dialHealth(t, mainLn.Addr().String(), 20) // holds the one slot
+	waitGauge(t, m.HTTPConnectionsOpen, 1)
+	waiting := dialHealth(t, mainLn.Addr().String(), 0)
+	if resp, err := waiting.answer(300 * time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the main listener answered beyond its bound: %+v, %v", resp, err)
+	}
+	probe := dialHealth(t, healthLn.Addr().String(), 0)
+	if resp := mustAnswer(t, probe); resp.StatusCode != http.StatusOK {
+		t.Fatalf("probe = %d", resp.StatusCode)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + healthLn.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "agentgate_http_connections_open 1") {
+		t.Fatalf("scrape = %d %.300s", resp.StatusCode, body)
+	}
+	if resp, err := client.Get("http://" + healthLn.Addr().String() + "/api/v1/agents"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the health listener served the API: %+v, %v", resp, err)
+	}
+	busy.send(t, healthRequest[20:])
+	mustAnswer(t, busy)
+	mustAnswer(t, waiting)
 }

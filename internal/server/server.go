@@ -170,9 +170,7 @@ func (s *Server) routes(o Options) *gin.Engine {
 	}
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	// A collector that fails (the kill switch gauge with the store down)
-	// must not take the other metrics with it.
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})))
+	r.GET("/metrics", s.metricsHandler())
 
 	r.POST("/webhooks/alertmanager", s.withBodyLimit(), s.withTimeout(), s.alertmanager)
 	r.POST("/webhooks/:provider", s.withBodyLimit(), s.withTimeout(), s.webhook)
@@ -239,6 +237,13 @@ func (s *Server) routes(o Options) *gin.Engine {
 	access.POST("/evaluations", s.authzenEvaluations)
 	r.GET("/.well-known/authzen-configuration", s.authzenMetadata)
 	return r
+}
+
+// metricsHandler serves the gatherer's metrics. A collector that fails
+// (the kill switch gauge with the store down) must not take the other
+// metrics with it.
+func (s *Server) metricsHandler() gin.HandlerFunc {
+	return gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 }
 
 // Run serves on the configured address until ctx ends, then shuts down

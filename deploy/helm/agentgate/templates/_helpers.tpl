@@ -45,6 +45,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $_ := set $server "listen" "0.0.0.0:8443" -}}
 {{- $_ := set $server "tls_cert_file" "/tls/tls.crt" -}}
 {{- $_ := set $server "tls_key_file" "/tls/tls.key" -}}
+{{- $_ := set $server "health_listen" "0.0.0.0:8081" -}}
 {{- $_ := set $cfg "server" $server -}}
 {{- $_ := set $cfg "data_dir" "/data" -}}
 {{- $store := dict "driver" .Values.store.driver -}}
