@@ -74,26 +74,39 @@ func mustAnswer(t *testing.T, h *healthConn) *http.Response {
 	return resp
 }
 
-func serveWithBound(t *testing.T, maxConns int) (string, *telemetry.Metrics) {
+// serving runs serve on a loopback listener until the test ends, and
+// returns the listener's address.
+func serving(t *testing.T, serve func(context.Context, net.Listener) error) string {
 	t.Helper()
-	gin.SetMode(gin.ReleaseMode)
-	reg, _ := providers.NewRegistry()
-	m := telemetry.New(prometheus.NewRegistry())
-	s := New(Options{Config: config.Server{MaxConnections: maxConns, ShutdownTimeout: time.Second}, Providers: reg, Metrics: m})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
+	go func() { done <- serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("Serve = %v", err)
+			t.Errorf("serve: %v", err)
 		}
 	})
-	return ln.Addr().String(), m
+	return ln.Addr().String()
+}
+
+// boundServer is a server bounded to maxConns connections, with metrics.
+func boundServer(maxConns int) (*Server, *telemetry.Metrics) {
+	gin.SetMode(gin.ReleaseMode)
+	reg, _ := providers.NewRegistry()
+	gatherer := prometheus.NewRegistry()
+	m := telemetry.New(gatherer)
+	return New(Options{Config: config.Server{MaxConnections: maxConns, ShutdownTimeout: time.Second}, Providers: reg, Metrics: m, Gatherer: gatherer}), m
+}
+
+func serveWithBound(t *testing.T, maxConns int) (string, *telemetry.Metrics) {
+	t.Helper()
+	s, m := boundServer(maxConns)
+	return serving(t, s.Serve), m
 }
 
 // waitGauge waits until g reads want.
@@ -188,44 +201,21 @@ func TestServeUnboundedConnections(t *testing.T) {
 // TestHealthListenerAnswersAtTheBound: with the main listener at its
 // bound, the health listener still answers probes and scrapes at once.
 func TestHealthListenerAnswersAtTheBound(t *testing.T) {
-	gin.SetMode(gin.ReleaseMode)
-	reg, _ := providers.NewRegistry()
-	gatherer := prometheus.NewRegistry()
-	m := telemetry.New(gatherer)
-	s := New(Options{Config: config.Server{MaxConnections: 1, ShutdownTimeout: time.Second}, Providers: reg, Metrics: m, Gatherer: gatherer})
-	mainLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	healthLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 2)
-	go func() { done <- s.Serve(ctx, mainLn) }()
-	go func() { done <- s.ServeHealth(ctx, healthLn) }()
-	defer func() {
-		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	}()
+	s, m := boundServer(1)
+	mainAddr, healthAddr := serving(t, s.Serve), serving(t, s.ServeHealth)
 
-	busy := dialHealth(t, mainLn.Addr().String(), 20) // holds the one slot
+	busy := dialHealth(t, mainAddr, 20) // holds the one slot
 	waitGauge(t, m.HTTPConnectionsOpen, 1)
-	waiting := dialHealth(t, mainLn.Addr().String(), 0)
+	waiting := dialHealth(t, mainAddr, 0)
 	if resp, err := waiting.answer(300 * time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("the main listener answered beyond its bound: %+v, %v", resp, err)
 	}
-	probe := dialHealth(t, healthLn.Addr().String(), 0)
+	probe := dialHealth(t, healthAddr, 0)
 	if resp := mustAnswer(t, probe); resp.StatusCode != http.StatusOK {
 		t.Fatalf("probe = %d", resp.StatusCode)
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + healthLn.Addr().String() + "/metrics")
+	resp, err := client.Get("http://" + healthAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +224,7 @@ func TestHealthListenerAnswersAtTheBound(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "agentgate_http_connections_open 1") {
 		t.Fatalf("scrape = %d %.300s", resp.StatusCode, body)
 	}
-	if resp, err := client.Get("http://" + healthLn.Addr().String() + "/api/v1/agents"); err != nil || resp.StatusCode != http.StatusNotFound {
+	if resp, err := client.Get("http://" + healthAddr + "/api/v1/agents"); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("the health listener served the API: %+v, %v", resp, err)
 	}
 	busy.send(t, healthRequest[20:])

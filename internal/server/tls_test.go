@@ -1,12 +1,10 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -81,15 +79,9 @@ func TestServeTLS(t *testing.T) {
 	certFile, keyFile := writeCert(t, t.TempDir(), 7)
 	reg, _ := providers.NewRegistry()
 	s := New(Options{Config: config.Server{TLSCertFile: certFile, TLSKeyFile: keyFile, ShutdownTimeout: time.Second}, Providers: reg})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
+	addr := serving(t, s.Serve)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	resp, err := client.Get("https://" + ln.Addr().String() + "/healthz")
+	resp, err := client.Get("https://" + addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,9 +89,5 @@ func TestServeTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.TLS == nil || resp.TLS.PeerCertificates[0].SerialNumber.Int64() != 7 {
 		t.Fatalf("healthz over TLS = %d %s", resp.StatusCode, body)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Serve = %v", err)
 	}
 }
