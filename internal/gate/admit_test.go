@@ -284,19 +284,29 @@ func (f admissionFixture) evaluations(n int) []string {
 	return order
 }
 
+// holdAndQueue puts a decision of bot0 in the one slot and queues a
+// decision of each of principals behind it, in that order; it returns
+// the held decision's result and the queued ones'.
+func (f admissionFixture) holdAndQueue(t *testing.T, principals ...string) (held <-chan error, queued []<-chan error) {
+	t.Helper()
+	ctx := context.Background()
+	held = f.decideAsync(ctx, buildBy("github:bot0[bot]", "held"))
+	<-f.ev.entered
+	for i, p := range principals {
+		queued = append(queued, f.decideAsync(ctx, buildBy(p, fmt.Sprintf("queued-%d", i))))
+		f.waitQueued(t, float64(i+1))
+	}
+	return held, queued
+}
+
 // TestAdmissionTakesTurnsAcrossPrincipals: one agent's burst does not hold
 // up the others: the principals with decisions waiting take turns, one
 // decision each, and each principal's decisions keep their order.
 func TestAdmissionTakesTurnsAcrossPrincipals(t *testing.T) {
 	f := newAdmissionFixture(t, 1, 16)
-	ctx := context.Background()
-	done := []<-chan error{f.decideAsync(ctx, buildBy("github:bot0[bot]", "first"))}
-	<-f.ev.entered
 	queue := []string{"github:bot1[bot]", "github:bot1[bot]", "github:bot1[bot]", "github:bot1[bot]", "github:bot2[bot]", "github:bot3[bot]"}
-	for i, p := range queue {
-		done = append(done, f.decideAsync(ctx, buildBy(p, fmt.Sprintf("w-%d", i))))
-		f.waitQueued(t, float64(i+1))
-	}
+	held, queued := f.holdAndQueue(t, queue...)
+	done := append([]<-chan error{held}, queued...)
 	f.ev.release <- struct{}{}
 	got := f.evaluations(len(queue))
 	want := []string{"github:bot1[bot]", "github:bot2[bot]", "github:bot3[bot]", "github:bot1[bot]", "github:bot1[bot]", "github:bot1[bot]"}
@@ -316,13 +326,7 @@ func TestAdmissionTakesTurnsAcrossPrincipals(t *testing.T) {
 func TestAdmissionQueueFullRefusesTheLongestLine(t *testing.T) {
 	f := newAdmissionFixture(t, 1, 3)
 	ctx := context.Background()
-	first := f.decideAsync(ctx, buildBy("github:bot0[bot]", "first"))
-	<-f.ev.entered
-	var burst []<-chan error
-	for i := range 3 {
-		burst = append(burst, f.decideAsync(ctx, buildBy("github:bot1[bot]", fmt.Sprintf("burst-%d", i))))
-		f.waitQueued(t, float64(i+1))
-	}
+	first, burst := f.holdAndQueue(t, "github:bot1[bot]", "github:bot1[bot]", "github:bot1[bot]")
 	other := f.decideAsync(ctx, buildBy("github:bot2[bot]", "other"))
 	// The burst's newest is refused, and the other decision waits in its
 	// place.
@@ -337,7 +341,7 @@ func TestAdmissionQueueFullRefusesTheLongestLine(t *testing.T) {
 	f.waitQueued(t, 3)
 	refused, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := f.g.Decide(refused, buildBy("github:bot1[bot]", "burst-3")); apperr.KindOf(err) != apperr.KindUnavailable || errors.Is(err, context.DeadlineExceeded) {
+	if _, err := f.g.Decide(refused, buildBy("github:bot1[bot]", "one-more")); apperr.KindOf(err) != apperr.KindUnavailable || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("one more of the burst: %v, want unavailable at once", err)
 	}
 	if got := testutil.ToFloat64(f.metrics.DecisionsShed.WithLabelValues("queue_full")); got != 2 {
@@ -362,15 +366,8 @@ func TestAdmissionQueueFullRefusesTheLongestLine(t *testing.T) {
 // case of its login.
 func TestAdmissionSpellingsShareALine(t *testing.T) {
 	f := newAdmissionFixture(t, 1, 3)
-	ctx := context.Background()
-	first := f.decideAsync(ctx, buildBy("github:bot0[bot]", "first"))
-	<-f.ev.entered
-	var burst []<-chan error
-	for i, p := range []string{"github:bot1[bot]", "github:bot1[bot]", "GitHub:Bot1[bot]"} {
-		burst = append(burst, f.decideAsync(ctx, buildBy(p, fmt.Sprintf("burst-%d", i))))
-		f.waitQueued(t, float64(i+1))
-	}
-	refused, cancel := context.WithTimeout(ctx, 5*time.Second)
+	first, burst := f.holdAndQueue(t, "github:bot1[bot]", "github:bot1[bot]", "GitHub:Bot1[bot]")
+	refused, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := f.g.Decide(refused, buildBy("GITHUB:BOT1[BOT]", "respelled")); apperr.KindOf(err) != apperr.KindUnavailable || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a respelled decision of the burst: %v, want unavailable at once", err)
