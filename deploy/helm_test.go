@@ -113,6 +113,7 @@ func TestChartRefuses(t *testing.T) {
 		{"an unknown store", map[string]any{"store": map[string]any{"driver": "mysql"}}, "driver"},
 		{"an unknown value", map[string]any{"replicas": 3}, "replicas"},
 		{"a webhook timeout past the API server's limit", map[string]any{"webhook": map[string]any{"timeoutSeconds": 31}}, "timeoutSeconds"},
+		{"a scrape port the chart does not serve", map[string]any{"serviceMonitor": map[string]any{"enabled": true, "port": "http"}}, "port"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,6 +167,16 @@ func TestChartManifests(t *testing.T) {
 			if body, ok := c.Data["agentgate.yaml"]; ok {
 				checkConfig(t, body)
 			}
+		case "Service":
+			var s corev1.Service
+			strict(t, doc, &s)
+			checkService(t, s)
+		case "ServiceMonitor":
+			// By default Prometheus scrapes the health port, which
+			// server.max_connections does not bound.
+			if ep := scrapeEndpoint(t, doc); ep.Port != "metrics" || ep.Scheme != "http" || ep.Path != "/metrics" {
+				t.Errorf("ServiceMonitor scrapes %+v, want /metrics on the Service's metrics port over http", ep)
+			}
 		}
 	}
 	for _, k := range []string{"Deployment", "Service", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "PodDisruptionBudget",
@@ -176,6 +187,80 @@ func TestChartManifests(t *testing.T) {
 	}
 	if kinds["ConfigMap"] != 2 {
 		t.Errorf("%d ConfigMaps, want the configuration and the policies", kinds["ConfigMap"])
+	}
+}
+
+// TestChartServiceMonitorHTTPS: serviceMonitor.port https scrapes the HTTPS
+// port, verified against the chart's CA.
+func TestChartServiceMonitorHTTPS(t *testing.T) {
+	docs, err := render(t, map[string]any{"serviceMonitor": map[string]any{"enabled": true, "port": "https"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, doc := range docs {
+		if kindOf(t, doc) != "ServiceMonitor" {
+			continue
+		}
+		found = true
+		ep := scrapeEndpoint(t, doc)
+		if ep.Port != "https" || ep.Scheme != "https" || ep.TLSConfig == nil || ep.TLSConfig.CA.Secret.Key != "ca.crt" ||
+			ep.TLSConfig.ServerName != "agentgate.agentgate.svc" {
+			t.Errorf("ServiceMonitor scrapes %+v, want the HTTPS port verified against the chart's CA", ep)
+		}
+	}
+	if !found {
+		t.Fatal("no ServiceMonitor rendered")
+	}
+}
+
+// endpoint is the part of a ServiceMonitor's endpoint the chart sets.
+type endpoint struct {
+	Port      string `json:"port"`
+	Scheme    string `json:"scheme"`
+	Path      string `json:"path"`
+	Interval  string `json:"interval"`
+	TLSConfig *struct {
+		ServerName string `json:"serverName"`
+		CA         struct {
+			Secret corev1.SecretKeySelector `json:"secret"`
+		} `json:"ca"`
+	} `json:"tlsConfig"`
+}
+
+// scrapeEndpoint decodes a ServiceMonitor strictly and returns its one
+// endpoint.
+func scrapeEndpoint(t *testing.T, doc string) endpoint {
+	t.Helper()
+	var sm struct {
+		APIVersion string         `json:"apiVersion"`
+		Kind       string         `json:"kind"`
+		Metadata   map[string]any `json:"metadata"`
+		Spec       struct {
+			Selector  map[string]any `json:"selector"`
+			Endpoints []endpoint     `json:"endpoints"`
+		} `json:"spec"`
+	}
+	strict(t, doc, &sm)
+	if len(sm.Spec.Endpoints) != 1 {
+		t.Fatalf("ServiceMonitor has %d endpoints, want 1", len(sm.Spec.Endpoints))
+	}
+	return sm.Spec.Endpoints[0]
+}
+
+// checkService: the Service serves the webhook on https and the health
+// listener's /metrics on metrics (8081, the container's health port).
+func checkService(t *testing.T, s corev1.Service) {
+	t.Helper()
+	ports := map[string]corev1.ServicePort{}
+	for _, p := range s.Spec.Ports {
+		ports[p.Name] = p
+	}
+	if p, ok := ports["https"]; !ok || p.TargetPort.String() != "https" {
+		t.Errorf("Service port https %+v", p)
+	}
+	if p, ok := ports["metrics"]; !ok || p.Port != 8081 || p.TargetPort.String() != "health" {
+		t.Errorf("Service port metrics %+v, want 8081 to the container's health port", p)
 	}
 }
 
