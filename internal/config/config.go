@@ -85,10 +85,13 @@ type ConsoleOIDC struct {
 
 // Server configures the HTTP listener.
 type Server struct {
-	Listen          string        `yaml:"listen"`
-	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
-	ReadTimeout     time.Duration `yaml:"read_timeout"`
-	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	Listen       string        `yaml:"listen"`
+	MaxBodyBytes int64         `yaml:"max_body_bytes"`
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection that has carried no
+	// request for this long; until then it holds one of MaxConnections.
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`
 	RequestTimeout  time.Duration `yaml:"request_timeout"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// InstanceID names this replica for leader election; default hostname-pid.
@@ -355,6 +358,7 @@ func Default() Config {
 			MaxBodyBytes:    1 << 20,
 			ReadTimeout:     10 * time.Second,
 			WriteTimeout:    30 * time.Second,
+			IdleTimeout:     2 * time.Minute,
 			RequestTimeout:  20 * time.Second,
 			ShutdownTimeout: 20 * time.Second,
 

@@ -126,6 +126,12 @@ func TestLoad(t *testing.T) {
 					t.Fatalf("max_connections %d, default %d", c.Server.MaxConnections, Default().Server.MaxConnections)
 				}
 			}},
+		{name: "idle timeout", env: map[string]string{"ADMISSION_SERVER_IDLE_TIMEOUT": "15s"},
+			check: func(t *testing.T, c Config) {
+				if c.Server.IdleTimeout != 15*time.Second || Default().Server.IdleTimeout != 2*time.Minute {
+					t.Fatalf("idle_timeout %s, default %s", c.Server.IdleTimeout, Default().Server.IdleTimeout)
+				}
+			}},
 		{name: "health listener", env: map[string]string{"ADMISSION_SERVER_HEALTH_LISTEN": "0.0.0.0:8081"},
 			check: func(t *testing.T, c Config) {
 				if c.Server.HealthListen != "0.0.0.0:8081" || Default().Server.HealthListen != "" {
@@ -267,6 +273,7 @@ func TestLoad(t *testing.T) {
 		{name: "health listener on the main address", env: map[string]string{"ADMISSION_SERVER_LISTEN": "0.0.0.0:8443", "ADMISSION_SERVER_HEALTH_LISTEN": "0.0.0.0:8443"}, wantErr: "server.health_listen"},
 		{name: "negative connection bound", env: map[string]string{"ADMISSION_SERVER_MAX_CONNECTIONS": "-1"}, wantErr: "server.max_connections"},
 		{name: "zero timeout", env: map[string]string{"ADMISSION_SERVER_READ_TIMEOUT": "0s"}, wantErr: "server.read_timeout"},
+		{name: "zero idle timeout", env: map[string]string{"ADMISSION_SERVER_IDLE_TIMEOUT": "0s"}, wantErr: "server.idle_timeout"},
 		{name: "unparsable env duration", env: map[string]string{"ADMISSION_POLICY_RELOAD_INTERVAL": "soon"}, wantErr: "ADMISSION_POLICY_RELOAD_INTERVAL"},
 		{name: "bad token role", yaml: "auth:\n  tokens:\n  - name: sre\n    role: root\n    token: aaaaaaaaaaaaaaaaaaaa\n", wantErr: "auth.tokens[0].role"},
 		{name: "short token", yaml: "auth:\n  tokens:\n  - name: sre\n    role: operator\n    token: short\n", wantErr: "auth.tokens[0].token"},

@@ -240,7 +240,7 @@ func (c *Config) Validate() error {
 		bad("server.max_connections", "must be between 0 (no bound) and 1048576, got %d", c.Server.MaxConnections)
 	}
 	for key, d := range map[string]time.Duration{
-		"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
+		"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout, "server.idle_timeout": c.Server.IdleTimeout,
 		"server.request_timeout": c.Server.RequestTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout,
 		"policy.reload_interval": c.Policy.ReloadInterval, "webhooks.delivery_ttl": c.Webhooks.DeliveryTTL,
 		"auth.agent_token_grace": c.Auth.AgentTokenGrace,

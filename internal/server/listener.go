@@ -28,7 +28,7 @@ import (
 // accepted as soon as an answer is written. Idle connections are not
 // closed early: a client may be sending on one as it closes, and a POST
 // that fails that way is not retried by most clients. They close after
-// the server's idle timeout (2 minutes).
+// server.idle_timeout (2 minutes by default) without a request.
 
 // limitConnections returns ln accepting at most max connections at once;
 // ln itself when max is 0.

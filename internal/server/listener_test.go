@@ -94,13 +94,19 @@ func serving(t *testing.T, serve func(context.Context, net.Listener) error) stri
 	return ln.Addr().String()
 }
 
-// boundServer is a server bounded to maxConns connections, with metrics.
+// boundServer is a server bounded to maxConns connections, with metrics
+// and the default idle timeout.
 func boundServer(maxConns int) (*Server, *telemetry.Metrics) {
+	return boundServerIdle(maxConns, config.Default().Server.IdleTimeout)
+}
+
+func boundServerIdle(maxConns int, idle time.Duration) (*Server, *telemetry.Metrics) {
 	gin.SetMode(gin.ReleaseMode)
 	reg, _ := providers.NewRegistry()
 	gatherer := prometheus.NewRegistry()
 	m := telemetry.New(gatherer)
-	return New(Options{Config: config.Server{MaxConnections: maxConns, ShutdownTimeout: time.Second}, Providers: reg, Metrics: m, Gatherer: gatherer}), m
+	cfg := config.Server{MaxConnections: maxConns, IdleTimeout: idle, ShutdownTimeout: time.Second}
+	return New(Options{Config: cfg, Providers: reg, Metrics: m, Gatherer: gatherer}), m
 }
 
 func serveWithBound(t *testing.T, maxConns int) (string, *telemetry.Metrics) {
@@ -176,6 +182,42 @@ func TestServeClosesConnectionsAtTheBound(t *testing.T) {
 	idle.send(t, healthRequest)
 	if resp := mustAnswer(t, idle); resp.Close {
 		t.Fatal("keep-alives stayed off below the bound")
+	}
+}
+
+// TestServeIdleTimeoutFreesSlots: keep-alive connections that carry no
+// request hold their slots only for server.idle_timeout; then a client
+// waiting at the bound is served.
+func TestServeIdleTimeoutFreesSlots(t *testing.T) {
+	tests := []struct {
+		name   string
+		idle   time.Duration
+		served bool
+	}{
+		{name: "short idle timeout", idle: 200 * time.Millisecond, served: true},
+		{name: "default idle timeout", idle: config.Default().Server.IdleTimeout, served: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, m := boundServerIdle(4, tc.idle)
+			addr := serving(t, s.Serve)
+			for range 3 { // below the bound: kept alive, then idle
+				if resp := mustAnswer(t, dialHealth(t, addr, 0)); resp.Close {
+					t.Fatal("below the bound a connection was not kept alive")
+				}
+			}
+			dialHealth(t, addr, 20) // the fourth slot, busy
+			waitGauge(t, m.HTTPConnectionsOpen, 4)
+			waiting := dialHealth(t, addr, 0)
+			// Under the 5 s header timeout of the busy connection.
+			resp, err := waiting.answer(2 * time.Second)
+			if tc.served && (err != nil || resp.StatusCode != http.StatusOK) {
+				t.Fatalf("the waiting client was not served once idle connections timed out: %+v, %v", resp, err)
+			}
+			if !tc.served && !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("idle connections gave up their slots before the idle timeout: %+v, %v", resp, err)
+			}
+		})
 	}
 }
 
