@@ -26,9 +26,19 @@ import (
 // end of the round), and within a line decisions keep the order they
 // came. When every place is taken, a newcomer takes the place of the
 // newest decision of the longest line if that line is longer than the
-// newcomer's would be; otherwise the newcomer is the one refused. A
-// principal is keyed in its canonical form, so another spelling of the
-// same account is the same line.
+// newcomer's would be; otherwise the newcomer is the one refused.
+//
+// A line is an agent's: the decisions of every principal the agent was
+// last identified by wait in one line, so that an agent registered under
+// several principals (a GitHub App and a GitLab bot user, say) gets one
+// turn, not one per principal. The admission learns which agent a
+// principal is from each decision's identification (learn), since the
+// line must be chosen before the decision reads the registry; a principal
+// not yet seen, or identified as no agent, is its own line. A principal
+// is keyed in its canonical form, so another spelling of the same account
+// is the same line. What the admission remembers only orders waiting
+// decisions: a principal moved to another agent waits in its old agent's
+// line until its next decision is identified.
 type admission struct {
 	max, maxQueued int
 	metrics        *telemetry.Metrics
@@ -41,7 +51,16 @@ type admission struct {
 	lines  list.List
 	turn   *list.Element
 	byName map[string]*list.Element
+	// agentOf is the agent each canonical principal was last identified
+	// as, at most maxKnownPrincipals of them; known guards it (taken
+	// inside mu, never the other way round).
+	known   sync.RWMutex
+	agentOf map[string]string
 }
+
+// maxKnownPrincipals bounds what the admission remembers of principals
+// (about 100 bytes each); past it, it starts again empty.
+const maxKnownPrincipals = 1 << 16
 
 // line is one principal's waiting decisions, oldest first.
 type line struct {
@@ -59,15 +78,54 @@ func newAdmission(inFlight, maxQueued int, m *telemetry.Metrics) *admission {
 	if inFlight <= 0 {
 		return nil
 	}
-	return &admission{max: inFlight, maxQueued: max(maxQueued, 0), metrics: m, byName: map[string]*list.Element{}}
+	return &admission{max: inFlight, maxQueued: max(maxQueued, 0), metrics: m, byName: map[string]*list.Element{},
+		agentOf: map[string]string{}}
 }
 
-// fairnessKey is the line a principal's decisions wait in.
-func fairnessKey(p string) string {
+// canonical is p in its canonical form, or p when it has none.
+func canonical(p string) string {
 	if c, err := principal.Canonical(p); err == nil {
 		return c
 	}
 	return p
+}
+
+// lineOf is the line a principal's decisions wait in: its agent's when
+// known, its own otherwise.
+func (a *admission) lineOf(p string) string {
+	c := canonical(p)
+	a.known.RLock()
+	id, ok := a.agentOf[c]
+	a.known.RUnlock()
+	if ok {
+		return "agent " + id
+	}
+	return "principal " + c
+}
+
+// learn records that principal p was identified as agent agentID ("": as
+// no agent).
+func (a *admission) learn(p, agentID string) {
+	if a == nil {
+		return
+	}
+	c := canonical(p)
+	a.known.RLock()
+	id, ok := a.agentOf[c]
+	a.known.RUnlock()
+	if ok == (agentID != "") && id == agentID {
+		return // the common case: nothing new
+	}
+	a.known.Lock()
+	defer a.known.Unlock()
+	if agentID == "" {
+		delete(a.agentOf, c)
+		return
+	}
+	if _, ok := a.agentOf[c]; !ok && len(a.agentOf) >= maxKnownPrincipals {
+		clear(a.agentOf)
+	}
+	a.agentOf[c] = agentID
 }
 
 // enter takes a slot for a decision of principal p, waiting for one while
@@ -85,7 +143,7 @@ func (a *admission) enter(ctx context.Context, p string) (release func(), err er
 		a.gauge(func(m *telemetry.Metrics) { m.DecisionsInFlight.Inc() })
 		return a.leave, nil
 	}
-	key := fairnessKey(p)
+	key := a.lineOf(p)
 	if a.queued >= a.maxQueued && !a.evictFor(key) {
 		a.mu.Unlock()
 		a.shed(telemetry.ShedQueueFull)

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -56,5 +57,35 @@ func TestAdmissionSlotGivenAsTheWaitEnds(t *testing.T) {
 	defer a.mu.Unlock()
 	if a.inFlight != 0 || a.queued != 0 || a.lines.Len() != 0 || len(a.byName) != 0 {
 		t.Fatalf("after both decisions: %d in flight, %d queued, %d lines, %d named", a.inFlight, a.queued, a.lines.Len(), len(a.byName))
+	}
+}
+
+// TestAdmissionLinesOfPrincipals: a principal's line is its agent's once
+// identified, its own again once identified as no agent, whatever its
+// spelling; what the admission remembers stays bounded.
+func TestAdmissionLinesOfPrincipals(t *testing.T) {
+	a := newAdmission(1, 4, nil)
+	steps := []struct {
+		name    string
+		learn   func()
+		spelled string
+		want    string
+	}{
+		{name: "not yet identified", learn: func() {}, spelled: "github:Bot1[bot]", want: "principal github:bot1[bot]"},
+		{name: "identified as an agent", learn: func() { a.learn("github:bot1[bot]", "ag-1") }, spelled: "GITHUB:BOT1[BOT]", want: "agent ag-1"},
+		{name: "moved to another agent", learn: func() { a.learn("github:bot1[bot]", "ag-2") }, spelled: "github:bot1[bot]", want: "agent ag-2"},
+		{name: "identified as no agent", learn: func() { a.learn("github:bot1[bot]", "") }, spelled: "github:bot1[bot]", want: "principal github:bot1[bot]"},
+	}
+	for _, st := range steps {
+		st.learn()
+		if got := a.lineOf(st.spelled); got != st.want {
+			t.Fatalf("%s: line %q, want %q", st.name, got, st.want)
+		}
+	}
+	for i := range maxKnownPrincipals + 10 {
+		a.learn("github:bot"+strconv.Itoa(i)+"[bot]", "ag")
+	}
+	if n := len(a.agentOf); n > maxKnownPrincipals {
+		t.Fatalf("%d principals remembered, more than %d", n, maxKnownPrincipals)
 	}
 }

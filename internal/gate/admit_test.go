@@ -17,6 +17,7 @@ import (
 	"github.com/agentgate/agentgate/internal/event"
 	"github.com/agentgate/agentgate/internal/gate"
 	"github.com/agentgate/agentgate/internal/policy"
+	"github.com/agentgate/agentgate/internal/registry"
 	"github.com/agentgate/agentgate/internal/telemetry"
 )
 
@@ -377,6 +378,39 @@ func TestAdmissionSpellingsShareALine(t *testing.T) {
 	for _, d := range append(burst, first) {
 		if err := <-d; err != nil {
 			t.Fatalf("a waiting decision lost its place to a respelling: %v", err)
+		}
+	}
+}
+
+// TestAdmissionAgentsPrincipalsShareALine (bypass attempt): an agent
+// registered under two principals, sending a burst through both, gets one
+// turn per round like any other agent, not one per principal.
+func TestAdmissionAgentsPrincipalsShareALine(t *testing.T) {
+	f := newAdmissionFixture(t, 1, 16)
+	ctx := context.Background()
+	gh, gl := "github:multi[bot]", "gitlab:multi-bot"
+	if _, _, err := f.reg.Provision(ctx, "test", registry.Spec{Name: "multi", Type: "coding", Owner: "alice",
+		Environments: []string{"staging"}, Principals: []string{gh, gl}}); err != nil {
+		t.Fatal(err)
+	}
+	// One decision through each principal identifies them as the agent.
+	for i, p := range []string{gh, gl} {
+		done := f.decideAsync(ctx, buildBy(p, fmt.Sprintf("first-%d", i)))
+		f.evaluations(1)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, queued := f.holdAndQueue(t, gh, gl, gh, "github:bot2[bot]")
+	f.ev.release <- struct{}{}
+	got := f.evaluations(len(queued))
+	want := []string{gh, "github:bot2[bot]", gl, gh}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("evaluated in the order %v, want %v (the agent's principals took a turn each)", got, want)
+	}
+	for _, d := range append(queued, held) {
+		if err := <-d; err != nil {
+			t.Fatal(err)
 		}
 	}
 }

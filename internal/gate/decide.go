@@ -58,6 +58,11 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 		}
 		return Result{}, g.storeDown(err)
 	}
+	agentID := ""
+	if a := p.ident.Agent; a != nil {
+		agentID = a.ID
+	}
+	g.admit.learn(p.ev.Principal, agentID)
 	res := p.result()
 	var (
 		replayed bool
