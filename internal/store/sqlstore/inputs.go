@@ -73,12 +73,27 @@ func (x *queries) ScanInputs(ctx context.Context, from, to time.Time, afterSeq i
 	}
 }
 
-// PurgeInputs deletes up to limit inputs older than before.
+// PurgeInputs deletes up to limit inputs older than before, oldest seq
+// first. Inputs have no time index (it would cost every decision a page
+// or an index entry): the scan runs in seq order, up to the first record
+// of the audit log that is surely not older than before (seqBounds), so
+// it reads the purged inputs and at most the few around the bound that a
+// lagging clock left out of order.
 func (x *queries) PurgeInputs(ctx context.Context, before time.Time, limit int) (int64, error) {
+	// hi is 0 (no bound) when the audit log is empty or ends before it.
+	_, hi, _, err := x.seqBounds(ctx, time.Time{}, before)
+	if err != nil {
+		return 0, err
+	}
+	var w where
+	w.add("at_us < ?", micros(before))
+	if hi > 0 {
+		w.add("seq < ?", hi)
+	}
 	var n int64
-	err := x.write(ctx, func(q querier) error {
+	err = x.write(ctx, func(q querier) error {
 		res, err := q.ExecContext(ctx, `DELETE FROM decision_inputs WHERE seq IN
-			(SELECT seq FROM decision_inputs WHERE at_us < $1 ORDER BY at_us LIMIT $2)`, micros(before), limit)
+			(SELECT seq FROM decision_inputs`+w.clause()+` ORDER BY seq LIMIT `+w.bind(limit)+`)`, w.args...)
 		if err != nil {
 			return fmt.Errorf("sqlstore: purge inputs: %w", err)
 		}

@@ -77,6 +77,34 @@ func testInputs(t *testing.T, s suite) {
 		}
 		equal(t, "inputs after purging", scan(t, time.Time{}, time.Time{}, 0), []int64{5})
 	})
+	t.Run("purge past a lagging clock", func(t *testing.T) {
+		// Inputs are purged in seq order up to the audit log's time bound:
+		// one recorded late by a replica whose clock lags is purged by its
+		// own time, and a newer one before it is kept.
+		ls := s.open(t)
+		for i, m := range []int{0, 6, 2, 7} { // minutes; seq 3 lags seq 2
+			r := decisionRecord(i, "a1", "allow")
+			r.Time = at(m)
+			must(t, ls.AppendAudit(ctx, r))
+			must(t, ls.RecordInput(ctx, r.Seq, r.Time, []byte{byte(i)}))
+		}
+		n, err := ls.PurgeInputs(ctx, at(5), 10)
+		must(t, err)
+		var left []int64
+		must(t, ls.ScanInputs(ctx, time.Time{}, time.Time{}, 0, func(seq int64, _ time.Time, _ []byte) error {
+			left = append(left, seq)
+			return nil
+		}))
+		if n != 2 {
+			t.Errorf("purged %d, want 2", n)
+		}
+		equal(t, "inputs after purging", left, []int64{2, 4})
+		n, err = ls.PurgeInputs(ctx, at(60), 10)
+		must(t, err)
+		if n != 2 {
+			t.Errorf("purged %d past the end of the log, want 2", n)
+		}
+	})
 	t.Run("pages", func(t *testing.T) {
 		ps := s.open(t)
 		must(t, ps.InTx(ctx, func(ctx context.Context, q store.Queries) error {
