@@ -4,8 +4,10 @@
 // chain (time and peak memory).
 //
 //	go run ./bench/auditscale -n 10000000 -db /var/tmp/audit.db     # SQLite (kept for re-runs)
-//	go run ./bench/auditscale -n 1000000 -pg postgres://postgres@127.0.0.1:5432/test
+//	go run ./bench/auditscale -n 10000000 -pg 'postgres://postgres@127.0.0.1:5432/test?search_path=auditscale'
 //
+// On PostgreSQL the log is filled with COPY (copy.go), on SQLite through
+// the store's own append.
 // A database that already holds records is topped up to -n, not refilled.
 package main
 
@@ -60,7 +62,11 @@ func run(ctx context.Context, n int64, db, pg string) error {
 	}
 	if have < n {
 		fmt.Printf("filling %d records (%d there)\n", n-have, have)
-		if err := fill(ctx, st, have, n); err != nil {
+		fill := func() error { return fill(ctx, st, have, n) }
+		if pg != "" {
+			fill = func() error { return fillPostgres(ctx, pg, n) }
+		}
+		if err := fill(); err != nil {
 			return err
 		}
 	}
