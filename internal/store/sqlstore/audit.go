@@ -136,19 +136,27 @@ func (x *queries) AppendDecision(ctx context.Context, d store.DecisionWrite) err
 			args = append(args, c.key, c.start, c.end)
 			dest = append(dest, &c.n)
 		}
-		// With the transaction's pending writes, where it has any.
-		if err := q.pipe(ctx, PipeStmt{
+		// Sent with the transaction's next statement or its commit: the
+		// counts are read then, before the caller is answered. The next
+		// append seals after this record meanwhile.
+		delivery := d.Delivery
+		if err := q.later(ctx, PipeStmt{
 			What:  fmt.Sprintf("append decision record %d", d.Record.Seq),
-			Query: appendDecisionSQL(d.Input != nil, d.Delivery != nil, len(counters)), Args: args,
-			Read: func(rows Rows) error { return scanOne(rows, dest...) },
+			Query: appendDecisionSQL(d.Input != nil, delivery != nil, len(counters)), Args: args,
+			Read: func(rows Rows) error {
+				if err := scanOne(rows, dest...); err != nil {
+					return err
+				}
+				if delivery != nil && finished == 0 {
+					return fmt.Errorf("delivery %s/%s: %w", delivery.Provider, delivery.ID, store.ErrNotFound)
+				}
+				setCounts(d.Counters, counters)
+				return nil
+			},
 		}); err != nil {
 			return err
 		}
-		if d.Delivery != nil && finished == 0 {
-			return fmt.Errorf("delivery %s/%s: %w", d.Delivery.Provider, d.Delivery.ID, store.ErrNotFound)
-		}
 		q.st.head = &next
-		setCounts(d.Counters, counters)
 		return nil
 	})
 }

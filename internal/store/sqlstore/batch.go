@@ -180,18 +180,22 @@ func (c *committer) run(items []*batchItem) {
 	failed := -1
 	err := c.s.inTx(ctx, func(q *queries) error {
 		for i, it := range taken {
-			err := runItem(ctx, it, q)
-			if err == nil {
-				// A call's pending writes fail as its own.
-				err = q.flush(ctx)
-			}
-			if err != nil {
+			// A call's pending writes go with the next call's first
+			// statement or the commit: one round trip less per call. One
+			// that fails there fails that call or the commit, and the
+			// batch runs again call by call, where each fails as its own.
+			if err := runItem(ctx, it, q); err != nil {
 				failed = i
 				return err
 			}
 		}
 		return nil
 	})
+	if failed < 0 && errors.Is(err, errBroken) {
+		// A write the commit carried failed, not the commit itself: the
+		// calls run again one by one, as when a call fails.
+		failed = len(taken) - 1
+	}
 	switch {
 	case err == nil:
 		c.batches.Add(1)

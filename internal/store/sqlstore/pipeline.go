@@ -19,16 +19,20 @@ import (
 //   - pipe sends a group of statements whose results are read together
 //     (the quota lock with the quota reads, the audit chain's lock with
 //     its head);
-//   - execLater keeps a write whose only result is its success (the quota
-//     charge) until the next statement of the transaction, which then
-//     carries it. Whatever runs next (pipe, or any statement through conn,
-//     a savepoint, the commit) sends the pending writes first, so every
-//     statement still runs after the writes before it, in order.
+//   - later keeps a write whose caller does not need its result before
+//     the transaction commits (the quota charge, a decision's record) until
+//     the next statement of the transaction, which then carries it, and
+//     reads its result then (a write whose result is read goes before the
+//     COMMIT, not with it: its Read may refuse it). Whatever runs next (pipe, or any statement
+//     through conn, a savepoint, the commit) sends the pending writes
+//     first, so every statement still runs after the writes before it, in
+//     order.
 //
 // A pending write that fails fails the statement that carried it and
 // leaves the transaction broken: it never commits (inTx), so a write whose
 // caller was told it was accepted cannot be lost while the transaction
-// commits the rest. Without Dialect.Pipeline (SQLite, whose statements are
+// commits the rest. A commit that fails on a write it carried says so
+// with errBroken. Without Dialect.Pipeline (SQLite, whose statements are
 // calls in the same process) both run each statement at once.
 
 // Rows is what a pipelined statement's reader reads: *sql.Rows and the
@@ -72,23 +76,26 @@ func (x *queries) pipe(ctx context.Context, stmts ...PipeStmt) error {
 		return nil
 	}
 	all := stmts
-	carried := len(x.st.pending) > 0
+	carried := len(x.st.pending)
 	x.st.sent = true
-	if carried {
+	if carried > 0 {
 		all = append(x.st.pending, stmts...)
 		x.st.pending = nil
 	}
+	failed := -1
 	err := x.raw.Raw(func(conn any) error {
-		failed, err := x.s.dialect.Pipeline(ctx, conn, all)
+		var err error
+		failed, err = x.s.dialect.Pipeline(ctx, conn, all)
 		if err != nil && failed >= 0 && failed < len(all) {
 			return stmtError(all[failed], err)
 		}
 		return err
 	})
-	if err != nil && carried {
+	if err != nil && carried > 0 {
 		// A write whose caller went on as if it held may have failed, or
 		// not been sent at all: the transaction must not commit.
 		x.st.broken = err
+		x.st.carriedFailed = failed >= 0 && failed < carried
 	}
 	return err
 }
@@ -123,14 +130,22 @@ func stmtError(st PipeStmt, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w", st.What, err)
 }
 
-// execLater runs a write whose only result is its success. Pipelined, it
-// is sent with the transaction's next statement; a failure then fails
-// that statement and the transaction. Otherwise it runs now.
+// execLater runs a write whose only result is its success (later).
 func (x *queries) execLater(ctx context.Context, what, query string, args ...any) error {
+	return x.later(ctx, PipeStmt{What: what, Query: query, Args: args})
+}
+
+// later runs a write whose result its caller does not need before the
+// transaction commits. Pipelined, it is sent with the transaction's next
+// statement and st.Read reads its result then; a failure (of the write or
+// of its Read) fails that statement and the transaction. One with a Read
+// is sent before the COMMIT, not with it, since the server commits
+// whatever its Read would refuse. Otherwise it runs now.
+func (x *queries) later(ctx context.Context, st PipeStmt) error {
 	if !x.pipelined() {
-		return x.runStmt(ctx, PipeStmt{What: what, Query: query, Args: args})
+		return x.runStmt(ctx, st)
 	}
-	x.st.pending = append(x.st.pending, PipeStmt{What: what, Query: query, Args: args})
+	x.st.pending = append(x.st.pending, st)
 	return nil
 }
 

@@ -52,17 +52,39 @@ func (s *Store) inPipelinedTx(ctx context.Context, fn func(q *queries) error) (e
 	if st.broken != nil {
 		return fmt.Errorf("%w: %w", errBroken, st.broken)
 	}
+	if readsPending(st.pending) {
+		// A pending write whose result is read may be refused by its Read,
+		// which the server does not know of: it is sent and read before
+		// the COMMIT is on its way.
+		if err := q.pipe(ctx); err != nil {
+			return err
+		}
+	}
 	err = q.pipe(ctx, PipeStmt{Query: "COMMIT", Tag: func(tag string) error {
 		if tag != "COMMIT" {
 			return errCommitRolledBack
 		}
 		return nil
 	}})
+	if err != nil && st.carriedFailed {
+		// A write the commit carried failed: the transaction rolled back.
+		err = fmt.Errorf("%w: %w", errBroken, err)
+	}
 	if err := s.commitDone(st, err); err != nil {
 		return err
 	}
 	committed = true
 	return nil
+}
+
+// readsPending reports whether a pending write has a Read.
+func readsPending(pending []PipeStmt) bool {
+	for _, st := range pending {
+		if st.Read != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // rollbackRaw ends q's failed transaction. A connection that cannot say it

@@ -57,6 +57,9 @@ type txState struct {
 	// (execLater); broken is why one of them may not have been written.
 	pending []PipeStmt
 	broken  error
+	// carriedFailed is set when broken is the failure of a pending write
+	// (not of the statement that carried it).
+	carriedFailed bool
 	// sent is set once the transaction sent a statement (pipetx.go).
 	sent bool
 	// prefetch is PrepareCharge's read of an agent's quotas, for its next

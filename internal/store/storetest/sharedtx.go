@@ -139,6 +139,58 @@ func testSharedTransactions(t *testing.T, s suite) {
 		chainHolds(t, st, n/2+1)
 	})
 
+	t.Run("a decision refused as it is written is undone alone", func(t *testing.T) {
+		// A decision's write goes with the next call's first statement or
+		// before the commit (sqlstore's pipeline.go); one refused there (its
+		// delivery was never claimed) fails alone, wherever it sits in the
+		// batch, and writes nothing.
+		st := s.open(t)
+		const calls = 8
+		bad := map[int]bool{3: true, calls - 1: true}
+		errs := make([]error, calls)
+		release := make(chan struct{})
+		run := func(i int) {
+			id := fmt.Sprintf("r%d", i)
+			errs[i] = st.InSharedTx(t.Context(), func(ctx context.Context, q store.Queries) error {
+				if i == 0 {
+					<-release // holds the committer while the others queue
+				}
+				if !bad[i] {
+					if _, err := q.ClaimDelivery(ctx, delivery(id, baseTime())); err != nil {
+						return err
+					}
+				}
+				rec := decisionRecord(1, "a-"+id, "allow")
+				rec.ID = "rec-" + id
+				return q.AppendDecision(ctx, store.DecisionWrite{Record: rec, Input: []byte(id), InputAt: baseTime(),
+					Delivery: &store.DeliveryKey{Provider: "github", ID: id}, Answer: answerOf})
+			})
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { run(0) })
+		time.Sleep(50 * time.Millisecond)
+		for i := 1; i < calls; i++ { // queued in about this order: the last ends the batch
+			wg.Go(func() { run(i) })
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(release)
+		wg.Wait()
+		for i, err := range errs {
+			if bad[i] {
+				wantErr(t, err, store.ErrNotFound)
+				continue
+			}
+			must(t, err)
+			if !claimed(t, st, fmt.Sprintf("r%d", i)) {
+				t.Fatalf("call %d committed but its delivery is missing", i)
+			}
+		}
+		chainHolds(t, st, calls-len(bad))
+		if n := len(inputsOf(t, st)); n != calls-len(bad) {
+			t.Fatalf("%d inputs recorded, want %d", n, calls-len(bad))
+		}
+	})
+
 	t.Run("calls see the writes of the calls before them", func(t *testing.T) {
 		st := s.open(t)
 		createAgent(t, st, newAgent("counted", "github:counted"))
