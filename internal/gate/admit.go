@@ -46,8 +46,8 @@ type admission struct {
 	mu       sync.Mutex
 	inFlight int
 	queued   int
-	// lines holds one *line per principal with a decision waiting, in
-	// turn order; turn is the element whose principal is served next.
+	// lines holds one *line per agent (or principal) with a decision
+	// waiting, in turn order; turn is the element served next.
 	lines  list.List
 	turn   *list.Element
 	byName map[string]*list.Element
@@ -62,7 +62,8 @@ type admission struct {
 // (about 100 bytes each); past it, it starts again empty.
 const maxKnownPrincipals = 1 << 16
 
-// line is one principal's waiting decisions, oldest first.
+// line is the waiting decisions of one agent (or of one principal that
+// is no known agent's), oldest first.
 type line struct {
 	key     string
 	waiting []*waiter

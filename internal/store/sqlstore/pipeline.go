@@ -20,13 +20,13 @@ import (
 //     (the quota lock with the quota reads, the audit chain's lock with
 //     its head);
 //   - later keeps a write whose caller does not need its result before
-//     the transaction commits (the quota charge, a decision's record) until
-//     the next statement of the transaction, which then carries it, and
-//     reads its result then (a write whose result is read goes before the
-//     COMMIT, not with it: its Read may refuse it). Whatever runs next (pipe, or any statement
-//     through conn, a savepoint, the commit) sends the pending writes
-//     first, so every statement still runs after the writes before it, in
-//     order.
+//     the transaction commits (the quota charge, a decision's record)
+//     until the next statement of the transaction, which then carries it,
+//     and reads its result then (a write whose result is read goes before
+//     the COMMIT, not with it: its Read may refuse it). Whatever runs next
+//     (pipe, or any statement through conn, a savepoint, the commit) sends
+//     the pending writes first, so every statement still runs after the
+//     writes before it, in order.
 //
 // A pending write that fails fails the statement that carried it and
 // leaves the transaction broken: it never commits (inTx), so a write whose

@@ -54,7 +54,7 @@ type txState struct {
 	// (Kept across a rolled-back savepoint: forgetting too much is safe.)
 	registry bool
 	// pending are writes waiting for the transaction's next round trip
-	// (execLater); broken is why one of them may not have been written.
+	// (later); broken is why one of them may not have been written.
 	pending []PipeStmt
 	broken  error
 	// carriedFailed is set when broken is the failure of a pending write
@@ -198,7 +198,7 @@ func (x *queries) atomic(ctx context.Context, withSavepoint bool, fn func(q *que
 		// no longer holds. So are its pending writes, which were sent
 		// before the savepoint began or are dropped here.
 		x.st.forget()
-		x.st.pending, x.st.broken = nil, nil
+		x.st.pending, x.st.broken, x.st.carriedFailed = nil, nil, false
 		if _, rbErr := x.txq().ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); rbErr != nil {
 			return errors.Join(err, fmt.Errorf("sqlstore: rollback to savepoint: %w", rbErr))
 		}
