@@ -104,13 +104,12 @@ func (a *admission) lineOf(p string) string {
 	return "principal " + c
 }
 
-// learn records that principal p was identified as agent agentID ("": as
-// no agent).
-func (a *admission) learn(p, agentID string) {
+// learn records that principal c, in canonical form (the identified
+// event's), was identified as agent agentID ("": as no agent).
+func (a *admission) learn(c, agentID string) {
 	if a == nil {
 		return
 	}
-	c := canonical(p)
 	a.known.RLock()
 	id, ok := a.agentOf[c]
 	a.known.RUnlock()

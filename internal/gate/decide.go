@@ -62,7 +62,7 @@ func (g *Gate) Decide(ctx context.Context, req Request) (_ Result, err error) {
 	if a := p.ident.Agent; a != nil {
 		agentID = a.ID
 	}
-	g.admit.learn(p.ev.Principal, agentID)
+	g.admit.learn(p.ev.Principal, agentID) // canonical since prepare
 	res := p.result()
 	var (
 		replayed bool
