@@ -114,6 +114,8 @@ func TestChartRefuses(t *testing.T) {
 		{"an unknown value", map[string]any{"replicas": 3}, "replicas"},
 		{"a webhook timeout past the API server's limit", map[string]any{"webhook": map[string]any{"timeoutSeconds": 31}}, "timeoutSeconds"},
 		{"a scrape port the chart does not serve", map[string]any{"serviceMonitor": map[string]any{"enabled": true, "port": "http"}}, "port"},
+		{"a GC target without a memory limit", map[string]any{"goMemLimit": ""}, "goGC needs goMemLimit"},
+		{"a GC target past the schema's bound", map[string]any{"goGC": 5000}, "goGC"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -323,9 +325,10 @@ func checkDeployment(t *testing.T, d appsv1.Deployment) {
 	if !dsn {
 		t.Error("the PostgreSQL DSN does not come from a Secret")
 	}
-	token, memLimit := false, false
+	token, memLimit, gogc := false, false, false
 	for _, e := range c.Env {
 		token = token || (e.Name == "ADMISSION_AUTH_BOOTSTRAP_TOKEN" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil)
+		gogc = gogc || (e.Name == "GOGC" && e.Value == "400")
 		if e.Name == "GOMEMLIMIT" {
 			// The soft limit must sit under the container's hard one.
 			soft, err := resource.ParseQuantity(strings.TrimSuffix(strings.Replace(e.Value, "MiB", "Mi", 1), "B"))
@@ -334,6 +337,9 @@ func checkDeployment(t *testing.T, d appsv1.Deployment) {
 	}
 	if !memLimit {
 		t.Error("no GOMEMLIMIT under the container's memory limit")
+	}
+	if !gogc {
+		t.Error("no GOGC=400 beside GOMEMLIMIT")
 	}
 	if !token {
 		t.Error("the bootstrap token does not come from a Secret")

@@ -131,6 +131,9 @@ func setup(ctx context.Context, o options, dir string) (env *environment, err er
 		if st.dsn != "" {
 			vars = append(vars, "ADMISSION_STORE_POSTGRES_DSN="+st.dsn)
 		}
+		if o.gogc > 0 {
+			vars = append(vars, fmt.Sprintf("GOGC=%d", o.gogc))
+		}
 		p, err := start(ctx, dir, st.name, "http://"+addr, "/readyz", vars, agBin, "serve")
 		if err != nil {
 			return nil, err

@@ -45,6 +45,7 @@ type options struct {
 	keep       bool
 	opaLogs    bool
 	pgDelay    time.Duration
+	gogc       int
 	proxyOnly  bool
 	paths      []string
 }
@@ -62,6 +63,7 @@ func main() {
 	flag.StringVar(&o.cache, "cache", filepath.Join(cache, "agentgate-bench"), "where built tools are kept between runs")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, databases)")
 	flag.DurationVar(&o.pgDelay, "pg-delay", 0, "delay added each way between agentgate and PostgreSQL, for a database on another host (a sleep: at least the timer's resolution; the measured round trip is printed)")
+	flag.IntVar(&o.gogc, "gogc", 0, "GOGC for the agentgate servers only (the chart sets 400 under its GOMEMLIMIT); 0: Go's default, 100")
 	flag.BoolVar(&o.proxyOnly, "proxy-only", false, "only start the -pg-delay proxy in front of -pg, print its DSN and round trip, and serve until interrupted (for other benchmarks, such as BenchmarkDecide with AGENTGATE_TEST_POSTGRES_DSN)")
 	flag.BoolVar(&o.opaLogs, "opa-logs", true, "also measure OPA with its console decision logger on (opa-decision-logs)")
 	pathList := flag.String("paths", "generic", "webhook paths to measure, comma-separated: generic, github (a 20 KB workflow_run), argo (a Workflow AdmissionReview)")

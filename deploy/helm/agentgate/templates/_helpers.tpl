@@ -33,6 +33,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and (eq .Values.store.driver "postgres") (not .Values.bootstrapToken.existingSecret) -}}
 {{- fail "bootstrapToken.existingSecret is required with store.driver postgres (replicas cannot share a generated token)" -}}
 {{- end -}}
+{{- if and .Values.goGC (not .Values.goMemLimit) -}}
+{{- fail "goGC needs goMemLimit: without a soft memory limit nothing bounds the larger heap" -}}
+{{- end -}}
 {{- if and (eq .Values.tls.mode "certManager") (not .Values.tls.certManager.issuerRef.name) -}}
 {{- fail "tls.mode certManager needs tls.certManager.issuerRef.name" -}}
 {{- end -}}
